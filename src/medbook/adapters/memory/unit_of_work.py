@@ -1,0 +1,255 @@
+"""An in-memory unit of work with real transaction semantics.
+
+Transactions are serialised by one lock and work on a copy of the tables, which replaces the
+committed tables on commit and is dropped on rollback. Entities are copied on the way in and out,
+so a change made by a caller is only stored by ``save``/``add``, as with a database.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from medbook.domain import (
+    Appointment,
+    Department,
+    Doctor,
+    Hospital,
+    Leave,
+    Period,
+    Session,
+)
+from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave
+from medbook.ports.repositories import Places
+
+Tables = dict[str, dict[Any, Any]]
+TABLES = ("hospitals", "departments", "doctors", "leaves", "places", "daily_counts", "appointments")
+
+
+class MemoryStore:
+    """The committed state, shared by every unit of work made from it."""
+
+    def __init__(self) -> None:
+        self.tables: Tables = {name: {} for name in TABLES}
+        self.lock = threading.RLock()
+        self._ids = itertools.count(1)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self)
+
+
+class _Table:
+    def __init__(self, uow: MemoryUnitOfWork, name: str) -> None:
+        self._uow = uow
+        self._name = name
+
+    @property
+    def rows(self) -> dict[Any, Any]:
+        return self._uow.staged[self._name]
+
+    def _insert(self, entity: Any) -> Any:
+        entity.id = self._uow.store.next_id()
+        self.rows[entity.id] = copy.copy(entity)
+        return entity
+
+    def _get(self, key: Any) -> Any:
+        found = self.rows.get(key)
+        return copy.copy(found) if found is not None else None
+
+    def _save(self, entity: Any) -> None:
+        if entity.id not in self.rows:
+            raise KeyError(f"{self._name} {entity.id} was never added")
+        self.rows[entity.id] = copy.copy(entity)
+
+    def _all(self) -> list[Any]:
+        return [copy.copy(row) for row in self.rows.values()]
+
+
+class MemoryHospitals(_Table):
+    def add(self, hospital: Hospital) -> Hospital:
+        return self._insert(hospital)  # type: ignore[no-any-return]
+
+    def get(self, hospital_id: int) -> Hospital | None:
+        return self._get(hospital_id)  # type: ignore[no-any-return]
+
+    def list(self) -> Sequence[Hospital]:
+        return sorted(self._all(), key=lambda h: h.id)
+
+
+class MemoryDepartments(_Table):
+    def add(self, department: Department) -> Department:
+        return self._insert(department)  # type: ignore[no-any-return]
+
+    def get(self, department_id: int) -> Department | None:
+        return self._get(department_id)  # type: ignore[no-any-return]
+
+    def of_hospital(self, hospital_id: int) -> Sequence[Department]:
+        return [d for d in self._all() if d.hospital_id == hospital_id]
+
+
+class MemoryDoctors(_Table):
+    def add(self, doctor: Doctor) -> Doctor:
+        return self._insert(doctor)  # type: ignore[no-any-return]
+
+    def get(self, doctor_id: int) -> Doctor | None:
+        return self._get(doctor_id)  # type: ignore[no-any-return]
+
+    def save(self, doctor: Doctor) -> None:
+        self._save(doctor)
+
+    def of_department(self, department_id: int, *, verified_only: bool = True) -> Sequence[Doctor]:
+        return [
+            d
+            for d in self._all()
+            if d.department_id == department_id and (d.verified or not verified_only)
+        ]
+
+
+class MemoryLeaves(_Table):
+    def add(self, leave: Leave) -> None:
+        if leave in self.rows:
+            raise AlreadyOnLeave(f"already on leave for session {leave.session}")
+        self.rows[leave] = leave
+
+    def exists(self, session: Session) -> bool:
+        return Leave(session.doctor_id, session.date, session.period) in self.rows
+
+    def between(self, doctor_id: int, start: dt.date, end: dt.date) -> set[tuple[dt.date, Period]]:
+        return {
+            (leave.date, leave.period)
+            for leave in self.rows
+            if leave.doctor_id == doctor_id and start <= leave.date <= end
+        }
+
+
+class MemoryPlaces(_Table):
+    """Rows are ``[quota, booked, issued]`` keyed by session."""
+
+    def ensure(self, session: Session, quota: int) -> None:
+        self.rows.setdefault(session, (quota, 0, 0))
+
+    def lock(self, session: Session) -> Places:
+        quota, booked, _ = self.rows[session]  # the store's lock already serialises everything
+        return Places(session, quota, booked)
+
+    def take(self, session: Session) -> int | None:
+        quota, booked, issued = self.rows[session]
+        if booked >= quota:
+            return None
+        self.rows[session] = (quota, booked + 1, issued + 1)
+        return issued + 1
+
+    def release(self, session: Session, count: int = 1) -> None:
+        quota, booked, issued = self.rows[session]
+        if count > booked:
+            raise ValueError(f"cannot release {count} of {booked} places")
+        self.rows[session] = (quota, booked - count, issued)
+
+    def resize(self, session: Session, quota: int) -> None:
+        _, booked, issued = self.rows[session]
+        self.rows[session] = (max(quota, booked), booked, issued)
+
+    def between(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> dict[tuple[dt.date, Period], Places]:
+        return {
+            (s.date, s.period): Places(s, quota, booked)
+            for s, (quota, booked, _) in self.rows.items()
+            if s.doctor_id == doctor_id and start <= s.date <= end
+        }
+
+
+class MemoryDailyCounts(_Table):
+    def ensure(self, patient_id: int, date: dt.date) -> None:
+        self.rows.setdefault((patient_id, date), 0)
+
+    def take(self, patient_id: int, date: dt.date, limit: int) -> bool:
+        held = self.rows.get((patient_id, date), 0)
+        if held >= limit:
+            return False
+        self.rows[(patient_id, date)] = held + 1
+        return True
+
+    def release(self, patient_id: int, date: dt.date) -> None:
+        held = self.rows[(patient_id, date)]
+        if held <= 0:
+            raise ValueError("no appointment to release")
+        self.rows[(patient_id, date)] = held - 1
+
+    def count(self, patient_id: int, date: dt.date) -> int:
+        return int(self.rows.get((patient_id, date), 0))
+
+
+class MemoryAppointments(_Table):
+    def add(self, appointment: Appointment) -> Appointment:
+        if self.held_by(appointment.patient_id, appointment.session) is not None:
+            raise AlreadyBooked(f"already holds a place in session {appointment.session}")
+        return self._insert(appointment)  # type: ignore[no-any-return]
+
+    def get(self, appointment_id: int) -> Appointment | None:
+        return self._get(appointment_id)  # type: ignore[no-any-return]
+
+    def save(self, appointment: Appointment) -> None:
+        self._save(appointment)
+
+    def holding(self, session: Session) -> Sequence[Appointment]:
+        found = [a for a in self._all() if a.session == session and a.holds_place]
+        return sorted(found, key=lambda a: a.number)
+
+    def held_by(self, patient_id: int, session: Session) -> Appointment | None:
+        for appointment in self.holding(session):
+            if appointment.patient_id == patient_id:
+                return appointment
+        return None
+
+    def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
+        return _ordered(a for a in self._all() if a.patient_id == patient_id and date in (None, a.date))
+
+    def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
+        return _ordered(a for a in self._all() if a.doctor_id == doctor_id and date in (None, a.date))
+
+
+def _ordered(appointments: Any) -> list[Appointment]:
+    return sorted(appointments, key=lambda a: (a.date, a.period is Period.AFTERNOON, a.number, a.id))
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.staged: Tables = {}
+        self.hospitals = MemoryHospitals(self, "hospitals")
+        self.departments = MemoryDepartments(self, "departments")
+        self.doctors = MemoryDoctors(self, "doctors")
+        self.leaves = MemoryLeaves(self, "leaves")
+        self.places = MemoryPlaces(self, "places")
+        self.daily_counts = MemoryDailyCounts(self, "daily_counts")
+        self.appointments = MemoryAppointments(self, "appointments")
+
+    def __enter__(self) -> Self:
+        self.store.lock.acquire()
+        self.staged = {name: dict(rows) for name, rows in self.store.tables.items()}
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.staged = {}
+        self.store.lock.release()
+
+    def commit(self) -> None:
+        self.store.tables = self.staged
+        self.staged = {name: dict(rows) for name, rows in self.staged.items()}
+
+    def rollback(self) -> None:
+        self.staged = {name: dict(rows) for name, rows in self.store.tables.items()}

@@ -1,0 +1,147 @@
+"""The hospital directory: hospital → department → doctor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import zoneinfo
+
+from attrs import define, field, frozen
+
+from medbook.domain.entity import Entity
+from medbook.domain.errors import DepartmentMismatch, InvalidValue
+from medbook.domain.schedule import WeeklySchedule
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+MOBILE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+STAFF_NUMBER_MAX = 8
+
+
+def ensure_mobile(phone: str, field_name: str = "phone") -> str:
+    """A mainland mobile number: 11 digits, starting 13–19."""
+    if not MOBILE_PATTERN.fullmatch(phone):
+        raise InvalidValue(field_name, "must be an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)")
+    return phone
+
+
+def _non_blank(max_length: int):  # type: ignore[no-untyped-def]
+    def check(instance: object, attribute: object, value: str) -> None:
+        name = getattr(attribute, "name", "value")
+        if not value or not value.strip():
+            raise InvalidValue(name, "must not be blank")
+        if len(value) > max_length:
+            raise InvalidValue(name, f"at most {max_length} characters")
+
+    return check
+
+
+def _timezone(instance: object, attribute: object, value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue("timezone", f"unknown time zone {value!r}") from None
+
+
+@frozen
+class GeoPoint:
+    """A WGS-84 position in degrees."""
+
+    lat: float = field()
+    lng: float = field()
+
+    @lat.validator
+    def _lat(self, attribute: object, value: float) -> None:
+        if not -90.0 <= value <= 90.0:
+            raise InvalidValue("lat", "latitude must be between -90 and 90")
+
+    @lng.validator
+    def _lng(self, attribute: object, value: float) -> None:
+        if not -180.0 <= value <= 180.0:
+            raise InvalidValue("lng", "longitude must be between -180 and 180")
+
+
+@define(slots=False, eq=False)
+class Hospital(Entity):
+    name: str = field(validator=_non_blank(200))
+    address: str = ""
+    location: GeoPoint | None = None
+    timezone: str = field(default=DEFAULT_TIMEZONE, validator=_timezone)
+    id: int | None = None
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+@define(slots=False, eq=False)
+class Department(Entity):
+    hospital_id: int
+    name: str = field(validator=_non_blank(100))
+    description: str = ""
+    id: int | None = None
+
+
+class Rank(enum.Enum):
+    """Clinical title, lowest first."""
+
+    RESIDENT = "resident"
+    ATTENDING = "attending"
+    ASSOCIATE_CHIEF = "associate_chief"
+    CHIEF = "chief"
+
+
+class Gender(enum.Enum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+def _staff_number(instance: object, attribute: object, value: str | None) -> None:
+    if value is not None and not 1 <= len(value) <= STAFF_NUMBER_MAX:
+        raise InvalidValue("staff_number", f"from 1 to {STAFF_NUMBER_MAX} characters")
+
+
+@define(slots=False, eq=False)
+class Doctor(Entity):
+    """A doctor of one hospital and one of its departments, with the weekly schedule they keep.
+
+    Unverified doctors are neither listed nor bookable: their hospital's administrator approves them.
+    """
+
+    hospital_id: int
+    department_id: int
+    name: str = field(validator=_non_blank(50))
+    phone: str = field(validator=lambda i, a, v: ensure_mobile(v))
+    rank: Rank = Rank.RESIDENT
+    gender: Gender | None = None
+    staff_number: str | None = field(default=None, validator=_staff_number)
+    specialty: str = ""
+    birth_date: dt.date | None = None
+    avatar_url: str | None = None
+    schedule: WeeklySchedule = field(factory=WeeklySchedule.off)
+    verified: bool = False
+    id: int | None = None
+
+    @classmethod
+    def join(
+        cls, hospital: Hospital, department: Department, *, name: str, phone: str, **profile: object
+    ) -> Doctor:
+        """A doctor joining ``department`` of ``hospital``; the pair must belong together."""
+        ensure_department_of(hospital, department)
+        assert hospital.id is not None and department.id is not None
+        return cls(hospital.id, department.id, name=name, phone=phone, **profile)  # type: ignore[arg-type]
+
+    def move_to(self, hospital: Hospital, department: Department) -> None:
+        ensure_department_of(hospital, department)
+        assert hospital.id is not None and department.id is not None
+        self.hospital_id, self.department_id = hospital.id, department.id
+
+    @property
+    def bookable(self) -> bool:
+        return self.verified
+
+
+def ensure_department_of(hospital: Hospital, department: Department) -> None:
+    """A doctor's department must be one of their hospital's."""
+    if department.hospital_id != hospital.id:
+        raise DepartmentMismatch()

@@ -1,0 +1,142 @@
+"""The errors the domain raises.
+
+Every error carries a stable machine-readable ``code`` (used as-is by the HTTP layer and by hospital
+systems that call the library directly), and a human-readable message.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """Base of every error medbook raises on purpose."""
+
+    code: ClassVar[str] = "domain_error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    code = "not_found"
+
+
+class InvalidValue(DomainError):
+    """A value is malformed or out of range; ``field`` names it."""
+
+    code = "invalid_value"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", field=field)
+        self.field = field
+
+
+class RuleViolation(DomainError):
+    """A business rule refuses the request; the request may be valid at another time."""
+
+    code = "rule_violation"
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state (duplicate, full, wrong state)."""
+
+    code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The caller may not do this to that thing."""
+
+    code = "forbidden"
+
+
+# --- booking -------------------------------------------------------------------------------------
+
+
+class DoctorNotFound(NotFound):
+    code = "doctor_not_found"
+
+
+class HospitalNotFound(NotFound):
+    code = "hospital_not_found"
+
+
+class DepartmentNotFound(NotFound):
+    code = "department_not_found"
+
+
+class AppointmentNotFound(NotFound):
+    code = "appointment_not_found"
+
+
+class NotOffered(RuleViolation):
+    """The doctor's schedule does not offer that session, or the doctor is on leave then."""
+
+    code = "not_offered"
+
+
+class DoctorNotBookable(RuleViolation):
+    """The doctor has not been verified by their hospital yet."""
+
+    code = "doctor_not_bookable"
+
+
+class OutsideWindow(RuleViolation):
+    """The session has started already, or lies beyond the booking window."""
+
+    code = "outside_window"
+
+
+class NotYetStarted(RuleViolation):
+    """The session has not started yet, so attendance cannot be recorded."""
+
+    code = "session_not_started"
+
+
+class DailyLimitReached(RuleViolation):
+    """The patient already holds the maximum number of appointments for that day."""
+
+    code = "daily_limit_reached"
+
+
+class AlreadyBooked(Conflict):
+    """The patient already holds an appointment in that session of that doctor."""
+
+    code = "already_booked"
+
+
+class SessionFull(Conflict):
+    """Every place of the session is taken."""
+
+    code = "session_full"
+
+
+class NotCancellable(Conflict):
+    """The appointment is not in a state, or not at a time, where it can be cancelled."""
+
+    code = "not_cancellable"
+
+
+class InvalidTransition(Conflict):
+    """The appointment cannot move from its current status to the one asked for."""
+
+    code = "invalid_transition"
+
+
+class AlreadyOnLeave(Conflict):
+    """The doctor has already taken leave for that session."""
+
+    code = "already_on_leave"
+
+
+class DepartmentMismatch(InvalidValue):
+    """The department does not belong to the doctor's hospital."""
+
+    code = "department_mismatch"
+
+    def __init__(self) -> None:
+        super().__init__("department_id", "the department does not belong to that hospital")

@@ -1,0 +1,126 @@
+"""The booking policy: named rules that decide when a session may be booked or cancelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from attrs import field, frozen, validators
+
+from medbook.domain.errors import (
+    DailyLimitReached,
+    DoctorNotBookable,
+    InvalidValue,
+    NotCancellable,
+    NotOffered,
+    OutsideWindow,
+)
+from medbook.domain.schedule import Period, Session
+
+
+def _aware(value: dt.datetime, name: str = "now") -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue(name, "must be timezone-aware")
+    return value
+
+
+def _non_negative_delta(instance: object, attribute: object, value: dt.timedelta) -> None:
+    if value < dt.timedelta(0):
+        raise InvalidValue("cancel_deadline", "must not be negative")
+
+
+@frozen
+class BookingPolicy:
+    """The configurable numbers behind the booking rules.
+
+    - ``window_days``: sessions open for booking from now until this many days ahead (the last
+      bookable date is today + window_days, in the hospital's time zone).
+    - ``morning_start`` / ``afternoon_start``: when sessions start, in the hospital's local time; a
+      session closes for booking at its start.
+    - ``cancel_deadline``: how long before a session's start a patient may still cancel (0 = until
+      the start).
+    - ``max_active_per_day``: how many active appointments one patient may hold on one date.
+    - One active appointment per patient per session of a doctor is not configurable.
+    """
+
+    window_days: int = field(default=14, validator=validators.and_(validators.ge(0), validators.le(366)))
+    morning_start: dt.time = dt.time(8, 0)
+    afternoon_start: dt.time = dt.time(13, 30)
+    cancel_deadline: dt.timedelta = field(default=dt.timedelta(0), validator=_non_negative_delta)
+    max_active_per_day: int = field(default=3, validator=validators.ge(1))
+
+    def __attrs_post_init__(self) -> None:
+        if not self.morning_start < self.afternoon_start:
+            raise InvalidValue("afternoon_start", "the afternoon must start after the morning")
+
+    def starts_at(self, period: Period) -> dt.time:
+        return self.morning_start if period is Period.MORNING else self.afternoon_start
+
+    def session_start(self, session: Session, tz: dt.tzinfo) -> dt.datetime:
+        """The aware instant a session starts, in the hospital's time zone."""
+        return dt.datetime.combine(session.date, self.starts_at(session.period), tzinfo=tz)
+
+    def last_bookable_date(self, now: dt.datetime, tz: dt.tzinfo) -> dt.date:
+        return _aware(now).astimezone(tz).date() + dt.timedelta(days=self.window_days)
+
+    def open_dates(self, now: dt.datetime, tz: dt.tzinfo) -> tuple[dt.date, dt.date]:
+        """The first and last dates that may hold a bookable session."""
+        return _aware(now).astimezone(tz).date(), self.last_bookable_date(now, tz)
+
+    def is_bookable_time(self, session: Session, now: dt.datetime, tz: dt.tzinfo) -> bool:
+        return (
+            _aware(now) < self.session_start(session, tz)
+            and session.date <= self.last_bookable_date(now, tz)
+        )
+
+
+# --- the rules, each on its own ------------------------------------------------------------------
+
+
+def ensure_doctor_bookable(verified: bool) -> None:
+    """Only doctors their hospital has verified can be booked."""
+    if not verified:
+        raise DoctorNotBookable("this doctor cannot be booked yet")
+
+
+def ensure_within_window(
+    policy: BookingPolicy, session: Session, now: dt.datetime, tz: dt.tzinfo
+) -> None:
+    """A session is bookable from now until ``window_days`` ahead, and closes at its start."""
+    if _aware(now) >= policy.session_start(session, tz):
+        raise OutsideWindow(f"session {session} has started or is over")
+    if session.date > policy.last_bookable_date(now, tz):
+        raise OutsideWindow(
+            f"sessions can be booked at most {policy.window_days} days ahead",
+            last_bookable_date=policy.last_bookable_date(now, tz).isoformat(),
+        )
+
+
+def ensure_offered(session: Session, quota: int, on_leave: bool) -> None:
+    """The doctor's schedule must switch the session on, and the doctor must not be on leave."""
+    if on_leave:
+        raise NotOffered(f"the doctor is on leave for session {session}")
+    if quota <= 0:
+        raise NotOffered(f"the doctor's schedule does not offer session {session}")
+
+
+def daily_limit_reached(policy: BookingPolicy) -> DailyLimitReached:
+    return DailyLimitReached(
+        f"at most {policy.max_active_per_day} appointments a day", limit=policy.max_active_per_day
+    )
+
+
+def ensure_daily_limit(policy: BookingPolicy, active_that_day: int) -> None:
+    """A patient holds at most ``max_active_per_day`` active appointments on one date."""
+    if active_that_day >= policy.max_active_per_day:
+        raise daily_limit_reached(policy)
+
+
+def ensure_cancellable_time(
+    policy: BookingPolicy, session: Session, now: dt.datetime, tz: dt.tzinfo
+) -> None:
+    """A patient may cancel until ``cancel_deadline`` before the session starts."""
+    deadline = policy.session_start(session, tz) - policy.cancel_deadline
+    if _aware(now) >= deadline:
+        raise NotCancellable(
+            "too late to cancel this appointment", deadline=deadline.isoformat()
+        )

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from medbook.ports.repositories import (
+    AppointmentRepository,
+    DailyCountRepository,
+    DepartmentRepository,
+    DoctorRepository,
+    HospitalRepository,
+    LeaveRepository,
+    PlacesRepository,
+)
+
+
+class TransientConflict(Exception):
+    """The store gave up on this transaction (deadlock, lock wait timeout, busy): run it again."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything done inside is committed together or not at all.
+
+    ``with uow:`` begins it; leaving the block without ``commit()`` rolls it back.
+    """
+
+    hospitals: HospitalRepository
+    departments: DepartmentRepository
+    doctors: DoctorRepository
+    leaves: LeaveRepository
+    places: PlacesRepository
+    daily_counts: DailyCountRepository
+    appointments: AppointmentRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

@@ -1,0 +1,231 @@
+"""Booking a doctor: offered sessions, book, cancel, leave, attendance, listings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from attrs import define, field, frozen
+
+from medbook.domain import (
+    Appointment,
+    BookingPolicy,
+    CancelledBy,
+    Doctor,
+    Leave,
+    OfferedSession,
+    Period,
+    Session,
+)
+from medbook.domain.appointments import AppointmentStatus
+from medbook.domain.errors import (
+    AlreadyBooked,
+    AppointmentNotFound,
+    InvalidValue,
+    NotOffered,
+    NotYetStarted,
+    OutsideWindow,
+    SessionFull,
+)
+from medbook.domain.policy import (
+    daily_limit_reached,
+    ensure_cancellable_time,
+    ensure_doctor_bookable,
+    ensure_offered,
+    ensure_within_window,
+)
+from medbook.domain.schedule import sessions_between
+from medbook.ports.clock import Clock
+from medbook.ports.unit_of_work import UnitOfWork
+from medbook.services.directory import doctor_of, hospital_of
+from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
+
+#: The longest range ``offered_sessions`` answers for at once.
+MAX_LISTING_DAYS = 92
+
+
+@frozen
+class LeaveTaken:
+    """A leave and the appointments it cancelled (so their patients can be told)."""
+
+    leave: Leave
+    cancelled: tuple[Appointment, ...]
+
+    @property
+    def affected_patient_ids(self) -> tuple[int, ...]:
+        return tuple(a.patient_id for a in self.cancelled)
+
+
+def _tz(uow: UnitOfWork, doctor: Doctor) -> dt.tzinfo:
+    return hospital_of(uow, doctor.hospital_id).tz
+
+
+@define
+class BookingService:
+    new_uow: UnitOfWorkFactory
+    clock: Clock
+    policy: BookingPolicy = field(factory=BookingPolicy)
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def offered_sessions(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> list[OfferedSession]:
+        """The bookable sessions of a doctor from ``start`` to ``end``, with the places left."""
+        if end < start:
+            raise InvalidValue("to", "must not be before from")
+        if (end - start).days > MAX_LISTING_DAYS:
+            raise InvalidValue("to", f"at most {MAX_LISTING_DAYS} days after from")
+
+        def query(uow: UnitOfWork) -> list[OfferedSession]:
+            doctor = doctor_of(uow, doctor_id)
+            ensure_doctor_bookable(doctor.verified)
+            tz, now = _tz(uow, doctor), self.clock.now()
+            first, last = self.policy.open_dates(now, tz)
+            lo, hi = max(start, first), min(end, last)
+            if lo > hi:
+                return []
+            leaves = uow.leaves.between(doctor_id, lo, hi)
+            ledger = uow.places.between(doctor_id, lo, hi)
+            offered = []
+            for session in sessions_between(doctor_id, doctor.schedule, lo, hi):
+                key = (session.date, session.period)
+                if key in leaves or not self.policy.is_bookable_time(session, now, tz):
+                    continue
+                places = ledger.get(key)
+                quota = places.quota if places else doctor.schedule.quota(session.date, session.period)
+                offered.append(OfferedSession(session, quota, places.booked if places else 0))
+            return offered
+
+        return read_only(self.new_uow, query)
+
+    def appointment(self, appointment_id: int) -> Appointment:
+        def query(uow: UnitOfWork) -> Appointment:
+            found = uow.appointments.get(appointment_id)
+            if found is None:
+                raise AppointmentNotFound(f"no appointment {appointment_id}")
+            return found
+
+        return read_only(self.new_uow, query)
+
+    def appointments_of_patient(
+        self, patient_id: int, date: dt.date | None = None
+    ) -> Sequence[Appointment]:
+        return read_only(self.new_uow, lambda uow: uow.appointments.of_patient(patient_id, date))
+
+    def appointments_of_doctor(
+        self, doctor_id: int, date: dt.date | None = None
+    ) -> Sequence[Appointment]:
+        return read_only(self.new_uow, lambda uow: uow.appointments.of_doctor(doctor_id, date))
+
+    # --- commands --------------------------------------------------------------------------------
+
+    def book(self, patient_id: int, doctor_id: int, date: dt.date, period: Period) -> Appointment:
+        """Give the patient a place, with the next queue number, in that session of the doctor."""
+        session = Session(doctor_id, date, period)
+        # The ledger rows are created in a short transaction of their own, so that the racing
+        # bookings below only ever queue on an existing row lock (never on a duplicate insert).
+        transactionally(self.new_uow, lambda uow: self._prepare(uow, session, patient_id))
+        return transactionally(self.new_uow, lambda uow: self._book(uow, session, patient_id))
+
+    def _check_session(self, uow: UnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
+        doctor = doctor_of(uow, session.doctor_id)
+        ensure_doctor_bookable(doctor.verified)
+        tz = _tz(uow, doctor)
+        ensure_within_window(self.policy, session, self.clock.now(), tz)
+        return doctor, tz
+
+    def _prepare(self, uow: UnitOfWork, session: Session, patient_id: int) -> None:
+        doctor, _ = self._check_session(uow, session)
+        quota = doctor.schedule.quota(session.date, session.period)
+        ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
+        uow.places.ensure(session, quota)
+        uow.daily_counts.ensure(patient_id, session.date)
+
+    def _book(self, uow: UnitOfWork, session: Session, patient_id: int) -> Appointment:
+        doctor, _ = self._check_session(uow, session)
+        uow.places.lock(session)  # every change to a session's places queues here
+        quota = doctor.schedule.quota(session.date, session.period)
+        ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
+        if uow.appointments.held_by(patient_id, session) is not None:
+            raise AlreadyBooked(f"you already hold a place in session {session}")
+        if not uow.daily_counts.take(patient_id, session.date, self.policy.max_active_per_day):
+            raise daily_limit_reached(self.policy)
+        number = uow.places.take(session)
+        if number is None:
+            raise SessionFull(f"session {session} is full")
+        return uow.appointments.add(
+            Appointment.book(session, patient_id, number, self.clock.now())
+        )
+
+    def cancel(self, patient_id: int, appointment_id: int) -> Appointment:
+        """The patient gives their place back, before the cancellation deadline."""
+
+        def work(uow: UnitOfWork) -> Appointment:
+            found = uow.appointments.get(appointment_id)
+            if found is None or found.patient_id != patient_id:
+                raise AppointmentNotFound(f"no appointment {appointment_id}")
+            uow.places.lock(found.session)
+            appointment = uow.appointments.get(appointment_id)  # current, now that we hold the lock
+            assert appointment is not None
+            doctor = doctor_of(uow, appointment.doctor_id)
+            ensure_cancellable_time(self.policy, appointment.session, self.clock.now(), _tz(uow, doctor))
+            appointment.cancel(self.clock.now(), CancelledBy.PATIENT)
+            uow.appointments.save(appointment)
+            uow.places.release(appointment.session)
+            uow.daily_counts.release(patient_id, appointment.date)
+            return appointment
+
+        return transactionally(self.new_uow, work)
+
+    def take_leave(self, doctor_id: int, date: dt.date, period: Period) -> LeaveTaken:
+        """The doctor takes a session off: its appointments are cancelled, their patients returned."""
+        session = Session(doctor_id, date, period)
+
+        def prepare(uow: UnitOfWork) -> None:
+            doctor = doctor_of(uow, doctor_id)
+            uow.places.ensure(session, doctor.schedule.quota(date, period))
+
+        def work(uow: UnitOfWork) -> LeaveTaken:
+            doctor = doctor_of(uow, doctor_id)
+            now = self.clock.now()
+            if now >= self.policy.session_start(session, _tz(uow, doctor)):
+                raise OutsideWindow(f"session {session} has started or is over")
+            uow.places.lock(session)
+            if doctor.schedule.quota(date, period) <= 0:
+                raise NotOffered(f"the doctor's schedule does not offer session {session}")
+            leave = Leave(doctor_id, date, period)
+            uow.leaves.add(leave)
+            cancelled = []
+            for appointment in uow.appointments.holding(session):
+                appointment.cancel(now, CancelledBy.DOCTOR_LEAVE)
+                uow.appointments.save(appointment)
+                uow.daily_counts.release(appointment.patient_id, date)
+                cancelled.append(appointment)
+            uow.places.release(session, len(cancelled))
+            return LeaveTaken(leave, tuple(cancelled))
+
+        transactionally(self.new_uow, prepare)
+        return transactionally(self.new_uow, work)
+
+    def record_attendance(self, doctor_id: int, appointment_id: int, attended: bool) -> Appointment:
+        """After the session has started, the doctor marks an appointment attended or no-show."""
+
+        def work(uow: UnitOfWork) -> Appointment:
+            appointment = uow.appointments.get(appointment_id)
+            if appointment is None or appointment.doctor_id != doctor_id:
+                raise AppointmentNotFound(f"no appointment {appointment_id}")
+            doctor = doctor_of(uow, doctor_id)
+            if self.clock.now() < self.policy.session_start(appointment.session, _tz(uow, doctor)):
+                raise NotYetStarted("attendance is recorded once the session has started")
+            if attended:
+                appointment.attend()
+            else:
+                appointment.mark_no_show()
+            uow.appointments.save(appointment)
+            return appointment
+
+        return transactionally(self.new_uow, work)
+
+
+__all__ = ["AppointmentStatus", "BookingService", "LeaveTaken"]
