@@ -40,9 +40,7 @@ class Appointment(Entity):
     id: int | None = None
 
     @classmethod
-    def book(
-        cls, session: Session, patient_id: int, number: int, now: dt.datetime
-    ) -> Appointment:
+    def book(cls, session: Session, patient_id: int, number: int, now: dt.datetime) -> Appointment:
         if number < 1:
             raise InvalidValue("number", "queue numbers start at 1")
         if now.tzinfo is None:

@@ -19,9 +19,11 @@ STAFF_NUMBER_MAX = 8
 
 
 def ensure_mobile(phone: str, field_name: str = "phone") -> str:
-    """A mainland mobile number: 11 digits, starting 13–19."""
+    """A mainland mobile number: 11 digits, starting 13 to 19."""
     if not MOBILE_PATTERN.fullmatch(phone):
-        raise InvalidValue(field_name, "must be an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)")
+        raise InvalidValue(
+            field_name, "must be an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)"
+        )
     return phone
 
 
@@ -105,7 +107,7 @@ def _staff_number(instance: object, attribute: object, value: str | None) -> Non
 class Doctor(Entity):
     """A doctor of one hospital and one of its departments, with the weekly schedule they keep.
 
-    Unverified doctors are neither listed nor bookable: their hospital's administrator approves them.
+    Unverified doctors are neither listed nor bookable until their hospital's admin approves them.
     """
 
     hospital_id: int

@@ -16,7 +16,7 @@ class Entity:
             return NotImplemented
         if self.id is None:
             return self is other
-        return self.id == other.id  # type: ignore[attr-defined]
+        return self.id == other.id
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.id)) if self.id is not None else id(self)

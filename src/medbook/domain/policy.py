@@ -42,7 +42,9 @@ class BookingPolicy:
     - One active appointment per patient per session of a doctor is not configurable.
     """
 
-    window_days: int = field(default=14, validator=validators.and_(validators.ge(0), validators.le(366)))
+    window_days: int = field(
+        default=14, validator=validators.and_(validators.ge(0), validators.le(366))
+    )
     morning_start: dt.time = dt.time(8, 0)
     afternoon_start: dt.time = dt.time(13, 30)
     cancel_deadline: dt.timedelta = field(default=dt.timedelta(0), validator=_non_negative_delta)
@@ -67,10 +69,9 @@ class BookingPolicy:
         return _aware(now).astimezone(tz).date(), self.last_bookable_date(now, tz)
 
     def is_bookable_time(self, session: Session, now: dt.datetime, tz: dt.tzinfo) -> bool:
-        return (
-            _aware(now) < self.session_start(session, tz)
-            and session.date <= self.last_bookable_date(now, tz)
-        )
+        return _aware(now) < self.session_start(
+            session, tz
+        ) and session.date <= self.last_bookable_date(now, tz)
 
 
 # --- the rules, each on its own ------------------------------------------------------------------
@@ -121,6 +122,4 @@ def ensure_cancellable_time(
     """A patient may cancel until ``cancel_deadline`` before the session starts."""
     deadline = policy.session_start(session, tz) - policy.cancel_deadline
     if _aware(now) >= deadline:
-        raise NotCancellable(
-            "too late to cancel this appointment", deadline=deadline.isoformat()
-        )
+        raise NotCancellable("too late to cancel this appointment", deadline=deadline.isoformat())

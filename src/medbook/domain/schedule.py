@@ -64,7 +64,7 @@ class WeeklySchedule:
 
     @classmethod
     def from_mapping(cls, days: Mapping[str, Mapping[str, int]]) -> WeeklySchedule:
-        """Build from ``{"monday": {"morning": 20, "afternoon": 0}, …}``; every day must be given."""
+        """Build from ``{"monday": {"morning": 20, "afternoon": 0}, …}``, every day given."""
         unknown = set(days) - set(WEEKDAYS)
         if unknown:
             raise InvalidValue(f"schedule.{sorted(unknown)[0]}", "not a day of the week")

@@ -50,7 +50,9 @@ class DoctorRepository(Protocol):
         """Write back a changed doctor (profile, schedule, verification)."""
         ...
 
-    def of_department(self, department_id: int, *, verified_only: bool = True) -> Sequence[Doctor]: ...
+    def of_department(
+        self, department_id: int, *, verified_only: bool = True
+    ) -> Sequence[Doctor]: ...
 
 
 class LeaveRepository(Protocol):
@@ -60,7 +62,9 @@ class LeaveRepository(Protocol):
 
     def exists(self, session: Session) -> bool: ...
 
-    def between(self, doctor_id: int, start: dt.date, end: dt.date) -> set[tuple[dt.date, Period]]: ...
+    def between(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> set[tuple[dt.date, Period]]: ...
 
 
 @frozen
@@ -102,7 +106,9 @@ class PlacesRepository(Protocol):
         """Set a new quota; never below the places already held."""
         ...
 
-    def between(self, doctor_id: int, start: dt.date, end: dt.date) -> dict[tuple[dt.date, Period], Places]: ...
+    def between(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> dict[tuple[dt.date, Period], Places]: ...
 
 
 class DailyCountRepository(Protocol):

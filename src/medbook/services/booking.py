@@ -93,7 +93,9 @@ class BookingService:
                 if key in leaves or not self.policy.is_bookable_time(session, now, tz):
                     continue
                 places = ledger.get(key)
-                quota = places.quota if places else doctor.schedule.quota(session.date, session.period)
+                quota = (
+                    places.quota if places else doctor.schedule.quota(session.date, session.period)
+                )
                 offered.append(OfferedSession(session, quota, places.booked if places else 0))
             return offered
 
@@ -154,9 +156,7 @@ class BookingService:
         number = uow.places.take(session)
         if number is None:
             raise SessionFull(f"session {session} is full")
-        return uow.appointments.add(
-            Appointment.book(session, patient_id, number, self.clock.now())
-        )
+        return uow.appointments.add(Appointment.book(session, patient_id, number, self.clock.now()))
 
     def cancel(self, patient_id: int, appointment_id: int) -> Appointment:
         """The patient gives their place back, before the cancellation deadline."""
@@ -169,7 +169,9 @@ class BookingService:
             appointment = uow.appointments.get(appointment_id)  # current, now that we hold the lock
             assert appointment is not None
             doctor = doctor_of(uow, appointment.doctor_id)
-            ensure_cancellable_time(self.policy, appointment.session, self.clock.now(), _tz(uow, doctor))
+            ensure_cancellable_time(
+                self.policy, appointment.session, self.clock.now(), _tz(uow, doctor)
+            )
             appointment.cancel(self.clock.now(), CancelledBy.PATIENT)
             uow.appointments.save(appointment)
             uow.places.release(appointment.session)
@@ -179,7 +181,7 @@ class BookingService:
         return transactionally(self.new_uow, work)
 
     def take_leave(self, doctor_id: int, date: dt.date, period: Period) -> LeaveTaken:
-        """The doctor takes a session off: its appointments are cancelled, their patients returned."""
+        """The doctor takes a session off: its appointments are cancelled, their patients named."""
         session = Session(doctor_id, date, period)
 
         def prepare(uow: UnitOfWork) -> None:

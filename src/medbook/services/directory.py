@@ -96,9 +96,7 @@ class DirectoryService:
             doctor.schedule = schedule
             uow.doctors.save(doctor)
             today = self.clock.now().astimezone(hospital_of(uow, doctor.hospital_id).tz).date()
-            for (date, period), places in uow.places.between(
-                doctor_id, today, dt.date.max
-            ).items():
+            for (date, period), places in uow.places.between(doctor_id, today, dt.date.max).items():
                 uow.places.lock(places.session)
                 uow.places.resize(places.session, schedule.quota(date, period))
             return doctor

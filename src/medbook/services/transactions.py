@@ -23,7 +23,7 @@ def transactionally(
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run ``work`` in a fresh unit of work and commit; on a deadlock or lock timeout run it all again.
+    """Run ``work`` in a fresh unit of work and commit; on a deadlock or lock timeout, all again.
 
     ``work`` must not have effects outside the unit of work: it may run more than once.
     """

@@ -211,14 +211,20 @@ class MemoryAppointments(_Table):
         return None
 
     def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
-        return _ordered(a for a in self._all() if a.patient_id == patient_id and date in (None, a.date))
+        return _ordered(
+            a for a in self._all() if a.patient_id == patient_id and date in (None, a.date)
+        )
 
     def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
-        return _ordered(a for a in self._all() if a.doctor_id == doctor_id and date in (None, a.date))
+        return _ordered(
+            a for a in self._all() if a.doctor_id == doctor_id and date in (None, a.date)
+        )
 
 
 def _ordered(appointments: Any) -> list[Appointment]:
-    return sorted(appointments, key=lambda a: (a.date, a.period is Period.AFTERNOON, a.number, a.id))
+    return sorted(
+        appointments, key=lambda a: (a.date, a.period is Period.AFTERNOON, a.number, a.id)
+    )
 
 
 class MemoryUnitOfWork:

@@ -1,0 +1,69 @@
+"""Demo data: a few hospitals with departments and verified doctors keeping real schedules."""
+
+from __future__ import annotations
+
+from medbook.bootstrap import Services
+from medbook.domain import GeoPoint, Rank, WeeklySchedule
+
+#: (hospital, address, (lat, lng), {department: [(doctor, phone, rank, specialty)]})
+DEMO_HOSPITALS = (
+    (
+        "Peking Union Medical College Hospital",
+        "1 Shuaifuyuan, Dongcheng District, Beijing",
+        (39.9127, 116.4171),
+        {
+            "Cardiology": [
+                ("Zhang Wei", "13800000001", Rank.CHIEF, "coronary heart disease"),
+                ("Li Na", "13800000002", Rank.ATTENDING, "arrhythmia"),
+            ],
+            "Endocrinology": [("Wang Fang", "13800000003", Rank.ASSOCIATE_CHIEF, "diabetes")],
+        },
+    ),
+    (
+        "Ruijin Hospital",
+        "197 Ruijin 2nd Road, Huangpu District, Shanghai",
+        (31.2122, 121.4688),
+        {
+            "Orthopaedics": [("Chen Jie", "13900000004", Rank.ATTENDING, "sports injuries")],
+            "Paediatrics": [("Liu Yang", "13900000005", Rank.RESIDENT, "childhood asthma")],
+        },
+    ),
+)
+
+DEMO_SCHEDULE = WeeklySchedule.from_mapping(
+    {
+        "monday": {"morning": 20, "afternoon": 15},
+        "tuesday": {"morning": 20, "afternoon": 0},
+        "wednesday": {"morning": 20, "afternoon": 15},
+        "thursday": {"morning": 0, "afternoon": 15},
+        "friday": {"morning": 20, "afternoon": 15},
+        "saturday": {"morning": 10, "afternoon": 0},
+        "sunday": {"morning": 5, "afternoon": 0},
+    }
+)
+
+
+def load_demo(services: Services) -> bool:
+    """Load the demo directory unless hospitals exist already; True when it loaded."""
+    directory = services.directory
+    if directory.hospitals():
+        return False
+    for name, address, (lat, lng), departments in DEMO_HOSPITALS:
+        hospital = directory.add_hospital(name, address, GeoPoint(lat, lng))
+        assert hospital.id is not None
+        for department_name, doctors in departments.items():
+            department = directory.add_department(hospital.id, department_name)
+            assert department.id is not None
+            for doctor_name, phone, rank, specialty in doctors:
+                doctor = directory.add_doctor(
+                    hospital.id,
+                    department.id,
+                    name=doctor_name,
+                    phone=phone,
+                    rank=rank,
+                    specialty=specialty,
+                )
+                assert doctor.id is not None
+                directory.set_schedule(doctor.id, DEMO_SCHEDULE)
+                directory.set_verified(doctor.id, True)
+    return True
