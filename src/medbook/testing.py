@@ -20,11 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
+    MultipleResults,
     RuleBasedStateMachine,
     initialize,
     invariant,
@@ -63,8 +65,7 @@ from medbook.domain.schedule import MAX_QUOTA
 from medbook.ports.repositories import Places
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
-
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+from medbook.services.transactions import UnitOfWorkFactory
 
 #: Real zones hospitals are generated in: China's two, neighbours, and a few with summer time.
 HOSPITAL_TIMEZONES: tuple[str, ...] = (
@@ -78,9 +79,10 @@ HOSPITAL_TIMEZONES: tuple[str, ...] = (
     "Australia/Sydney",
 )
 
-#: Naive wall-clock bounds of ``aware_datetimes`` unless told otherwise.
-EARLIEST = dt.datetime(2000, 1, 1)
-LATEST = dt.datetime(2099, 12, 31, 23, 59, 59)
+# Hypothesis takes naive wall-clock bounds and adds the zone itself.
+#: The bounds of ``aware_datetimes`` unless told otherwise.
+EARLIEST = dt.datetime(2000, 1, 1)  # noqa: DTZ001
+LATEST = dt.datetime(2099, 12, 31, 23, 59, 59)  # noqa: DTZ001
 
 _NAMES = st.sampled_from(
     ("Ruijin Hospital", "北京协和医院", "华山医院", "West China Hospital", "St. Mary's")
@@ -111,21 +113,28 @@ def weekly_schedules(
     return st.tuples(*[quotas] * 14).map(WeeklySchedule)
 
 
-def booking_policies(*, max_window_days: int = 60) -> st.SearchStrategy[BookingPolicy]:
+def booking_policies(
+    *, min_window_days: int = 0, max_window_days: int = 60, max_cancel_deadline_hours: int = 48
+) -> st.SearchStrategy[BookingPolicy]:
     """Policies a hospital could configure.
 
-    A window of 0 to ``max_window_days`` days, mornings starting 07:00–11:30 and afternoons
-    12:00–15:30 (half-hours), a cancellation deadline of 0 to 48 hours (quarter-hours) and 1 to 5
-    appointments a patient may hold on one date.
+    A window of ``min_window_days`` to ``max_window_days`` days; mornings starting from 07:00 to
+    11:30 and afternoons from 12:00 to 15:30, on the half-hour; a cancellation deadline of 0 to
+    ``max_cancel_deadline_hours`` hours, by quarter-hours; 1 to 5 appointments a patient may hold
+    on one date.
     """
-    if not 0 <= max_window_days <= 366:
-        raise ValueError("max_window_days is from 0 to 366")
+    if not 0 <= min_window_days <= max_window_days <= 366:
+        raise ValueError("need 0 <= min_window_days <= max_window_days <= 366")
+    if max_cancel_deadline_hours < 0:
+        raise ValueError("max_cancel_deadline_hours must not be negative")
     return st.builds(
         BookingPolicy,
-        window_days=st.integers(0, max_window_days),
+        window_days=st.integers(min_window_days, max_window_days),
         morning_start=st.sampled_from(_MORNING_STARTS),
         afternoon_start=st.sampled_from(_AFTERNOON_STARTS),
-        cancel_deadline=st.integers(0, 4 * 48).map(lambda n: dt.timedelta(minutes=15 * n)),
+        cancel_deadline=st.integers(0, 4 * max_cancel_deadline_hours).map(
+            lambda n: dt.timedelta(minutes=15 * n)
+        ),
         max_active_per_day=st.integers(1, 5),
     )
 
@@ -141,9 +150,7 @@ def hospital_names(max_size: int = 200) -> st.SearchStrategy[str]:
     return _NAMES | made_up
 
 
-def hospitals(
-    *, timezones: Sequence[str] = HOSPITAL_TIMEZONES
-) -> st.SearchStrategy[Hospital]:
+def hospitals(*, timezones: Sequence[str] = HOSPITAL_TIMEZONES) -> st.SearchStrategy[Hospital]:
     """Unsaved hospitals (``id`` is None): a name, maybe an address and a location, a real zone."""
     return st.builds(
         Hospital,
@@ -175,7 +182,9 @@ def sessions(
     if start is None:
         dates = st.dates()
     else:
-        dates = st.dates(start, start + dt.timedelta(days=min(days - 1, (dt.date.max - start).days)))
+        dates = st.dates(
+            start, start + dt.timedelta(days=min(days - 1, (dt.date.max - start).days))
+        )
     return st.builds(Session, ids, dates, periods())
 
 
@@ -208,10 +217,15 @@ def aware_datetimes(
 # --- the state machine ---------------------------------------------------------------------------
 
 TIMEZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
+#: The machine's clock starts somewhere in these years.
+MACHINE_EPOCH = dt.datetime(2024, 1, 1)  # noqa: DTZ001
+MACHINE_EPOCH_END = dt.datetime(2030, 12, 31)  # noqa: DTZ001
 PATIENT_IDS: tuple[int, ...] = (101, 102, 103, 104)
 MAX_WINDOW_DAYS = 7
 #: Booking and leave dates are drawn from yesterday to a little beyond the longest window.
-DAYS_AHEAD = st.integers(-1, 2) | st.integers(-1, MAX_WINDOW_DAYS + 2)
+DAYS_AHEAD = st.integers(-1, MAX_WINDOW_DAYS + 2)
+#: Most bookings and leave go to a few sessions soon, so that sessions fill and daily limits bite.
+SOON = st.integers(1, 2)
 DOCTOR = st.integers(0, 2)  # an index into the machine's doctors, modulo their number
 UNKNOWN_APPOINTMENT_ID = 2**31 - 1
 CLOCK_STEPS = st.one_of(
@@ -235,13 +249,25 @@ def _holding(appointments: Iterable[Appointment]) -> list[Appointment]:
 class BookingStateMachine(RuleBasedStateMachine):
     """Random bookings, cancellations, leave, schedule changes and clock moves on one hospital.
 
-    One hospital in Asia/Shanghai, two or three verified doctors with small quotas (0–3, so
+    One hospital in Asia/Shanghai, two or three verified doctors with small quotas (0 to 3, so
     sessions fill up), four patients, and a policy drawn per example. Domain errors are expected
     outcomes (the machine checks that each one is justified); any other exception is a bug.
 
     Subclass it and implement ``make_uow_factory``; if the factory holds resources (an engine, a
-    file), release them in ``teardown`` and call ``super().teardown()``. Run it with
-    ``hypothesis.stateful.run_state_machine_as_test(Subclass, settings=...)`` or
+    file), release them in ``teardown``, which Hypothesis calls after every example, failed or
+    not. For instance, with a fresh SQLite database per example::
+
+        class SqliteBookingMachine(BookingStateMachine):
+            def make_uow_factory(self) -> UnitOfWorkFactory:
+                self.engine = create_engine("sqlite://")
+                metadata.create_all(self.engine)
+                return lambda: SqlUnitOfWork(sessionmaker(self.engine))
+
+            def teardown(self) -> None:
+                self.engine.dispose()
+                super().teardown()
+
+    Run it with ``hypothesis.stateful.run_state_machine_as_test(Subclass, settings=...)`` or
     ``TestSubclass = Subclass.TestCase``.
     """
 
@@ -267,8 +293,10 @@ class BookingStateMachine(RuleBasedStateMachine):
     # --- set-up ----------------------------------------------------------------------------------
 
     @initialize(
-        policy=booking_policies(max_window_days=MAX_WINDOW_DAYS),
-        start=aware_datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2030, 12, 31)),
+        policy=booking_policies(
+            min_window_days=1, max_window_days=MAX_WINDOW_DAYS, max_cancel_deadline_hours=6
+        ),
+        start=aware_datetimes(min_value=MACHINE_EPOCH, max_value=MACHINE_EPOCH_END),
         schedules=st.lists(weekly_schedules(max_quota=3), min_size=2, max_size=3),
     )
     def open_hospital(
@@ -335,6 +363,22 @@ class BookingStateMachine(RuleBasedStateMachine):
         end = today + dt.timedelta(days=self.policy.window_days)
         return self.booking.offered_sessions(doctor_id, today, end)
 
+    def bookable_sessions(self, doctor_id: int, schedule: WeeklySchedule) -> set[Session]:
+        """What ``offered_sessions`` should list: from the schedule, the leaves and the clock."""
+        now, today = self.clock.now(), self.today()
+        candidates = (
+            Session(doctor_id, today + dt.timedelta(days=n), period)
+            for n in range(self.policy.window_days + 1)
+            for period in PERIODS
+        )
+        return {
+            session
+            for session in candidates
+            if schedule.quota(session.date, session.period) > 0
+            and session not in self.leaves
+            and self.within_window(session, now)
+        }
+
     # --- rules -----------------------------------------------------------------------------------
 
     @rule(
@@ -344,24 +388,56 @@ class BookingStateMachine(RuleBasedStateMachine):
         days_ahead=DAYS_AHEAD,
         period=periods(),
     )
-    def book(self, patient_id: int, doctor: int, days_ahead: int, period: Period) -> object:
+    def book(
+        self, patient_id: int, doctor: int, days_ahead: int, period: Period
+    ) -> MultipleResults[int] | int:
+        appointment_id = self.try_booking(patient_id, self.session(doctor, days_ahead, period))
+        return multiple() if appointment_id is None else appointment_id
+
+    @rule(
+        target=appointments,
+        patient_ids=st.lists(st.sampled_from(PATIENT_IDS), min_size=2, max_size=5),
+        doctor=st.integers(0, 1),
+        days_ahead=SOON,
+        period=periods(),
+    )
+    def rush(
+        self, patient_ids: list[int], doctor: int, days_ahead: int, period: Period
+    ) -> MultipleResults[int]:
+        """Several patients, maybe one of them twice, go for one session soon."""
         session = self.session(doctor, days_ahead, period)
+        booked = [self.try_booking(patient_id, session) for patient_id in patient_ids]
+        return multiple(
+            *(appointment_id for appointment_id in booked if appointment_id is not None)
+        )
+
+    def try_booking(self, patient_id: int, session: Session) -> int | None:
+        """The new appointment's id, or None when the booking was (rightly) refused."""
+        period = session.period
         now = self.clock.now()
         self.days_tried.add((patient_id, session.date))
         try:
             appointment = self.booking.book(patient_id, session.doctor_id, session.date, period)
         except DomainError as refusal:
+            event(f"book: {refusal.code}")
             self.check_booking_refused_for_a_reason(refusal, patient_id, session, now)
-            return multiple()
+            return None
+        event("book: booked")
         assert (appointment.patient_id, appointment.session) == (patient_id, session)
         assert appointment.status is AppointmentStatus.BOOKED and appointment.booked_at == now
         assert self.within_window(session, now), f"booked {session} outside the window at {now}"
         with self.new_uow() as uow:
             doctor_now = uow.doctors.get(session.doctor_id)
             assert doctor_now is not None
-            assert doctor_now.schedule.quota(session.date, period) > 0, f"{session} is off"
-            assert not uow.leaves.exists(session), f"booked {session} during leave"
-            assert appointment.id in {a.id for a in self.holding(uow, session)}
+            scheduled = doctor_now.schedule.quota(session.date, period)
+            assert scheduled > 0, f"{session} is off"
+            assert session not in self.leaves, f"booked {session} during leave"
+            holding = self.holding(uow, session)
+            assert appointment.id in {a.id for a in holding}
+        # Places held above a lowered quota are kept, never handed out again.
+        assert len(holding) <= scheduled, (
+            f"{session} is overbooked: {len(holding)} held, quota {scheduled}"
+        )
         return appointment.id
 
     def check_booking_refused_for_a_reason(
@@ -372,12 +448,11 @@ class BookingStateMachine(RuleBasedStateMachine):
             assert doctor is not None
             places = self.places(uow, session)
             held = uow.appointments.held_by(patient_id, session)
-            on_leave = uow.leaves.exists(session)
             count = uow.daily_counts.count(patient_id, session.date)
         quota = doctor.schedule.quota(session.date, session.period)
         reasons: dict[type[DomainError], bool] = {
             OutsideWindow: not self.within_window(session, now),
-            NotOffered: quota <= 0 or on_leave,
+            NotOffered: quota <= 0 or session in self.leaves,
             AlreadyBooked: held is not None,
             DailyLimitReached: count >= self.policy.max_active_per_day,
             SessionFull: places is not None and places.booked >= places.quota,
@@ -392,11 +467,15 @@ class BookingStateMachine(RuleBasedStateMachine):
         with self.new_uow() as uow:
             places_before = self.places(uow, before.session)
             count_before = uow.daily_counts.count(before.patient_id, before.date)
-        assert places_before is not None
+            doctor = uow.doctors.get(before.doctor_id)
+        assert places_before is not None, f"{before.session} holds places but has no ledger"
+        assert doctor is not None
+        scheduled = doctor.schedule.quota(before.date, before.period)
         in_time = now < self.starts_at(before.session) - self.policy.cancel_deadline
         try:
             cancelled = self.booking.cancel(patient_id, appointment_id)
         except DomainError as refusal:
+            event(f"cancel: {refusal.code}")
             reasons: dict[type[DomainError], bool] = {
                 AppointmentNotFound: patient_id != before.patient_id,
                 NotCancellable: before.status is not AppointmentStatus.BOOKED or not in_time,
@@ -404,8 +483,10 @@ class BookingStateMachine(RuleBasedStateMachine):
             assert reasons.get(type(refusal)), f"cancel refused for no reason: {refusal!r}"
             assert self.stored(appointment_id).status is before.status
             return
+        event("cancel: cancelled")
         assert patient_id == before.patient_id, f"patient {patient_id} cancelled another's place"
-        assert before.status is AppointmentStatus.BOOKED and in_time
+        assert before.status is AppointmentStatus.BOOKED, f"cancelled a {before.status.value} place"
+        assert in_time, f"cancelled {before.session} at {now}, after the deadline"
         assert cancelled.status is AppointmentStatus.CANCELLED
         assert (cancelled.cancelled_by, cancelled.cancelled_at) == (CancelledBy.PATIENT, now)
         assert self.stored(appointment_id).status is AppointmentStatus.CANCELLED
@@ -414,8 +495,11 @@ class BookingStateMachine(RuleBasedStateMachine):
             count_after = uow.daily_counts.count(before.patient_id, before.date)
         assert places_after is not None
         assert places_after.booked == places_before.booked - 1, "a cancellation freed no place"
-        assert places_after.remaining == places_before.remaining + 1
-        assert count_after == count_before - 1
+        if places_before.booked <= scheduled:
+            assert places_after.remaining == places_before.remaining + 1, "no place on offer again"
+        else:  # held above a lowered quota: the place goes rather than back on offer
+            assert places_after.remaining == 0, f"{places_after}, schedule quota {scheduled}"
+        assert count_after == count_before - 1, "a cancellation left the daily count as it was"
 
     @rule(patient_id=st.sampled_from(PATIENT_IDS))
     def cancel_unknown(self, patient_id: int) -> None:
@@ -425,9 +509,11 @@ class BookingStateMachine(RuleBasedStateMachine):
             return
         raise AssertionError("cancelled an appointment that does not exist")
 
-    @rule(doctor=DOCTOR, days_ahead=DAYS_AHEAD, period=periods())
-    def take_leave(self, doctor: int, days_ahead: int, period: Period) -> None:
-        session = self.session(doctor, days_ahead, period)
+    @rule(appointment_id=appointments)
+    def take_leave(self, appointment_id: int) -> None:
+        """The doctor takes off a session that someone booked (maybe since cancelled)."""
+        session = self.stored(appointment_id).session
+        period = session.period
         now = self.clock.now()
         with self.new_uow() as uow:
             held_before = {a.id for a in self.holding(uow, session)}
@@ -436,15 +522,18 @@ class BookingStateMachine(RuleBasedStateMachine):
         try:
             taken = self.booking.take_leave(session.doctor_id, session.date, period)
         except DomainError as refusal:
+            event(f"leave: {refusal.code}")
             reasons: dict[type[DomainError], bool] = {
                 AlreadyOnLeave: session in self.leaves,
                 OutsideWindow: now >= self.starts_at(session),
-                NotOffered: doctor_before.schedule.quota(session.date, period) <= 0,
+                NotOffered: doctor_before.schedule.quota(session.date, period) <= 0
+                and not held_before,
             }
             assert reasons.get(type(refusal)), f"leave refused for no reason: {refusal!r}"
             with self.new_uow() as uow:
                 assert {a.id for a in self.holding(uow, session)} == held_before
             return
+        event(f"leave: taken, {len(taken.cancelled)} cancelled")
         assert session not in self.leaves, f"leave taken twice for {session}"
         assert now < self.starts_at(session), f"leave taken for {session} after its start"
         self.leaves.add(session)
@@ -462,13 +551,16 @@ class BookingStateMachine(RuleBasedStateMachine):
         try:
             self.booking.record_attendance(before.doctor_id, appointment_id, attended)
         except DomainError as refusal:
+            event(f"attendance: {refusal.code}")
             reasons: dict[type[DomainError], bool] = {
                 NotYetStarted: not started,
                 InvalidTransition: before.status is not AppointmentStatus.BOOKED,
             }
             assert reasons.get(type(refusal)), f"attendance refused for no reason: {refusal!r}"
             return
-        assert started and before.status is AppointmentStatus.BOOKED
+        event("attendance: recorded")
+        assert started, f"attendance recorded before {before.session} started"
+        assert before.status is AppointmentStatus.BOOKED, f"a {before.status.value} place attended"
         expected = AppointmentStatus.ATTENDED if attended else AppointmentStatus.NO_SHOW
         assert self.stored(appointment_id).status is expected
 
@@ -480,11 +572,6 @@ class BookingStateMachine(RuleBasedStateMachine):
     def change_schedule(self, doctor: int, schedule: WeeklySchedule) -> None:
         doctor_id = self.doctor_ids[doctor % len(self.doctor_ids)]
         self.directory.set_schedule(doctor_id, schedule)
-        with self.new_uow() as uow:
-            ledger = uow.places.between(doctor_id, self.today(), self.last_date())
-        for (date, period), places in ledger.items():
-            wanted = max(schedule.quota(date, period), places.booked)
-            assert places.quota == wanted, f"{places} after the schedule asked for {wanted}"
 
     # --- invariants, read from the store after every step -----------------------------------------
 
@@ -496,16 +583,32 @@ class BookingStateMachine(RuleBasedStateMachine):
                 grouped = _by_session(uow.appointments.of_doctor(doctor_id))
                 for places in ledger.values():
                     holding = _holding(grouped.pop(places.session, []))
-                    assert places.booked <= places.quota, f"{places.session} is overbooked: {places}"
+                    assert places.booked <= places.quota, (
+                        f"{places.session} is overbooked: {places}"
+                    )
                     assert places.booked == len(holding), f"{places} but {len(holding)} held"
                 for session, appointments in grouped.items():
                     assert not _holding(appointments), f"{session} holds places but has no ledger"
 
     @invariant()
+    def the_ledger_follows_the_schedule(self) -> None:
+        """From today on a session's quota is the schedule's, or the places held when more."""
+        with self.new_uow() as uow:
+            for doctor_id in self.doctor_ids:
+                doctor = uow.doctors.get(doctor_id)
+                assert doctor is not None
+                ledger = uow.places.between(doctor_id, self.today(), self.last_date())
+                for (date, period), places in ledger.items():
+                    wanted = max(doctor.schedule.quota(date, period), places.booked)
+                    assert places.quota == wanted, f"{places}, but the schedule asks for {wanted}"
+
+    @invariant()
     def a_patient_holds_one_place_per_session(self) -> None:
         with self.new_uow() as uow:
             for doctor_id in self.doctor_ids:
-                for session, appointments in _by_session(uow.appointments.of_doctor(doctor_id)).items():
+                for session, appointments in _by_session(
+                    uow.appointments.of_doctor(doctor_id)
+                ).items():
                     holding = sorted(_holding(appointments), key=lambda a: a.number)
                     patients = [a.patient_id for a in holding]
                     assert len(patients) == len(set(patients)), f"{session}: twice in {patients}"
@@ -516,23 +619,33 @@ class BookingStateMachine(RuleBasedStateMachine):
     def queue_numbers_are_unique_within_a_session(self) -> None:
         with self.new_uow() as uow:
             for doctor_id in self.doctor_ids:
-                for session, appointments in _by_session(uow.appointments.of_doctor(doctor_id)).items():
+                for session, appointments in _by_session(
+                    uow.appointments.of_doctor(doctor_id)
+                ).items():
                     numbers = [a.number for a in appointments]
                     assert len(numbers) == len(set(numbers)), f"{session}: numbers {numbers}"
                     assert min(numbers) >= 1
 
     @invariant()
+    def exactly_the_bookable_sessions_are_offered(self) -> None:
+        for doctor_id in self.doctor_ids:
+            with self.new_uow() as uow:
+                doctor = uow.doctors.get(doctor_id)
+            assert doctor is not None
+            bookable = self.bookable_sessions(doctor_id, doctor.schedule)
+            offered = {listed.session for listed in self.offered(doctor_id)}
+            assert offered == bookable, (
+                f"offered {offered - bookable}, missing {bookable - offered}"
+            )
+
+    @invariant()
     def offered_sessions_show_the_places_left(self) -> None:
-        now = self.clock.now()
         for doctor_id in self.doctor_ids:
             offered = self.offered(doctor_id)
             with self.new_uow() as uow:
                 for listed in offered:
-                    session = listed.session
-                    held = len(self.holding(uow, session))
-                    assert session not in self.leaves, f"{session} is offered during leave"
-                    assert self.within_window(session, now), f"{session} offered out of window"
-                    assert listed.booked == held
+                    held = len(self.holding(uow, listed.session))
+                    assert listed.booked == held, f"{listed} but {held} held"
                     assert listed.remaining == listed.quota - held, f"{listed} but {held} held"
 
     @invariant()
@@ -545,13 +658,15 @@ class BookingStateMachine(RuleBasedStateMachine):
             for patient_id, date in self.days_tried | set(held):
                 count = uow.daily_counts.count(patient_id, date)
                 assert count == held[(patient_id, date)], f"patient {patient_id} on {date}"
-                assert count <= self.policy.max_active_per_day
+                assert count <= self.policy.max_active_per_day, (
+                    f"{patient_id} holds {count} on {date}"
+                )
 
     @invariant()
     def leave_empties_the_session_for_good(self) -> None:
         with self.new_uow() as uow:
             for session in self.leaves:
-                assert uow.leaves.exists(session)
+                assert uow.leaves.exists(session), f"the leave for {session} was lost"
                 assert not self.holding(uow, session), f"{session} holds places during leave"
 
 

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from unit_support import NOW, DailyCount, MakeDoctor, PlacesLeft
 
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.domain import Department, Doctor, Hospital, Period, WeeklySchedule
 from medbook.services import BookingService, DirectoryService
-
-from fixed_time import NOW
-
-MakeDoctor = Callable[..., Doctor]
 
 
 @pytest.fixture
@@ -61,7 +58,7 @@ def phones() -> Iterator[str]:
 def make_doctor(
     directory: DirectoryService, hospital: Hospital, department: Department, phones: Iterator[str]
 ) -> MakeDoctor:
-    """A doctor of the hospital's cardiology department; verified, two places a session by default."""
+    """A doctor of the cardiology department; verified, two places a session by default."""
 
     def make(
         schedule: WeeklySchedule | None = None, *, verified: bool = True, name: str = "Dr Li"
@@ -89,7 +86,7 @@ def doctor_id(doctor: Doctor) -> int:
 
 
 @pytest.fixture
-def daily_count(store: MemoryStore) -> Callable[[int, dt.date], int]:
+def daily_count(store: MemoryStore) -> DailyCount:
     """How many active appointments the store counts for a patient on a date (committed state)."""
 
     def count(patient_id: int, date: dt.date) -> int:
@@ -100,7 +97,7 @@ def daily_count(store: MemoryStore) -> Callable[[int, dt.date], int]:
 
 
 @pytest.fixture
-def places_left(booking: BookingService) -> Callable[[int, dt.date, Period], int | None]:
+def places_left(booking: BookingService) -> PlacesLeft:
     """The remaining places a patient is shown for one session; None when it is not offered."""
 
     def left(doctor_id: int, date: dt.date, period: Period) -> int | None:

@@ -6,11 +6,10 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from unit_support import NOW, TOMORROW
 
 from medbook.domain import Appointment, AppointmentStatus, CancelledBy, Period, Session
 from medbook.domain.errors import InvalidTransition, InvalidValue, NotCancellable
-
-from fixed_time import NOW, TOMORROW
 
 SESSION = Session(7, TOMORROW, Period.AFTERNOON)
 LATER = NOW + dt.timedelta(hours=1)

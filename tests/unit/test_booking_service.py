@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import pytest
+from unit_support import (
+    LAST_BOOKABLE,
+    NOW,
+    TODAY,
+    TOMORROW,
+    DailyCount,
+    MakeDoctor,
+    PlacesLeft,
+    ident,
+    local,
+)
 
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.domain import (
     WEEKDAYS,
     AppointmentStatus,
-    Doctor,
+    BookingPolicy,
     OfferedSession,
     Period,
     Session,
@@ -30,23 +40,13 @@ from medbook.domain.errors import (
 )
 from medbook.services import BookingService, DirectoryService
 
-from conftest import MakeDoctor
-from fixed_time import LAST_BOOKABLE, NOW, TODAY, TOMORROW, local
-
 MORNING, AFTERNOON = Period.MORNING, Period.AFTERNOON
 DAY_AFTER = TOMORROW + dt.timedelta(days=1)
 PATIENT = 501
-DailyCount = Callable[[int, dt.date], int]
-PlacesLeft = Callable[[int, dt.date, Period], int | None]
-
-
-def ident(entity: Doctor) -> int:
-    assert entity.id is not None
-    return entity.id
 
 
 def only(**sessions: dict[str, int]) -> WeeklySchedule:
-    """A schedule with every session off but the ones given, e.g. ``only(friday={"morning": 4})``."""
+    """Every session off but the ones given, e.g. ``only(friday={"morning": 4})``."""
     days = {day: {"morning": 0, "afternoon": 0} for day in WEEKDAYS}
     for day, periods in sessions.items():
         days[day] |= periods
@@ -87,9 +87,7 @@ def test_only_the_sessions_the_schedule_switches_on_are_offered(
     ]
 
 
-def test_offered_sessions_show_the_places_left(
-    booking: BookingService, doctor_id: int
-) -> None:
+def test_offered_sessions_show_the_places_left(booking: BookingService, doctor_id: int) -> None:
     booking.book(1, doctor_id, TOMORROW, MORNING)
 
     offered = booking.offered_sessions(doctor_id, TOMORROW, TOMORROW)
@@ -137,7 +135,12 @@ def test_no_session_is_offered_in_the_past_or_far_ahead(
     last_week = TODAY - dt.timedelta(days=7)
 
     assert booking.offered_sessions(doctor_id, last_week, TODAY - dt.timedelta(days=1)) == []
-    assert booking.offered_sessions(doctor_id, LAST_BOOKABLE + dt.timedelta(days=1), LAST_BOOKABLE + dt.timedelta(days=30)) == []
+    assert (
+        booking.offered_sessions(
+            doctor_id, LAST_BOOKABLE + dt.timedelta(days=1), LAST_BOOKABLE + dt.timedelta(days=30)
+        )
+        == []
+    )
 
 
 def test_offered_sessions_move_with_the_clock(
@@ -222,10 +225,14 @@ def test_todays_session_can_be_booked_until_it_starts(
     assert booking.book(PATIENT, doctor_id, TODAY, AFTERNOON).number == 1
 
 
-def test_queue_numbers_count_up_per_session(booking: BookingService, make_doctor: MakeDoctor) -> None:
+def test_queue_numbers_count_up_per_session(
+    booking: BookingService, make_doctor: MakeDoctor
+) -> None:
     doctor = make_doctor(WeeklySchedule.every_day(5, 5))
 
-    numbers = [booking.book(patient, ident(doctor), TOMORROW, MORNING).number for patient in (1, 2, 3)]
+    numbers = [
+        booking.book(patient, ident(doctor), TOMORROW, MORNING).number for patient in (1, 2, 3)
+    ]
     other_session = booking.book(1, ident(doctor), TOMORROW, AFTERNOON)
 
     assert numbers == [1, 2, 3]
@@ -240,9 +247,9 @@ def test_queue_numbers_are_never_reused_after_a_cancellation(
         booking.book(patient, ident(doctor), TOMORROW, MORNING) for patient in (1, 2, 3)
     )
 
-    booking.cancel(2, ident(second))  # type: ignore[arg-type]
+    booking.cancel(2, ident(second))
     fourth = booking.book(4, ident(doctor), TOMORROW, MORNING)
-    booking.cancel(4, fourth.id)  # type: ignore[arg-type]
+    booking.cancel(4, ident(fourth))
     again = booking.book(2, ident(doctor), TOMORROW, MORNING)
 
     assert (first.number, third.number, fourth.number, again.number) == (1, 3, 4, 5)
@@ -272,7 +279,7 @@ def test_a_patient_may_book_the_other_session_of_the_same_doctor(
 
 def test_a_patient_may_book_again_after_cancelling(booking: BookingService, doctor_id: int) -> None:
     first = booking.book(PATIENT, doctor_id, TOMORROW, MORNING)
-    booking.cancel(PATIENT, ident(first))  # type: ignore[arg-type]
+    booking.cancel(PATIENT, ident(first))
 
     again = booking.book(PATIENT, doctor_id, TOMORROW, MORNING)
 
@@ -297,7 +304,10 @@ def test_a_full_session_refuses_the_next_patient(
 
 
 def test_a_patient_holds_at_most_three_appointments_a_day(
-    booking: BookingService, make_doctor: MakeDoctor, daily_count: DailyCount, places_left: PlacesLeft
+    booking: BookingService,
+    make_doctor: MakeDoctor,
+    daily_count: DailyCount,
+    places_left: PlacesLeft,
 ) -> None:
     doctors = [ident(make_doctor(name=f"Dr {n}")) for n in range(4)]
     held = [booking.book(PATIENT, doctor, TOMORROW, MORNING) for doctor in doctors[:3]]
@@ -310,7 +320,7 @@ def test_a_patient_holds_at_most_three_appointments_a_day(
     assert places_left(doctors[3], TOMORROW, AFTERNOON) == 2
     # Another day is another count; giving a place back frees one for the day.
     assert booking.book(PATIENT, doctors[3], DAY_AFTER, MORNING).number == 1
-    booking.cancel(PATIENT, held[1].id)  # type: ignore[arg-type]
+    booking.cancel(PATIENT, ident(held[1]))
     assert daily_count(PATIENT, TOMORROW) == 2
     assert booking.book(PATIENT, doctors[3], TOMORROW, AFTERNOON).number == 1
     assert daily_count(PATIENT, TOMORROW) == 3
@@ -328,9 +338,9 @@ def test_the_daily_limit_counts_both_sessions_of_one_doctor(
         booking.book(PATIENT, second, TOMORROW, AFTERNOON)
 
 
-def test_the_daily_limit_follows_the_policy(store: MemoryStore, clock: ManualClock, make_doctor: MakeDoctor) -> None:
-    from medbook.domain import BookingPolicy
-
+def test_the_daily_limit_follows_the_policy(
+    store: MemoryStore, clock: ManualClock, make_doctor: MakeDoctor
+) -> None:
     booking = BookingService(store.unit_of_work, clock, BookingPolicy(max_active_per_day=1))
     doctor = ident(make_doctor())
     booking.book(PATIENT, doctor, TOMORROW, MORNING)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import pytest
+from unit_support import NOW, TODAY, TOMORROW, DailyCount, MakeDoctor, PlacesLeft, ident, local
 
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.domain import (
-    Appointment,
     AppointmentStatus,
     BookingPolicy,
     CancelledBy,
     Leave,
     Period,
+    Session,
     WeeklySchedule,
 )
 from medbook.domain.errors import (
@@ -27,20 +27,10 @@ from medbook.domain.errors import (
     NotYetStarted,
     OutsideWindow,
 )
-from medbook.services import BookingService
-
-from conftest import MakeDoctor
-from fixed_time import NOW, TODAY, TOMORROW, local
+from medbook.services import BookingService, DirectoryService
 
 MORNING, AFTERNOON = Period.MORNING, Period.AFTERNOON
 PATIENT = 501
-DailyCount = Callable[[int, dt.date], int]
-PlacesLeft = Callable[[int, dt.date, Period], int | None]
-
-
-def ident(entity: Appointment) -> int:
-    assert entity.id is not None
-    return entity.id
 
 
 # --- cancel -------------------------------------------------------------------------------------
@@ -210,6 +200,21 @@ def test_a_session_on_leave_is_neither_offered_nor_bookable(
         booking.book(11, doctor_id, TOMORROW, MORNING)
 
 
+def test_leave_gives_back_the_places_it_cancels(
+    store: MemoryStore, booking: BookingService, doctor_id: int
+) -> None:
+    # The places ledger must agree with the appointments that still hold a place.
+    for patient in (11, 12):
+        booking.book(patient, doctor_id, TOMORROW, MORNING)
+
+    booking.take_leave(doctor_id, TOMORROW, MORNING)
+
+    with store.unit_of_work() as uow:
+        session = Session(doctor_id, TOMORROW, MORNING)
+        assert uow.appointments.holding(session) == []
+        assert uow.places.lock(session).booked == 0
+
+
 def test_leave_of_an_unbooked_session_cancels_nothing(
     booking: BookingService, doctor_id: int, places_left: PlacesLeft
 ) -> None:
@@ -253,6 +258,19 @@ def test_leave_cannot_be_taken_for_a_switched_off_session(
 
     with pytest.raises(NotOffered):
         booking.take_leave(doctor.id, TOMORROW, AFTERNOON)
+
+
+def test_leave_can_still_cancel_a_switched_off_session_that_holds_appointments(
+    booking: BookingService, directory: DirectoryService, doctor_id: int, daily_count: DailyCount
+) -> None:
+    held = booking.book(PATIENT, doctor_id, TOMORROW, MORNING)
+    directory.set_schedule(doctor_id, WeeklySchedule.every_day(0, 2))  # kept: it holds a place
+
+    taken = booking.take_leave(doctor_id, TOMORROW, MORNING)
+
+    assert taken.affected_patient_ids == (PATIENT,)
+    assert booking.appointment(ident(held)).cancelled_by is CancelledBy.DOCTOR_LEAVE
+    assert daily_count(PATIENT, TOMORROW) == 0
 
 
 def test_an_unknown_doctor_cannot_take_leave(booking: BookingService) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
+import contextlib
 
 import pytest
+from unit_support import TOMORROW, MakeDoctor, PlacesLeft, ident
 
 from medbook.domain import Department, Doctor, GeoPoint, Hospital, Period, Rank, WeeklySchedule
 from medbook.domain.errors import (
@@ -18,16 +18,6 @@ from medbook.domain.errors import (
     SessionFull,
 )
 from medbook.services import BookingService, DirectoryService
-
-from conftest import MakeDoctor
-from fixed_time import TOMORROW
-
-PlacesLeft = Callable[[int, dt.date, Period], int | None]
-
-
-def ident(entity: Hospital | Department | Doctor) -> int:
-    assert entity.id is not None
-    return entity.id
 
 
 def test_an_added_hospital_is_stored_with_an_id(directory: DirectoryService) -> None:
@@ -89,6 +79,19 @@ def test_an_added_doctor_is_stored_unverified(
     assert (found.hospital_id, found.department_id) == (ident(hospital), ident(department))
     assert not found.verified
     assert found.schedule == WeeklySchedule.off()
+
+
+def test_a_new_doctor_cannot_make_themselves_verified(
+    directory: DirectoryService, hospital: Hospital, department: Department
+) -> None:
+    # Whatever the profile says, a joining doctor is unlisted until their hospital approves them:
+    # either the service refuses the field, or it ignores it.
+    with contextlib.suppress(TypeError, InvalidValue):
+        directory.add_doctor(
+            ident(hospital), ident(department), name="Dr Sly", phone="13700000002", verified=True
+        )
+
+    assert directory.doctors(ident(department)) == []
 
 
 def test_a_doctor_cannot_join_a_department_of_another_hospital(
@@ -185,7 +188,9 @@ def test_a_lowered_quota_is_not_exceeded_again_after_a_cancellation(
 ) -> None:
     # Two held places survive lowering the quota to 1; once one is given back, the session holds
     # one patient, which is the doctor's new quota: it is full, and no third patient gets in.
-    first, _ = [booking.book(patient, ident(doctor), TOMORROW, Period.MORNING) for patient in (1, 2)]
+    first, _ = [
+        booking.book(patient, ident(doctor), TOMORROW, Period.MORNING) for patient in (1, 2)
+    ]
     directory.set_schedule(ident(doctor), WeeklySchedule.every_day(1, 2))
 
     booking.cancel(1, ident(first))
@@ -193,6 +198,27 @@ def test_a_lowered_quota_is_not_exceeded_again_after_a_cancellation(
     assert places_left(ident(doctor), TOMORROW, Period.MORNING) == 0
     with pytest.raises(SessionFull):
         booking.book(3, ident(doctor), TOMORROW, Period.MORNING)
+
+
+def test_places_above_a_lowered_quota_go_as_they_are_given_back(
+    directory: DirectoryService,
+    booking: BookingService,
+    make_doctor: MakeDoctor,
+    places_left: PlacesLeft,
+) -> None:
+    doctor = ident(make_doctor(WeeklySchedule.every_day(3, 3)))
+    held = [booking.book(patient, doctor, TOMORROW, Period.MORNING) for patient in (1, 2, 3)]
+    directory.set_schedule(doctor, WeeklySchedule.every_day(1, 3))
+
+    left = []
+    for appointment in held:
+        booking.cancel(appointment.patient_id, ident(appointment))
+        left.append(places_left(doctor, TOMORROW, Period.MORNING))
+
+    assert left == [0, 0, 1]
+    assert booking.book(4, doctor, TOMORROW, Period.MORNING).number == 4
+    with pytest.raises(SessionFull):
+        booking.book(5, doctor, TOMORROW, Period.MORNING)
 
 
 def test_switching_a_booked_session_off_keeps_its_appointments_but_closes_it(

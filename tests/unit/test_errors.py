@@ -67,7 +67,11 @@ def test_each_booking_error_has_its_code_and_family(
 
     assert error.code == code
     assert isinstance(error, family)
-    assert (error.message, str(error), error.details) == ("a message", "a message", {"session": "x"})
+    assert (error.message, str(error), error.details) == (
+        "a message",
+        "a message",
+        {"session": "x"},
+    )
 
 
 def test_an_invalid_value_names_its_field_in_the_message_and_details() -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from unit_support import LAST_BOOKABLE, NOW, SHANGHAI, TODAY, TOMORROW, local
 
 from medbook.domain import BookingPolicy, Period, Session
 from medbook.domain.errors import (
@@ -23,8 +24,6 @@ from medbook.domain.policy import (
     ensure_offered,
     ensure_within_window,
 )
-
-from fixed_time import LAST_BOOKABLE, NOW, SHANGHAI, TODAY, TOMORROW, local
 
 POLICY = BookingPolicy()
 MICROSECOND = dt.timedelta(microseconds=1)
@@ -130,7 +129,9 @@ def test_a_session_closes_exactly_at_its_start() -> None:
 
 def test_yesterdays_session_is_outside_the_window() -> None:
     with pytest.raises(OutsideWindow):
-        ensure_within_window(POLICY, session(TODAY - dt.timedelta(days=1), Period.AFTERNOON), NOW, SHANGHAI)
+        ensure_within_window(
+            POLICY, session(TODAY - dt.timedelta(days=1), Period.AFTERNOON), NOW, SHANGHAI
+        )
 
 
 def test_the_last_bookable_date_is_local_today_plus_the_window() -> None:

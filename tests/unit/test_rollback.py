@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from unit_support import TOMORROW, PlacesLeft
 
 from medbook.adapters.memory import ManualClock, MemoryStore, MemoryUnitOfWork
 from medbook.domain import AppointmentStatus, Period, WeeklySchedule
@@ -13,11 +13,8 @@ from medbook.domain.errors import SessionFull
 from medbook.ports.unit_of_work import TransientConflict
 from medbook.services import BookingService, DirectoryService
 
-from fixed_time import TOMORROW
-
 MORNING = Period.MORNING
 PATIENT = 501
-PlacesLeft = Callable[[int, dt.date, Period], int | None]
 
 
 class Boom(Exception):

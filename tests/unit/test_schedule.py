@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from unit_support import TODAY
 
 from medbook.domain import WEEKDAYS, Leave, OfferedSession, Period, Session, WeeklySchedule
 from medbook.domain.errors import InvalidValue
 from medbook.domain.schedule import MAX_QUOTA, sessions_between
-
-from fixed_time import TODAY
 
 # 2026-11-23 is a Monday; the week runs to Sunday 2026-11-29.
 MONDAY = dt.date(2026, 11, 23)
@@ -19,9 +18,7 @@ WEEK = {day: MONDAY + dt.timedelta(days=i) for i, day in enumerate(WEEKDAYS)}
 
 def distinct_week() -> dict[str, dict[str, int]]:
     """A schedule where every session of the week has its own quota (1 … 14)."""
-    return {
-        day: {"morning": 2 * i + 1, "afternoon": 2 * i + 2} for i, day in enumerate(WEEKDAYS)
-    }
+    return {day: {"morning": 2 * i + 1, "afternoon": 2 * i + 2} for i, day in enumerate(WEEKDAYS)}
 
 
 def test_the_week_starts_on_monday_and_has_seven_days() -> None:
@@ -96,7 +93,13 @@ def test_quota_limits_are_inclusive() -> None:
 
 @pytest.mark.parametrize(
     ("bad", "why"),
-    [(True, "bool"), (False, "bool"), (-1, "negative"), (MAX_QUOTA + 1, "too large"), (2.0, "float")],
+    [
+        (True, "bool"),
+        (False, "bool"),
+        (-1, "negative"),
+        (MAX_QUOTA + 1, "too large"),
+        (2.0, "float"),
+    ],
 )
 def test_a_bad_quota_is_refused_naming_its_session(bad: object, why: str) -> None:
     days = distinct_week()
@@ -109,7 +112,9 @@ def test_a_bad_quota_is_refused_naming_its_session(bad: object, why: str) -> Non
     assert caught.value.code == "invalid_value"
 
 
-@pytest.mark.parametrize(("index", "field"), [(0, "schedule.monday.morning"), (13, "schedule.sunday.afternoon")])
+@pytest.mark.parametrize(
+    ("index", "field"), [(0, "schedule.monday.morning"), (13, "schedule.sunday.afternoon")]
+)
 def test_a_bad_quota_in_the_raw_tuple_names_its_session(index: int, field: str) -> None:
     quotas = [1] * 14
     quotas[index] = -3
@@ -189,14 +194,15 @@ def test_sessions_between_lists_only_switched_on_sessions_in_date_order() -> Non
 def test_sessions_between_includes_both_ends_and_a_single_day() -> None:
     schedule = WeeklySchedule.every_day(1, 0)
 
-    assert list(sessions_between(1, schedule, TODAY, TODAY)) == [
-        Session(1, TODAY, Period.MORNING)
-    ]
+    assert list(sessions_between(1, schedule, TODAY, TODAY)) == [Session(1, TODAY, Period.MORNING)]
     assert len(list(sessions_between(1, schedule, TODAY, TODAY + dt.timedelta(days=6)))) == 7
 
 
 def test_sessions_between_is_empty_when_the_range_is_reversed_or_all_off() -> None:
-    assert list(sessions_between(1, WeeklySchedule.every_day(1, 1), TODAY, TODAY - dt.timedelta(1))) == []
+    assert (
+        list(sessions_between(1, WeeklySchedule.every_day(1, 1), TODAY, TODAY - dt.timedelta(1)))
+        == []
+    )
     assert list(sessions_between(1, WeeklySchedule.off(), TODAY, TODAY + dt.timedelta(30))) == []
 
 
@@ -204,7 +210,9 @@ def test_a_leave_names_its_session() -> None:
     assert Leave(3, TODAY, Period.AFTERNOON).session == Session(3, TODAY, Period.AFTERNOON)
 
 
-@pytest.mark.parametrize(("quota", "booked", "remaining"), [(5, 0, 5), (5, 3, 2), (5, 5, 0), (2, 3, 0)])
+@pytest.mark.parametrize(
+    ("quota", "booked", "remaining"), [(5, 0, 5), (5, 3, 2), (5, 5, 0), (2, 3, 0)]
+)
 def test_offered_session_remaining_places(quota: int, booked: int, remaining: int) -> None:
     offered = OfferedSession(Session(1, TODAY, Period.MORNING), quota, booked)
 

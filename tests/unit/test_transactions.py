@@ -57,7 +57,7 @@ class Factory:
 
 
 def conflicting(times: int, error: Exception | None = None) -> Callable[[object], str]:
-    """Work that raises ``error`` (a TransientConflict by default) ``times`` times, then succeeds."""
+    """Work that raises ``error`` (default: TransientConflict) ``times`` times, then succeeds."""
     calls = {"n": 0}
 
     def work(uow: object) -> str:
@@ -101,7 +101,7 @@ def test_a_conflict_at_commit_is_retried(sleeps: list[float]) -> None:
 
     result = transactionally(factory, conflicting(0), sleep=sleeps.append)  # type: ignore[arg-type]
 
-    assert result == "done on attempt 1"  # the work itself succeeded both times; see conflicting()
+    assert result == "done on attempt 2"  # the work ran again, in the second unit of work
     assert factory.log == ["begin", "commit failed", "end", "begin", "commit", "end"]
     assert len(sleeps) == 1
 

@@ -14,7 +14,7 @@ from medbook.domain.errors import DepartmentMismatch, InvalidValue
 from medbook.domain.schedule import WeeklySchedule
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-MOBILE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+MOBILE_PATTERN = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only (\d matches others)
 STAFF_NUMBER_MAX = 8
 
 
@@ -126,12 +126,32 @@ class Doctor(Entity):
 
     @classmethod
     def join(
-        cls, hospital: Hospital, department: Department, *, name: str, phone: str, **profile: object
+        cls,
+        hospital: Hospital,
+        department: Department,
+        *,
+        name: str,
+        phone: str,
+        rank: Rank = Rank.RESIDENT,
+        gender: Gender | None = None,
+        staff_number: str | None = None,
+        specialty: str = "",
+        birth_date: dt.date | None = None,
     ) -> Doctor:
-        """A doctor joining ``department`` of ``hospital``; the pair must belong together."""
+        """A doctor joining ``department`` of ``hospital``, unverified; the pair must match."""
         ensure_department_of(hospital, department)
         assert hospital.id is not None and department.id is not None
-        return cls(hospital.id, department.id, name=name, phone=phone, **profile)  # type: ignore[arg-type]
+        return cls(
+            hospital.id,
+            department.id,
+            name=name,
+            phone=phone,
+            rank=rank,
+            gender=gender,
+            staff_number=staff_number,
+            specialty=specialty,
+            birth_date=birth_date,
+        )
 
     def move_to(self, hospital: Hospital, department: Department) -> None:
         ensure_department_of(hospital, department)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from attrs import field, frozen, validators
+from attrs import field, frozen
 
 from medbook.domain.errors import (
     DailyLimitReached,
@@ -21,6 +21,11 @@ def _aware(value: dt.datetime, name: str = "now") -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidValue(name, "must be timezone-aware")
     return value
+
+
+def _in_range(name: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidValue(name, f"a whole number from {low} to {high}")
 
 
 def _non_negative_delta(instance: object, attribute: object, value: dt.timedelta) -> None:
@@ -43,12 +48,14 @@ class BookingPolicy:
     """
 
     window_days: int = field(
-        default=14, validator=validators.and_(validators.ge(0), validators.le(366))
+        default=14, validator=lambda i, a, v: _in_range("window_days", v, 0, 366)
     )
     morning_start: dt.time = dt.time(8, 0)
     afternoon_start: dt.time = dt.time(13, 30)
     cancel_deadline: dt.timedelta = field(default=dt.timedelta(0), validator=_non_negative_delta)
-    max_active_per_day: int = field(default=3, validator=validators.ge(1))
+    max_active_per_day: int = field(
+        default=3, validator=lambda i, a, v: _in_range("max_active_per_day", v, 1, 100)
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.morning_start < self.afternoon_start:

@@ -24,13 +24,20 @@ class UnitOfWork(Protocol):
     ``with uow:`` begins it; leaving the block without ``commit()`` rolls it back.
     """
 
-    hospitals: HospitalRepository
-    departments: DepartmentRepository
-    doctors: DoctorRepository
-    leaves: LeaveRepository
-    places: PlacesRepository
-    daily_counts: DailyCountRepository
-    appointments: AppointmentRepository
+    @property
+    def hospitals(self) -> HospitalRepository: ...
+    @property
+    def departments(self) -> DepartmentRepository: ...
+    @property
+    def doctors(self) -> DoctorRepository: ...
+    @property
+    def leaves(self) -> LeaveRepository: ...
+    @property
+    def places(self) -> PlacesRepository: ...
+    @property
+    def daily_counts(self) -> DailyCountRepository: ...
+    @property
+    def appointments(self) -> AppointmentRepository: ...
 
     def __enter__(self) -> Self: ...
 

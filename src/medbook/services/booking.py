@@ -36,6 +36,7 @@ from medbook.domain.policy import (
 )
 from medbook.domain.schedule import sessions_between
 from medbook.ports.clock import Clock
+from medbook.ports.repositories import Places
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.directory import doctor_of, hospital_of
 from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
@@ -58,6 +59,18 @@ class LeaveTaken:
 
 def _tz(uow: UnitOfWork, doctor: Doctor) -> dt.tzinfo:
     return hospital_of(uow, doctor.hospital_id).tz
+
+
+def _give_back(uow: UnitOfWork, doctor: Doctor, places: Places, count: int) -> None:
+    """Release ``count`` places; a quota kept above the schedule for held places shrinks back.
+
+    Lowering a schedule's quota never takes a place from a patient (the ledger keeps the quota at
+    the places held), so each place given back in such a session goes, not back on offer.
+    """
+    uow.places.release(places.session, count)
+    scheduled = doctor.schedule.quota(places.session.date, places.session.period)
+    if places.quota > scheduled:
+        uow.places.resize(places.session, scheduled)
 
 
 @define
@@ -165,7 +178,7 @@ class BookingService:
             found = uow.appointments.get(appointment_id)
             if found is None or found.patient_id != patient_id:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
-            uow.places.lock(found.session)
+            places = uow.places.lock(found.session)
             appointment = uow.appointments.get(appointment_id)  # current, now that we hold the lock
             assert appointment is not None
             doctor = doctor_of(uow, appointment.doctor_id)
@@ -174,7 +187,7 @@ class BookingService:
             )
             appointment.cancel(self.clock.now(), CancelledBy.PATIENT)
             uow.appointments.save(appointment)
-            uow.places.release(appointment.session)
+            _give_back(uow, doctor, places, 1)
             uow.daily_counts.release(patient_id, appointment.date)
             return appointment
 
@@ -193,8 +206,8 @@ class BookingService:
             now = self.clock.now()
             if now >= self.policy.session_start(session, _tz(uow, doctor)):
                 raise OutsideWindow(f"session {session} has started or is over")
-            uow.places.lock(session)
-            if doctor.schedule.quota(date, period) <= 0:
+            places = uow.places.lock(session)
+            if doctor.schedule.quota(date, period) <= 0 and places.booked == 0:
                 raise NotOffered(f"the doctor's schedule does not offer session {session}")
             leave = Leave(doctor_id, date, period)
             uow.leaves.add(leave)
@@ -204,7 +217,7 @@ class BookingService:
                 uow.appointments.save(appointment)
                 uow.daily_counts.release(appointment.patient_id, date)
                 cancelled.append(appointment)
-            uow.places.release(session, len(cancelled))
+            _give_back(uow, doctor, places, len(cancelled))
             return LeaveTaken(leave, tuple(cancelled))
 
         transactionally(self.new_uow, prepare)

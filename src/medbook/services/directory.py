@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from attrs import define
 
-from medbook.domain import Department, Doctor, GeoPoint, Hospital, WeeklySchedule
+from medbook.domain import Department, Doctor, Gender, GeoPoint, Hospital, Rank, WeeklySchedule
 from medbook.domain.directory import DEFAULT_TIMEZONE
 from medbook.domain.errors import DepartmentNotFound, DoctorNotFound, HospitalNotFound
 from medbook.ports.clock import Clock
@@ -59,7 +59,17 @@ class DirectoryService:
         return transactionally(self.new_uow, work)
 
     def add_doctor(
-        self, hospital_id: int, department_id: int, *, name: str, phone: str, **profile: object
+        self,
+        hospital_id: int,
+        department_id: int,
+        *,
+        name: str,
+        phone: str,
+        rank: Rank = Rank.RESIDENT,
+        gender: Gender | None = None,
+        staff_number: str | None = None,
+        specialty: str = "",
+        birth_date: dt.date | None = None,
     ) -> Doctor:
         """A doctor joins a department of a hospital; they stay unverified until approved."""
 
@@ -69,7 +79,11 @@ class DirectoryService:
                 department_of(uow, department_id),
                 name=name,
                 phone=phone,
-                **profile,
+                rank=rank,
+                gender=gender,
+                staff_number=staff_number,
+                specialty=specialty,
+                birth_date=birth_date,
             )
             return uow.doctors.add(doctor)
 
