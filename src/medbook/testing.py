@@ -41,10 +41,13 @@ from medbook.domain import (
     AppointmentStatus,
     BookingPolicy,
     CancelledBy,
+    Doctor,
+    Gender,
     GeoPoint,
     Hospital,
     OfferedSession,
     Period,
+    Rank,
     Session,
     WeeklySchedule,
 )
@@ -188,6 +191,47 @@ def sessions(
     return st.builds(Session, ids, dates, periods())
 
 
+def doctors(
+    *, hospital_id: int = 1, department_id: int = 1, verified: bool | None = None
+) -> st.SearchStrategy[Doctor]:
+    """Unsaved doctors (``id`` is None) of that hospital and department, with full profiles."""
+    return st.builds(
+        Doctor,
+        hospital_id=st.just(hospital_id),
+        department_id=st.just(department_id),
+        name=hospital_names(max_size=50),
+        phone=phones(),
+        rank=st.sampled_from(Rank),
+        gender=st.none() | st.sampled_from(Gender),
+        staff_number=st.none() | st.text(_TEXT, min_size=1, max_size=8),
+        specialty=st.text(_TEXT, max_size=200),
+        birth_date=st.none() | st.dates(dt.date(1930, 1, 1), dt.date(2010, 12, 31)),
+        avatar_url=st.none()
+        | st.from_regex(r"https://cdn\.example\.com/[a-z0-9]{1,40}\.png", fullmatch=True),
+        schedule=weekly_schedules(),
+        verified=st.booleans() if verified is None else st.just(verified),
+    )
+
+
+@st.composite
+def appointments(
+    draw: st.DrawFn, *, doctor_id: int = 1, patient_ids: st.SearchStrategy[int] | None = None
+) -> Appointment:
+    """Unsaved appointments of that doctor in any status, with aware times."""
+    session = draw(sessions(doctor_ids=[doctor_id]))
+    patient_id = draw(patient_ids if patient_ids is not None else st.integers(1, 2**31 - 1))
+    booked_at = draw(aware_datetimes())
+    appointment = Appointment.book(session, patient_id, draw(st.integers(1, MAX_QUOTA)), booked_at)
+    status = draw(st.sampled_from(AppointmentStatus))
+    if status is AppointmentStatus.CANCELLED:
+        appointment.cancel(draw(aware_datetimes()), draw(st.sampled_from(CancelledBy)))
+    elif status is AppointmentStatus.ATTENDED:
+        appointment.attend()
+    elif status is AppointmentStatus.NO_SHOW:
+        appointment.mark_no_show()
+    return appointment
+
+
 def phones() -> st.SearchStrategy[str]:
     """Mainland mobile numbers, ``^1[3-9]\\d{9}$`` with ASCII digits."""
     return st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
@@ -259,9 +303,9 @@ class BookingStateMachine(RuleBasedStateMachine):
 
         class SqliteBookingMachine(BookingStateMachine):
             def make_uow_factory(self) -> UnitOfWorkFactory:
-                self.engine = create_engine("sqlite://")
-                metadata.create_all(self.engine)
-                return lambda: SqlUnitOfWork(sessionmaker(self.engine))
+                self.engine = make_engine("sqlite://")  # medbook.adapters.sql
+                metadata.create_all(self.engine)  # medbook.adapters.sql.tables
+                return lambda: SqlUnitOfWork(self.engine)
 
             def teardown(self) -> None:
                 self.engine.dispose()

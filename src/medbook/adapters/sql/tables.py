@@ -9,8 +9,8 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    Double,
     Enum,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -54,8 +54,8 @@ hospitals = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("address", String(500), nullable=False, default=""),
-    Column("lat", Float, nullable=True),
-    Column("lng", Float, nullable=True),
+    Column("lat", Double, nullable=True),
+    Column("lng", Double, nullable=True),
     Column("timezone", String(64), nullable=False),
 )
 

@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("address", sa.String(length=500), nullable=False),
-        sa.Column("lat", sa.Float(), nullable=True),
-        sa.Column("lng", sa.Float(), nullable=True),
+        sa.Column("lat", sa.Double(), nullable=True),
+        sa.Column("lng", sa.Double(), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hospitals")),
     )

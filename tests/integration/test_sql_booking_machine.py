@@ -1,0 +1,64 @@
+"""The booking state machine of ``medbook.testing`` against the SQL adapter, on real databases."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+from sqlalchemy import Engine
+
+from medbook.adapters.sql import SqlUnitOfWork, make_engine
+from medbook.adapters.sql.tables import metadata
+from medbook.testing import BookingStateMachine, UnitOfWorkFactory
+
+SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+
+
+class SqliteBookingMachine(BookingStateMachine):
+    """A fresh in-memory SQLite database per example."""
+
+    def make_uow_factory(self) -> UnitOfWorkFactory:
+        self.engine = make_engine("sqlite://")
+        metadata.create_all(self.engine)
+        return lambda: SqlUnitOfWork(self.engine)
+
+    def teardown(self) -> None:
+        self.engine.dispose()
+        super().teardown()
+
+
+def test_the_booking_invariants_hold_on_sqlite() -> None:
+    run_state_machine_as_test(
+        SqliteBookingMachine,
+        settings=settings(max_examples=40, stateful_step_count=25, **SETTINGS),  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.mariadb
+def test_the_booking_invariants_hold_on_mariadb(mariadb_database: str) -> None:
+    engine = make_engine(mariadb_database)
+
+    class MariadbBookingMachine(BookingStateMachine):
+        """The run's MariaDB database, emptied after every example."""
+
+        def make_uow_factory(self) -> UnitOfWorkFactory:
+            return lambda: SqlUnitOfWork(engine)
+
+        def teardown(self) -> None:
+            _empty(engine)
+            super().teardown()
+
+    try:
+        run_state_machine_as_test(
+            MariadbBookingMachine,
+            settings=settings(max_examples=10, stateful_step_count=20, **SETTINGS),  # type: ignore[arg-type]
+        )
+    finally:
+        _empty(engine)
+        engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
