@@ -110,8 +110,8 @@ class Doctor(Entity):
     Unverified doctors are neither listed nor bookable until their hospital's admin approves them.
     """
 
-    hospital_id: int
-    department_id: int
+    hospital_id: int | None
+    department_id: int | None
     name: str = field(validator=_non_blank(50))
     phone: str = field(validator=lambda i, a, v: ensure_mobile(v))
     rank: Rank = Rank.RESIDENT
@@ -154,13 +154,21 @@ class Doctor(Entity):
         )
 
     def move_to(self, hospital: Hospital, department: Department) -> None:
+        """Join another hospital or department; a new hospital must approve the doctor again."""
         ensure_department_of(hospital, department)
         assert hospital.id is not None and department.id is not None
+        if hospital.id != self.hospital_id:
+            self.verified = False
         self.hospital_id, self.department_id = hospital.id, department.id
+
+    @classmethod
+    def register(cls, *, name: str, phone: str) -> Doctor:
+        """A doctor signing up: no hospital yet, unverified until their hospital approves them."""
+        return cls(None, None, name=name, phone=phone)
 
     @property
     def bookable(self) -> bool:
-        return self.verified
+        return self.verified and self.hospital_id is not None
 
 
 def ensure_department_of(hospital: Hospital, department: Department) -> None:

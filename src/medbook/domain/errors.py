@@ -54,6 +54,45 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class Unauthenticated(DomainError):
+    """No valid credentials: a missing, malformed, expired or forged token, or a failed login."""
+
+    code = "unauthenticated"
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins: wait ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed attempts; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class PhoneTaken(Conflict):
+    """The phone number is already registered in that role."""
+
+    code = "phone_taken"
+
+
+class InvalidIdNumber(InvalidValue):
+    """Not a valid mainland resident identity number (GB 11643)."""
+
+    code = "invalid_id_number"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("id_number", message)
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
+
+
+class PatientNotFound(NotFound):
+    code = "patient_not_found"
+
+
 # --- booking -------------------------------------------------------------------------------------
 
 

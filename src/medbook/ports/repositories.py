@@ -21,6 +21,8 @@ from medbook.domain import (
     Period,
     Session,
 )
+from medbook.domain.accounts import Admin, Credential, Patient, Role
+from medbook.domain.notifications import Notification
 
 
 class HospitalRepository(Protocol):
@@ -149,3 +151,47 @@ class AppointmentRepository(Protocol):
     def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]: ...
 
     def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]: ...
+
+
+class CredentialRepository(Protocol):
+    def add(self, credential: Credential) -> Credential:
+        """Store a credential; raises ``PhoneTaken`` when the phone is taken in that role."""
+        ...
+
+    def find(self, role: Role, phone: str) -> Credential | None: ...
+
+    def of_user(self, role: Role, user_id: int) -> Credential | None: ...
+
+    def save(self, credential: Credential) -> None:
+        """Write back a changed password hash."""
+        ...
+
+
+class PatientRepository(Protocol):
+    def add(self, patient: Patient) -> Patient: ...
+
+    def get(self, patient_id: int) -> Patient | None: ...
+
+    def save(self, patient: Patient) -> None: ...
+
+
+class AdminRepository(Protocol):
+    def add(self, admin: Admin) -> Admin: ...
+
+    def get(self, admin_id: int) -> Admin | None: ...
+
+    def of_hospital(self, hospital_id: int) -> Sequence[Admin]: ...
+
+
+class NotificationRepository(Protocol):
+    def add(self, notification: Notification) -> Notification: ...
+
+    def get(self, notification_id: int) -> Notification | None: ...
+
+    def save(self, notification: Notification) -> None: ...
+
+    def of_recipient(
+        self, role: Role, recipient_id: int, *, unread_only: bool = False, limit: int = 100
+    ) -> Sequence[Notification]:
+        """Newest first."""
+        ...

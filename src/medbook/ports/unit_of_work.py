@@ -4,12 +4,16 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from medbook.ports.repositories import (
+    AdminRepository,
     AppointmentRepository,
+    CredentialRepository,
     DailyCountRepository,
     DepartmentRepository,
     DoctorRepository,
     HospitalRepository,
     LeaveRepository,
+    NotificationRepository,
+    PatientRepository,
     PlacesRepository,
 )
 
@@ -38,6 +42,14 @@ class UnitOfWork(Protocol):
     def daily_counts(self) -> DailyCountRepository: ...
     @property
     def appointments(self) -> AppointmentRepository: ...
+    @property
+    def credentials(self) -> CredentialRepository: ...
+    @property
+    def patients(self) -> PatientRepository: ...
+    @property
+    def admins(self) -> AdminRepository: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...
 
     def __enter__(self) -> Self: ...
 

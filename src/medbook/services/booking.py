@@ -17,6 +17,7 @@ from medbook.domain import (
     Period,
     Session,
 )
+from medbook.domain.accounts import Actor, Role
 from medbook.domain.appointments import AppointmentStatus
 from medbook.domain.errors import (
     AlreadyBooked,
@@ -27,6 +28,7 @@ from medbook.domain.errors import (
     OutsideWindow,
     SessionFull,
 )
+from medbook.domain.notifications import Notification, NotificationKind
 from medbook.domain.policy import (
     daily_limit_reached,
     ensure_cancellable_time,
@@ -38,7 +40,8 @@ from medbook.domain.schedule import sessions_between
 from medbook.ports.clock import Clock
 from medbook.ports.repositories import Places
 from medbook.ports.unit_of_work import UnitOfWork
-from medbook.services.directory import doctor_of, hospital_of
+from medbook.services.authorization import require_role
+from medbook.services.directory import doctor_of, doctor_tz
 from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
 
 #: The longest range ``offered_sessions`` answers for at once.
@@ -57,8 +60,50 @@ class LeaveTaken:
         return tuple(a.patient_id for a in self.cancelled)
 
 
-def _tz(uow: UnitOfWork, doctor: Doctor) -> dt.tzinfo:
-    return hospital_of(uow, doctor.hospital_id).tz
+def _leave_notice(appointment: Appointment, doctor: Doctor, now: dt.datetime) -> Notification:
+    when = f"{appointment.date.isoformat()} {appointment.period.value}"
+    return Notification(
+        Role.PATIENT,
+        appointment.patient_id,
+        NotificationKind.APPOINTMENT_CANCELLED_BY_LEAVE,
+        title="Your appointment was cancelled",
+        body=f"{doctor.name} is on leave on {when}; your appointment (number "
+        f"{appointment.number}) was cancelled. Please book another session.",
+        created_at=now,
+        data={
+            "appointment_id": appointment.id,
+            "doctor_id": appointment.doctor_id,
+            "date": appointment.date.isoformat(),
+            "period": appointment.period.value,
+        },
+    )
+
+
+@frozen
+class AppointmentView:
+    """An appointment with the names a patient or doctor wants to see beside it."""
+
+    appointment: Appointment
+    patient_name: str | None
+    patient_phone: str | None
+    doctor_name: str
+    hospital: str | None
+    department: str | None
+
+
+def _view(uow: UnitOfWork, appointment: Appointment) -> AppointmentView:
+    patient = uow.patients.get(appointment.patient_id)
+    doctor = doctor_of(uow, appointment.doctor_id)
+    hospital = uow.hospitals.get(doctor.hospital_id) if doctor.hospital_id else None
+    department = uow.departments.get(doctor.department_id) if doctor.department_id else None
+    return AppointmentView(
+        appointment,
+        patient.name if patient else None,
+        patient.phone if patient else None,
+        doctor.name,
+        hospital.name if hospital else None,
+        department.name if department else None,
+    )
 
 
 def _give_back(uow: UnitOfWork, doctor: Doctor, places: Places, count: int) -> None:
@@ -92,8 +137,8 @@ class BookingService:
 
         def query(uow: UnitOfWork) -> list[OfferedSession]:
             doctor = doctor_of(uow, doctor_id)
-            ensure_doctor_bookable(doctor.verified)
-            tz, now = _tz(uow, doctor), self.clock.now()
+            ensure_doctor_bookable(doctor.bookable)
+            tz, now = doctor_tz(uow, doctor), self.clock.now()
             first, last = self.policy.open_dates(now, tz)
             lo, hi = max(start, first), min(end, last)
             if lo > hi:
@@ -145,8 +190,8 @@ class BookingService:
 
     def _check_session(self, uow: UnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
         doctor = doctor_of(uow, session.doctor_id)
-        ensure_doctor_bookable(doctor.verified)
-        tz = _tz(uow, doctor)
+        ensure_doctor_bookable(doctor.bookable)
+        tz = doctor_tz(uow, doctor)
         ensure_within_window(self.policy, session, self.clock.now(), tz)
         return doctor, tz
 
@@ -183,7 +228,7 @@ class BookingService:
             assert appointment is not None
             doctor = doctor_of(uow, appointment.doctor_id)
             ensure_cancellable_time(
-                self.policy, appointment.session, self.clock.now(), _tz(uow, doctor)
+                self.policy, appointment.session, self.clock.now(), doctor_tz(uow, doctor)
             )
             appointment.cancel(self.clock.now(), CancelledBy.PATIENT)
             uow.appointments.save(appointment)
@@ -204,7 +249,7 @@ class BookingService:
         def work(uow: UnitOfWork) -> LeaveTaken:
             doctor = doctor_of(uow, doctor_id)
             now = self.clock.now()
-            if now >= self.policy.session_start(session, _tz(uow, doctor)):
+            if now >= self.policy.session_start(session, doctor_tz(uow, doctor)):
                 raise OutsideWindow(f"session {session} has started or is over")
             places = uow.places.lock(session)
             if doctor.schedule.quota(date, period) <= 0 and places.booked == 0:
@@ -216,6 +261,7 @@ class BookingService:
                 appointment.cancel(now, CancelledBy.DOCTOR_LEAVE)
                 uow.appointments.save(appointment)
                 uow.daily_counts.release(appointment.patient_id, date)
+                uow.notifications.add(_leave_notice(appointment, doctor, now))
                 cancelled.append(appointment)
             _give_back(uow, doctor, places, len(cancelled))
             return LeaveTaken(leave, tuple(cancelled))
@@ -231,7 +277,9 @@ class BookingService:
             if appointment is None or appointment.doctor_id != doctor_id:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
             doctor = doctor_of(uow, doctor_id)
-            if self.clock.now() < self.policy.session_start(appointment.session, _tz(uow, doctor)):
+            if self.clock.now() < self.policy.session_start(
+                appointment.session, doctor_tz(uow, doctor)
+            ):
                 raise NotYetStarted("attendance is recorded once the session has started")
             if attended:
                 appointment.attend()
@@ -242,5 +290,37 @@ class BookingService:
 
         return transactionally(self.new_uow, work)
 
+    # --- as an authenticated actor ---------------------------------------------------------------
 
-__all__ = ["AppointmentStatus", "BookingService", "LeaveTaken"]
+    def view(self, appointment: Appointment) -> AppointmentView:
+        return read_only(self.new_uow, lambda uow: _view(uow, appointment))
+
+    def book_as(
+        self, actor: Actor, doctor_id: int, date: dt.date, period: Period
+    ) -> AppointmentView:
+        require_role(actor, Role.PATIENT)
+        return self.view(self.book(actor.id, doctor_id, date, period))
+
+    def cancel_as(self, actor: Actor, appointment_id: int) -> AppointmentView:
+        require_role(actor, Role.PATIENT)
+        return self.view(self.cancel(actor.id, appointment_id))
+
+    def appointments_as(self, actor: Actor, date: dt.date | None = None) -> list[AppointmentView]:
+        """A patient's own appointments, or the ones a doctor will see."""
+        require_role(actor, Role.PATIENT, Role.DOCTOR)
+
+        def query(uow: UnitOfWork) -> list[AppointmentView]:
+            if actor.role is Role.PATIENT:
+                found = uow.appointments.of_patient(actor.id, date)
+            else:
+                found = uow.appointments.of_doctor(actor.id, date)
+            return [_view(uow, a) for a in found]
+
+        return read_only(self.new_uow, query)
+
+    def take_leave_as(self, actor: Actor, date: dt.date, period: Period) -> LeaveTaken:
+        require_role(actor, Role.DOCTOR)
+        return self.take_leave(actor.id, date, period)
+
+
+__all__ = ["AppointmentStatus", "AppointmentView", "BookingService", "LeaveTaken"]

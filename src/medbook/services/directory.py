@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Sequence
 
-from attrs import define
+import attrs
+from attrs import define, frozen
 
 from medbook.domain import Department, Doctor, Gender, GeoPoint, Hospital, Rank, WeeklySchedule
+from medbook.domain.accounts import Actor, Role
 from medbook.domain.directory import DEFAULT_TIMEZONE
-from medbook.domain.errors import DepartmentNotFound, DoctorNotFound, HospitalNotFound
+from medbook.domain.errors import (
+    DepartmentNotFound,
+    DoctorNotFound,
+    HospitalNotFound,
+    InvalidValue,
+)
+from medbook.domain.geo import distance_km
 from medbook.ports.clock import Clock
 from medbook.ports.unit_of_work import UnitOfWork
+from medbook.services.authorization import require_admin_of, require_role
 from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
 
 
@@ -29,11 +39,37 @@ def department_of(uow: UnitOfWork, department_id: int) -> Department:
     return department
 
 
+def doctor_tz(uow: UnitOfWork, doctor: Doctor) -> dt.tzinfo:
+    """The time zone of the doctor's hospital (the default zone before they join one)."""
+    if doctor.hospital_id is None:
+        return zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)
+    return hospital_of(uow, doctor.hospital_id).tz
+
+
 def doctor_of(uow: UnitOfWork, doctor_id: int) -> Doctor:
     doctor = uow.doctors.get(doctor_id)
     if doctor is None:
         raise DoctorNotFound(f"no doctor {doctor_id}")
     return doctor
+
+
+@frozen
+class DoctorProfileChanges:
+    """A doctor's edit of their own profile; None leaves a field as it is."""
+
+    gender: Gender | None = None
+    hospital_id: int | None = None
+    department_id: int | None = None
+    staff_number: str | None = None
+    rank: Rank | None = None
+    specialty: str | None = None
+    birth_date: dt.date | None = None
+
+
+@frozen
+class HospitalNearby:
+    hospital: Hospital
+    distance_km: float | None
 
 
 @define
@@ -109,7 +145,7 @@ class DirectoryService:
             doctor = doctor_of(uow, doctor_id)
             doctor.schedule = schedule
             uow.doctors.save(doctor)
-            today = self.clock.now().astimezone(hospital_of(uow, doctor.hospital_id).tz).date()
+            today = self.clock.now().astimezone(doctor_tz(uow, doctor)).date()
             for (date, period), places in uow.places.between(doctor_id, today, dt.date.max).items():
                 uow.places.lock(places.session)
                 uow.places.resize(places.session, schedule.quota(date, period))
@@ -139,3 +175,67 @@ class DirectoryService:
             return uow.doctors.of_department(department_id, verified_only=verified_only)
 
         return read_only(self.new_uow, query)
+
+    # --- as an authenticated actor ---------------------------------------------------------------
+
+    def hospitals_near(self, lat: float | None, lng: float | None) -> list[HospitalNearby]:
+        """Every hospital, nearest first when a position is given (those without one last)."""
+        hospitals = self.hospitals()
+        if lat is None or lng is None:
+            return [HospitalNearby(h, None) for h in hospitals]
+        here = GeoPoint(lat, lng)
+        nearby = [
+            HospitalNearby(h, distance_km(here, h.location) if h.location else None)
+            for h in hospitals
+        ]
+        return sorted(nearby, key=lambda n: (n.distance_km is None, n.distance_km or 0.0))
+
+    def add_department_as(
+        self, actor: Actor, hospital_id: int, name: str, description: str = ""
+    ) -> Department:
+        require_admin_of(actor, hospital_id)
+        return self.add_department(hospital_id, name, description)
+
+    def public_doctor(self, doctor_id: int) -> Doctor:
+        """A doctor anyone may see: verified by a hospital."""
+        doctor = self.doctor(doctor_id)
+        if not doctor.bookable:
+            raise DoctorNotFound(f"no doctor {doctor_id}")
+        return doctor
+
+    def update_my_profile(self, actor: Actor, changes: DoctorProfileChanges) -> Doctor:
+        """A doctor edits their basic and professional information.
+
+        A hospital and department must be chosen together and belong together; moving to another
+        hospital needs that hospital's approval again.
+        """
+        require_role(actor, Role.DOCTOR)
+
+        def work(uow: UnitOfWork) -> Doctor:
+            doctor = doctor_of(uow, actor.id)
+            hospital_id = changes.hospital_id or doctor.hospital_id
+            department_id = changes.department_id or doctor.department_id
+            if changes.hospital_id is not None or changes.department_id is not None:
+                if hospital_id is None or department_id is None:
+                    field = "department_id" if hospital_id else "hospital_id"
+                    raise InvalidValue(field, "choose a hospital and one of its departments")
+                hospital = uow.hospitals.get(hospital_id)
+                if hospital is None:
+                    raise InvalidValue("hospital_id", "no such hospital")
+                department = uow.departments.get(department_id)
+                if department is None:
+                    raise InvalidValue("department_id", "no such department")
+                doctor.move_to(hospital, department)
+            for name in ("gender", "staff_number", "rank", "specialty", "birth_date"):
+                value = getattr(changes, name)
+                if value is not None:
+                    setattr(doctor, name, value)
+            attrs.validate(doctor)
+            uow.doctors.save(doctor)
+            return doctor
+
+        return transactionally(self.new_uow, work)
+
+    def set_my_schedule(self, actor: Actor, schedule: WeeklySchedule) -> Doctor:
+        require_role(actor, Role.DOCTOR)
+        return self.set_schedule(actor.id, schedule)

@@ -24,11 +24,25 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave
+from medbook.domain.accounts import Admin, Credential, Patient, Role
+from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, PhoneTaken
+from medbook.domain.notifications import Notification
 from medbook.ports.repositories import Places
 
 Tables = dict[str, dict[Any, Any]]
-TABLES = ("hospitals", "departments", "doctors", "leaves", "places", "daily_counts", "appointments")
+TABLES = (
+    "hospitals",
+    "departments",
+    "doctors",
+    "leaves",
+    "places",
+    "daily_counts",
+    "appointments",
+    "credentials",
+    "patients",
+    "admins",
+    "notifications",
+)
 
 
 class MemoryStore:
@@ -227,6 +241,69 @@ def _ordered(appointments: Any) -> list[Appointment]:
     )
 
 
+class MemoryCredentials(_Table):
+    def add(self, credential: Credential) -> Credential:
+        if self.find(credential.role, credential.phone) is not None:
+            raise PhoneTaken(
+                f"{credential.phone} is already registered as a {credential.role.value}"
+            )
+        return self._insert(credential)  # type: ignore[no-any-return]
+
+    def find(self, role: Role, phone: str) -> Credential | None:
+        return next((c for c in self._all() if c.role is role and c.phone == phone), None)
+
+    def of_user(self, role: Role, user_id: int) -> Credential | None:
+        return next((c for c in self._all() if c.role is role and c.user_id == user_id), None)
+
+    def save(self, credential: Credential) -> None:
+        self._save(credential)
+
+
+class MemoryPatients(_Table):
+    def add(self, patient: Patient) -> Patient:
+        return self._insert(patient)  # type: ignore[no-any-return]
+
+    def get(self, patient_id: int) -> Patient | None:
+        return self._get(patient_id)  # type: ignore[no-any-return]
+
+    def save(self, patient: Patient) -> None:
+        self._save(patient)
+
+
+class MemoryAdmins(_Table):
+    def add(self, admin: Admin) -> Admin:
+        return self._insert(admin)  # type: ignore[no-any-return]
+
+    def get(self, admin_id: int) -> Admin | None:
+        return self._get(admin_id)  # type: ignore[no-any-return]
+
+    def of_hospital(self, hospital_id: int) -> Sequence[Admin]:
+        return [a for a in self._all() if a.hospital_id == hospital_id]
+
+
+class MemoryNotifications(_Table):
+    def add(self, notification: Notification) -> Notification:
+        return self._insert(notification)  # type: ignore[no-any-return]
+
+    def get(self, notification_id: int) -> Notification | None:
+        return self._get(notification_id)  # type: ignore[no-any-return]
+
+    def save(self, notification: Notification) -> None:
+        self._save(notification)
+
+    def of_recipient(
+        self, role: Role, recipient_id: int, *, unread_only: bool = False, limit: int = 100
+    ) -> Sequence[Notification]:
+        found = [
+            n
+            for n in self._all()
+            if n.recipient_role is role
+            and n.recipient_id == recipient_id
+            and not (unread_only and n.read)
+        ]
+        return sorted(found, key=lambda n: n.id, reverse=True)[:limit]
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -238,6 +315,10 @@ class MemoryUnitOfWork:
         self.places = MemoryPlaces(self, "places")
         self.daily_counts = MemoryDailyCounts(self, "daily_counts")
         self.appointments = MemoryAppointments(self, "appointments")
+        self.credentials = MemoryCredentials(self, "credentials")
+        self.patients = MemoryPatients(self, "patients")
+        self.admins = MemoryAdmins(self, "admins")
+        self.notifications = MemoryNotifications(self, "notifications")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

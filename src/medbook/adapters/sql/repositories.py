@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,9 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave
+from medbook.domain.accounts import Admin, Credential, Patient, Role
+from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, PhoneTaken
+from medbook.domain.notifications import Notification
 from medbook.ports.repositories import Places
 
 
@@ -414,3 +417,159 @@ class SqlAppointments(_Repository):
             query = query.where(t.appointments.c.date == date)
         rows = self.connection.execute(query.order_by(*_CHRONOLOGICAL))
         return [appointment_from_row(row) for row in rows]
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+def _credential(row: Row[Any]) -> Credential:
+    return Credential(row.role, row.phone, row.user_id, row.password_hash, id=row.id)
+
+
+class SqlCredentials(_Repository):
+    def add(self, credential: Credential) -> Credential:
+        try:
+            credential.id = self._insert(
+                t.credentials,
+                {
+                    "role": credential.role,
+                    "phone": credential.phone,
+                    "user_id": credential.user_id,
+                    "password_hash": credential.password_hash,
+                },
+            )
+        except IntegrityError:
+            raise PhoneTaken(
+                f"{credential.phone} is already registered as a {credential.role.value}"
+            ) from None
+        return credential
+
+    def find(self, role: Role, phone: str) -> Credential | None:
+        c = t.credentials.c
+        row = self.connection.execute(
+            select(t.credentials).where(c.role == role, c.phone == phone)
+        ).first()
+        return _credential(row) if row else None
+
+    def of_user(self, role: Role, user_id: int) -> Credential | None:
+        c = t.credentials.c
+        row = self.connection.execute(
+            select(t.credentials).where(c.role == role, c.user_id == user_id)
+        ).first()
+        return _credential(row) if row else None
+
+    def save(self, credential: Credential) -> None:
+        self.connection.execute(
+            update(t.credentials)
+            .where(t.credentials.c.id == credential.id)
+            .values(password_hash=credential.password_hash)
+        )
+
+
+PATIENT_FIELDS = (
+    "name",
+    "phone",
+    "created_at",
+    "legal_name",
+    "birth_date",
+    "sex",
+    "id_number_last4",
+)
+
+
+def patient_from_row(row: Row[Any]) -> Patient:
+    return Patient(**{name: getattr(row, name) for name in (*PATIENT_FIELDS, "id")})
+
+
+class SqlPatients(_Repository):
+    def add(self, patient: Patient) -> Patient:
+        patient.id = self._insert(t.patients, {n: getattr(patient, n) for n in PATIENT_FIELDS})
+        return patient
+
+    def get(self, patient_id: int) -> Patient | None:
+        row = self.connection.execute(
+            select(t.patients).where(t.patients.c.id == patient_id)
+        ).first()
+        return patient_from_row(row) if row else None
+
+    def save(self, patient: Patient) -> None:
+        self.connection.execute(
+            update(t.patients)
+            .where(t.patients.c.id == patient.id)
+            .values({n: getattr(patient, n) for n in PATIENT_FIELDS})
+        )
+
+
+def _admin(row: Row[Any]) -> Admin:
+    return Admin(row.hospital_id, row.name, row.phone, id=row.id)
+
+
+class SqlAdmins(_Repository):
+    def add(self, admin: Admin) -> Admin:
+        admin.id = self._insert(
+            t.admins, {"hospital_id": admin.hospital_id, "name": admin.name, "phone": admin.phone}
+        )
+        return admin
+
+    def get(self, admin_id: int) -> Admin | None:
+        row = self.connection.execute(select(t.admins).where(t.admins.c.id == admin_id)).first()
+        return _admin(row) if row else None
+
+    def of_hospital(self, hospital_id: int) -> Sequence[Admin]:
+        rows = self.connection.execute(
+            select(t.admins).where(t.admins.c.hospital_id == hospital_id).order_by(t.admins.c.id)
+        )
+        return [_admin(row) for row in rows]
+
+
+NOTIFICATION_FIELDS = (
+    "recipient_role",
+    "recipient_id",
+    "kind",
+    "title",
+    "body",
+    "created_at",
+    "read_at",
+)
+
+
+def notification_from_row(row: Row[Any]) -> Notification:
+    fields = {name: getattr(row, name) for name in (*NOTIFICATION_FIELDS, "id")}
+    return Notification(**fields, data=json.loads(row.data))
+
+
+def notification_to_row(notification: Notification) -> dict[str, Any]:
+    row = {name: getattr(notification, name) for name in NOTIFICATION_FIELDS}
+    row["data"] = json.dumps(notification.data, ensure_ascii=False, sort_keys=True)
+    return row
+
+
+class SqlNotifications(_Repository):
+    def add(self, notification: Notification) -> Notification:
+        notification.id = self._insert(t.notifications, notification_to_row(notification))
+        return notification
+
+    def get(self, notification_id: int) -> Notification | None:
+        row = self.connection.execute(
+            select(t.notifications).where(t.notifications.c.id == notification_id)
+        ).first()
+        return notification_from_row(row) if row else None
+
+    def save(self, notification: Notification) -> None:
+        self.connection.execute(
+            update(t.notifications)
+            .where(t.notifications.c.id == notification.id)
+            .values(notification_to_row(notification))
+        )
+
+    def of_recipient(
+        self, role: Role, recipient_id: int, *, unread_only: bool = False, limit: int = 100
+    ) -> Sequence[Notification]:
+        c = t.notifications.c
+        query = select(t.notifications).where(
+            c.recipient_role == role, c.recipient_id == recipient_id
+        )
+        if unread_only:
+            query = query.where(c.read_at.is_(None))
+        rows = self.connection.execute(query.order_by(c.id.desc()).limit(limit))
+        return [notification_from_row(row) for row in rows]

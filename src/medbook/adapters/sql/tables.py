@@ -23,6 +23,8 @@ from sqlalchemy import (
 
 from medbook.adapters.sql.types import ScheduleType, UtcDateTime
 from medbook.domain import AppointmentStatus, CancelledBy, Gender, Period, Rank
+from medbook.domain.accounts import Role, Sex
+from medbook.domain.notifications import NotificationKind
 
 metadata = MetaData(
     naming_convention={
@@ -35,14 +37,14 @@ metadata = MetaData(
 )
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
+def _enum(cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
     """An enum stored as its value in a VARCHAR (portable; no native ENUM to migrate)."""
     return Enum(
         cls,
         name=name,
         native_enum=False,
         create_constraint=False,
-        length=20,
+        length=length,
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
@@ -73,8 +75,8 @@ doctors = Table(
     "doctors",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("hospital_id", Integer, ForeignKey("hospitals.id"), nullable=False),
-    Column("department_id", Integer, ForeignKey("departments.id"), nullable=False),
+    Column("hospital_id", Integer, ForeignKey("hospitals.id"), nullable=True),
+    Column("department_id", Integer, ForeignKey("departments.id"), nullable=True),
     Column("name", String(50), nullable=False),
     Column("phone", String(11), nullable=False),
     Column("rank", _enum(Rank, "doctor_rank"), nullable=False),
@@ -146,4 +148,63 @@ appointments = Table(
         " OR (status <> 'cancelled' AND holder_id = patient_id)",
         name="holder_matches_status",
     ),
+)
+
+# --- accounts ------------------------------------------------------------------------------------
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("role", _enum(Role, "role"), nullable=False),
+    Column("phone", String(11), nullable=False),
+    Column("user_id", Integer, nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    UniqueConstraint("role", "phone"),  # one account per phone number per role
+    UniqueConstraint("role", "user_id"),
+)
+
+patients = Table(
+    "patients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(50), nullable=False),
+    Column("phone", String(11), nullable=False),
+    Column("created_at", UtcDateTime, nullable=True),
+    Column("legal_name", String(50), nullable=True),
+    Column("birth_date", Date, nullable=True),
+    Column("sex", _enum(Sex, "sex"), nullable=True),
+    Column("id_number_last4", String(4), nullable=True),
+)
+
+admins = Table(
+    "admins",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hospital_id", Integer, ForeignKey("hospitals.id"), nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("phone", String(11), nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipient_role", _enum(Role, "role"), nullable=False),
+    Column("recipient_id", Integer, nullable=False),
+    Column("kind", _enum(NotificationKind, "notification_kind", 40), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("data", Text, nullable=False),  # JSON
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("read_at", UtcDateTime, nullable=True),
+    Index(None, "recipient_role", "recipient_id", "id"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, index=True),
+    Column("failed_at", UtcDateTime, nullable=False),
 )

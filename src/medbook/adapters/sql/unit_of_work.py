@@ -9,12 +9,16 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from medbook.adapters.sql.repositories import (
+    SqlAdmins,
     SqlAppointments,
+    SqlCredentials,
     SqlDailyCounts,
     SqlDepartments,
     SqlDoctors,
     SqlHospitals,
     SqlLeaves,
+    SqlNotifications,
+    SqlPatients,
     SqlPlaces,
 )
 from medbook.ports.unit_of_work import TransientConflict
@@ -65,6 +69,10 @@ class SqlUnitOfWork:
         self.places = SqlPlaces(connection)
         self.daily_counts = SqlDailyCounts(connection)
         self.appointments = SqlAppointments(connection)
+        self.credentials = SqlCredentials(connection)
+        self.patients = SqlPatients(connection)
+        self.admins = SqlAdmins(connection)
+        self.notifications = SqlNotifications(connection)
         return self
 
     def __exit__(

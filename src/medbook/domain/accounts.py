@@ -1,0 +1,90 @@
+"""Accounts: who may log in, in which role, and who is calling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from attrs import define, field, frozen
+
+from medbook.domain.entity import Entity
+from medbook.domain.errors import InvalidValue
+
+PASSWORD_MIN_LENGTH = 8
+#: Long enough for passphrases; the bound keeps hashing cost predictable.
+PASSWORD_MAX_LENGTH = 128
+
+
+class Role(enum.Enum):
+    PATIENT = "patient"
+    DOCTOR = "doctor"
+    ADMIN = "admin"  # a hospital administrator, bound to one hospital
+
+
+class Sex(enum.Enum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+@frozen
+class Actor:
+    """The authenticated caller: the id of their patient, doctor or admin record, and their role."""
+
+    id: int
+    role: Role
+    hospital_id: int | None = None  # the admin's hospital
+
+    def is_(self, role: Role, user_id: int | None = None) -> bool:
+        return self.role is role and (user_id is None or self.id == user_id)
+
+
+def ensure_password_policy(password: str) -> str:
+    """At least 8 characters and at most 128 (OWASP ASVS 2.1); any characters allowed."""
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise InvalidValue(
+            "password", f"from {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters"
+        )
+    return password
+
+
+def _name(instance: object, attribute: object, value: str) -> None:
+    if not value.strip() or len(value) > 50:
+        raise InvalidValue("name", "from 1 to 50 characters, not blank")
+
+
+@define(slots=False, eq=False)
+class Credential(Entity):
+    """What a user logs in with: a phone number unique within a role, and a password hash."""
+
+    role: Role
+    phone: str
+    user_id: int
+    password_hash: str
+    id: int | None = None
+
+
+@define(slots=False, eq=False)
+class Patient(Entity):
+    name: str = field(validator=_name)
+    phone: str = ""
+    created_at: dt.datetime | None = None
+    #: Set once the resident identity number was checked; only the derived facts are kept.
+    legal_name: str | None = None
+    birth_date: dt.date | None = None
+    sex: Sex | None = None
+    id_number_last4: str | None = None
+    id: int | None = None
+
+    @property
+    def identity_verified(self) -> bool:
+        return self.birth_date is not None
+
+
+@define(slots=False, eq=False)
+class Admin(Entity):
+    """A hospital administrator: manages their hospital's departments and approves its doctors."""
+
+    hospital_id: int
+    name: str = field(validator=_name)
+    phone: str = ""
+    id: int | None = None

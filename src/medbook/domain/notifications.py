@@ -1,0 +1,36 @@
+"""Notifications: what the system tells a user (a booking cancelled by leave, …)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from attrs import define, field
+
+from medbook.domain.accounts import Role
+from medbook.domain.entity import Entity
+
+
+class NotificationKind(enum.Enum):
+    APPOINTMENT_CANCELLED_BY_LEAVE = "appointment_cancelled_by_leave"
+
+
+@define(slots=False, eq=False)
+class Notification(Entity):
+    recipient_role: Role
+    recipient_id: int
+    kind: NotificationKind
+    title: str
+    body: str
+    created_at: dt.datetime
+    data: dict[str, str | int | None] = field(factory=dict)
+    read_at: dt.datetime | None = None
+    id: int | None = None
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None
+
+    def mark_read(self, now: dt.datetime) -> None:
+        if self.read_at is None:
+            self.read_at = now

@@ -1,0 +1,185 @@
+"""The route table and the machinery that serves it.
+
+Every route is declared once, as data: its path, and for each method the handler, the command class
+its body is structured into, its query class, its status and response type. The Falcon resources and
+the OpenAPI document are both made from this table, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import falcon
+from attrs import frozen
+
+from medbook.domain.accounts import Actor
+from medbook.domain.errors import Unauthenticated
+from medbook.entrypoints.http.converter import BodyError, structure, unstructure
+
+
+@frozen
+class Call:
+    """What a handler gets: the caller (None when anonymous), the parsed body, query and path."""
+
+    actor: Actor | None
+    body: Any
+    query: Any
+    params: dict[str, Any]
+
+    @property
+    def me(self) -> Actor:
+        assert self.actor is not None, "the operation must declare auth=True"
+        return self.actor
+
+
+@frozen
+class Operation:
+    handler: Callable[[Any, Call], Any]
+    summary: str
+    auth: bool = True
+    body: type | None = None
+    query: type | None = None
+    status: int = 200
+    response: Any = None  # an attrs class, list[cls], or None for no body
+    errors: tuple[int, ...] = ()
+    description: str = ""
+
+
+@frozen
+class Route:
+    path: str
+    operations: dict[str, Operation]
+    tag: str = "medbook"
+
+
+class _Resource:
+    """Serves one route: authenticates, parses, calls the handler, renders its result."""
+
+    def __init__(self, services: Any, route: Route, max_body: int) -> None:
+        self.services = services
+        self.route = route
+        self.max_body = max_body
+
+    def _serve(
+        self, method: str, req: falcon.Request, resp: falcon.Response, **params: Any
+    ) -> None:
+        operation = self.route.operations[method]
+        actor = self._actor(req) if operation.auth else None
+        body = self._body(req, operation.body) if operation.body else None
+        query = parse_query(req, operation.query) if operation.query else None
+        result = operation.handler(self.services, Call(actor, body, query, params))
+        resp.status = falcon.code_to_http_status(operation.status)
+        if result is not None:
+            resp.media = unstructure(result)
+
+    def _actor(self, req: falcon.Request) -> Actor:
+        header = req.get_header("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("send a bearer token: Authorization: Bearer <token>")
+        actor: Actor = self.services.accounts.authenticate(token.strip())
+        return actor
+
+    def _body(self, req: falcon.Request, cls: type) -> Any:
+        length = req.content_length
+        if length is not None and length > self.max_body:
+            raise falcon.HTTPContentTooLarge(
+                description=f"the body may be at most {self.max_body} bytes"
+            )
+        media_type = (req.content_type or "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
+        raw = req.bounded_stream.read(self.max_body + 1)
+        if len(raw) > self.max_body:
+            raise falcon.HTTPContentTooLarge(
+                description=f"the body may be at most {self.max_body} bytes"
+            )
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise falcon.HTTPBadRequest(
+                description=f"the body is not valid JSON: {error}"
+            ) from None
+        return structure(data, cls)
+
+
+def make_resource(services: Any, route: Route, max_body: int) -> _Resource:
+    """A resource with a responder for each of the route's methods (and none for the others)."""
+    responders = {f"on_{method.lower()}": _responder(method) for method in route.operations}
+    cls = type("RouteResource", (_Resource,), responders)
+    resource: _Resource = cls(services, route, max_body)
+    return resource
+
+
+def _responder(method: str) -> Callable[..., None]:
+    def respond(self: _Resource, req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
+        self._serve(method, req, resp, **params)
+
+    return respond
+
+
+# --- query strings -------------------------------------------------------------------------------
+
+_INT = re.compile(r"-?\d{1,18}")
+_FLOAT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def _base(kind: Any) -> Any:
+    """X for ``X | None``."""
+    if typing.get_origin(kind) in (types.UnionType, typing.Union):
+        rest = [a for a in typing.get_args(kind) if a is not type(None)]
+        return rest[0]
+    return kind
+
+
+def parse_query(req: falcon.Request, cls: type) -> Any:
+    """The query string as an instance of ``cls`` (an attrs class of scalars)."""
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    errors = []
+    for field in attrs.fields(cls):
+        name = query_name(field)
+        raw = req.get_param(name)
+        if raw is None:
+            continue
+        kind = _base(hints[field.name])
+        if kind is int and not _INT.fullmatch(raw):
+            errors.append({"field": name, "message": "must be an integer"})
+        elif kind is float and not _FLOAT.fullmatch(raw):
+            errors.append({"field": name, "message": "must be a number"})
+        elif kind is bool and raw not in ("true", "false"):
+            errors.append({"field": name, "message": "must be true or false"})
+        else:
+            values[field.name] = (
+                int(raw)
+                if kind is int
+                else float(raw)
+                if kind is float
+                else raw == "true"
+                if kind is bool
+                else raw
+            )
+    if errors:
+        raise BodyError(errors)
+    try:
+        return structure(values, cls)
+    except BodyError as error:  # name the query parameters, not the attributes
+        aliases = {f.name: query_name(f) for f in attrs.fields(cls)}
+        raise BodyError(
+            [{**e, "field": aliases.get(e["field"], e["field"])} for e in error.errors]
+        ) from None
+
+
+def query_name(field: attrs.Attribute[Any]) -> str:
+    """The query parameter of a field: its name, or ``metadata["name"]`` (e.g. "from")."""
+    return str(field.metadata.get("name", field.name))
+
+
+def operations(routes: Sequence[Route]) -> list[tuple[str, str, Operation]]:
+    return [(route.path, method, op) for route in routes for method, op in route.operations.items()]

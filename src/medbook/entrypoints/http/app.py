@@ -1,0 +1,76 @@
+"""The Falcon application: ``create_app(services)``, and ``get_app()`` for gunicorn."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import falcon
+
+from medbook import bootstrap
+from medbook.entrypoints.http import errors
+from medbook.entrypoints.http.api import Route, make_resource
+from medbook.entrypoints.http.openapi import document
+from medbook.entrypoints.http.routes import ROUTES
+
+log = logging.getLogger("medbook.http")
+
+PLAIN_ROUTES = (
+    ("/healthz", "GET", "Liveness: the process answers"),
+    ("/readyz", "GET", "Readiness: the database answers"),
+    ("/v1/openapi.json", "GET", "This document"),
+)
+
+
+class Health:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"status": "ok"}
+
+
+class Ready:
+    def __init__(self, services: bootstrap.Services) -> None:
+        self.services = services
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            with self.services.new_uow() as uow:
+                uow.hospitals.get(0)
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+            log.warning("not ready: %s", error)
+            errors.problem(resp, 503, "the database does not answer", "not_ready")
+            return
+        resp.media = {"status": "ready"}
+
+
+class OpenApi:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.spec
+
+
+def create_app(
+    services: bootstrap.Services,
+    *,
+    routes: tuple[Route, ...] = ROUTES,
+    max_body_bytes: int = 1024 * 1024,
+) -> falcon.App:
+    app = falcon.App(cors_enable=False)
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+    for route in routes:
+        app.add_route(route.path, make_resource(services, route, max_body_bytes))
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Ready(services))
+    app.add_route("/v1/openapi.json", OpenApi(document(routes, PLAIN_ROUTES)))
+    return app
+
+
+def get_app() -> falcon.App:
+    """For gunicorn (``medbook.entrypoints.http.app:get_app()``): settings from the environment."""
+    settings = bootstrap.Settings.from_env()
+    if not settings.jwt_secret:
+        raise SystemExit("MEDBOOK_JWT_SECRET is not set: refusing to serve without a strong secret")
+    services = bootstrap.bootstrap(settings)
+    return create_app(services, max_body_bytes=settings.max_body_bytes)

@@ -1,0 +1,193 @@
+"""The OpenAPI 3.1 document, generated from the route table and the command and view classes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+import medbook
+from medbook.entrypoints.http.api import Route, query_name
+from medbook.entrypoints.http.errors import TITLES
+
+_PARAM = re.compile(r"{(?P<name>\w+)(?::(?P<conv>\w+))?}")
+
+
+class _Schemas:
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {}
+
+    def of(self, kind: Any, *, request: bool = False) -> dict[str, Any]:
+        origin = typing.get_origin(kind)
+        if origin in (types.UnionType, typing.Union):
+            options = [self.of(a, request=request) for a in typing.get_args(kind)]
+            return {"anyOf": options}
+        if kind is type(None):
+            return {"type": "null"}
+        if origin is list:
+            return {"type": "array", "items": self.of(typing.get_args(kind)[0], request=request)}
+        if origin is dict:
+            return {
+                "type": "object",
+                "additionalProperties": self.of(typing.get_args(kind)[1], request=request),
+            }
+        if kind is bool:
+            return {"type": "boolean"}
+        if kind is int:
+            return {"type": "integer"}
+        if kind is float:
+            return {"type": "number"}
+        if kind is str:
+            return {"type": "string"}
+        if kind is dt.datetime:
+            return {"type": "string", "format": "date-time"}
+        if kind is dt.date:
+            return {"type": "string", "format": "date"}
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            return {"type": "string", "enum": [m.value for m in kind]}
+        if attrs.has(kind):
+            return self._object(kind, request)
+        raise TypeError(f"no schema for {kind!r}")
+
+    def _object(self, cls: type, request: bool) -> dict[str, Any]:
+        name = cls.__name__
+        if name not in self.components:
+            self.components[name] = {}  # a placeholder for recursive references
+            hints = typing.get_type_hints(cls)
+            fields = attrs.fields(cls)
+            schema: dict[str, Any] = {
+                "type": "object",
+                "properties": {f.name: self.of(hints[f.name], request=request) for f in fields},
+                "required": [f.name for f in fields if not request or f.default is attrs.NOTHING],
+            }
+            if request:
+                schema["additionalProperties"] = False
+            if not schema["required"]:
+                del schema["required"]
+            self.components[name] = schema
+        return {"$ref": f"#/components/schemas/{name}"}
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["status", "title", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "status": {"type": "integer"},
+        "title": {"type": "string"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _path(template: str) -> tuple[str, list[dict[str, Any]]]:
+    parameters = []
+    for match in _PARAM.finditer(template):
+        schema = {"type": "integer"} if match["conv"] == "int" else {"type": "string"}
+        parameters.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
+    return _PARAM.sub(lambda m: "{" + m["name"] + "}", template), parameters
+
+
+def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()) -> dict[str, Any]:
+    """The whole API as OpenAPI 3.1. ``extra``: (path, method, summary) of plain routes."""
+    schemas = _Schemas()
+    paths: dict[str, Any] = {}
+    for route in routes:
+        path, path_params = _path(route.path)
+        item = paths.setdefault(path, {})
+        for method, op in route.operations.items():
+            operation: dict[str, Any] = {
+                "operationId": f"{op.handler.__name__}",
+                "summary": op.summary,
+                "tags": [route.tag],
+                "parameters": list(path_params),
+                "responses": {},
+            }
+            if op.query is not None:
+                hints = typing.get_type_hints(op.query)
+                for f in attrs.fields(op.query):
+                    operation["parameters"].append(
+                        {
+                            "name": query_name(f),
+                            "in": "query",
+                            "required": False,
+                            "schema": schemas.of(hints[f.name]),
+                        }
+                    )
+            if op.body is not None:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": schemas.of(op.body, request=True)}},
+                }
+            success: dict[str, Any] = {"description": TITLES.get(op.status, "OK")}
+            if op.response is not None:
+                success["content"] = {"application/json": {"schema": schemas.of(op.response)}}
+            operation["responses"][str(op.status)] = success
+            errors = set(op.errors)
+            if op.auth:
+                operation["security"] = [{"bearer": []}]
+                errors |= {401}
+            if op.body is not None:
+                errors |= {400, 413, 415, 422}
+            if op.query is not None or path_params:
+                errors |= {422} if op.query is not None else set()
+            for status in sorted(errors):
+                operation["responses"][str(status)] = {
+                    "description": TITLES.get(status, "Error"),
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                }
+            item[method.lower()] = operation
+    for path, method, summary in extra:
+        paths.setdefault(path, {})[method.lower()] = {
+            "operationId": path.strip("/").replace("/", "_").replace(".", "_"),
+            "summary": summary,
+            "tags": ["operations"],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "503": {
+                    "description": "Not ready",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                },
+            },
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "medbook API",
+            "version": medbook.__version__,
+            "description": "Book a doctor, consult, order home visits, keep a health file.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {"Problem": PROBLEM_SCHEMA, **schemas.components},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }

@@ -1,0 +1,333 @@
+"""The shapes of the JSON that comes in (commands, queries) and goes out (views)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from attrs import field, frozen
+
+from medbook.domain import Appointment, Department, Doctor, Gender, Hospital, Period, Rank
+from medbook.domain.accounts import Role, Sex
+from medbook.domain.notifications import Notification
+from medbook.services.booking import AppointmentView
+from medbook.services.directory import HospitalNearby
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+@frozen
+class Register:
+    phone: str
+    name: str
+    password: str
+
+
+@frozen
+class Login:
+    phone: str
+    password: str
+    role: Role
+
+
+@frozen
+class VerifyIdentity:
+    name: str
+    id_number: str
+
+
+@frozen
+class Approval:
+    approved: bool
+
+
+@frozen
+class NewDepartment:
+    name: str
+    description: str = ""
+
+
+@frozen
+class ProfileEdit:
+    gender: Gender | None = None
+    hospital_id: int | None = None
+    department_id: int | None = None
+    staff_number: str | None = None
+    rank: Rank | None = None
+    specialty: str | None = None
+    birth_date: dt.date | None = None
+
+
+@frozen
+class Quotas:
+    morning: int
+    afternoon: int
+
+
+@frozen
+class Schedule:
+    monday: Quotas
+    tuesday: Quotas
+    wednesday: Quotas
+    thursday: Quotas
+    friday: Quotas
+    saturday: Quotas
+    sunday: Quotas
+
+
+@frozen
+class NewLeave:
+    date: dt.date
+    period: Period
+
+
+@frozen
+class NewAppointment:
+    doctor_id: int
+    date: dt.date
+    period: Period
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+@frozen
+class NearQuery:
+    lat: float | None = None
+    lng: float | None = None
+
+
+@frozen
+class SessionsQuery:
+    start: dt.date | None = field(default=None, metadata={"name": "from"})
+    to: dt.date | None = None
+
+
+@frozen
+class DateQuery:
+    date: dt.date | None = None
+
+
+@frozen
+class UnreadQuery:
+    unread_only: bool = False
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+@frozen
+class PatientCreated:
+    id: int
+    phone: str
+    name: str
+
+
+@frozen
+class DoctorCreated:
+    id: int
+    phone: str
+    name: str
+    verified: bool
+
+
+@frozen
+class LoggedIn:
+    id: int
+    name: str
+    role: Role
+    token: str
+    avatar_url: str | None
+    token_type: str = "Bearer"  # noqa: S105 - the scheme, not a secret
+
+
+@frozen
+class IdentityVerified:
+    verified: bool
+    birth_date: dt.date
+    sex: Sex
+    age: int
+
+
+@frozen
+class ApprovalResult:
+    id: int
+    verified: bool
+
+
+@frozen
+class HospitalOut:
+    id: int
+    name: str
+    address: str
+    lat: float | None
+    lng: float | None
+    distance_km: float | None
+
+    @classmethod
+    def of(cls, nearby: HospitalNearby) -> HospitalOut:
+        h = nearby.hospital
+        assert h.id is not None
+        loc = h.location
+        distance = round(nearby.distance_km, 3) if nearby.distance_km is not None else None
+        return cls(
+            h.id, h.name, h.address, loc.lat if loc else None, loc.lng if loc else None, distance
+        )
+
+
+@frozen
+class DepartmentOut:
+    id: int
+    hospital_id: int
+    name: str
+    description: str
+
+    @classmethod
+    def of(cls, d: Department) -> DepartmentOut:
+        assert d.id is not None
+        return cls(d.id, d.hospital_id, d.name, d.description)
+
+
+@frozen
+class DoctorSummary:
+    id: int
+    name: str
+    rank: Rank
+    specialty: str
+    avatar_url: str | None
+
+    @classmethod
+    def of(cls, d: Doctor) -> DoctorSummary:
+        assert d.id is not None
+        return cls(d.id, d.name, d.rank, d.specialty, d.avatar_url)
+
+
+@frozen
+class DoctorProfile:
+    id: int
+    name: str
+    gender: Gender | None
+    hospital_id: int | None
+    hospital: str | None
+    department_id: int | None
+    department: str | None
+    staff_number: str | None
+    rank: Rank
+    specialty: str
+    birth_date: dt.date | None
+    avatar_url: str | None
+    verified: bool
+    schedule: Schedule
+
+    @classmethod
+    def of(
+        cls, d: Doctor, hospital: Hospital | None, department: Department | None
+    ) -> DoctorProfile:
+        assert d.id is not None
+        quotas = d.schedule.to_mapping()
+        schedule = Schedule(**{day: Quotas(**q) for day, q in quotas.items()})
+        return cls(
+            d.id,
+            d.name,
+            d.gender,
+            d.hospital_id,
+            hospital.name if hospital else None,
+            d.department_id,
+            department.name if department else None,
+            d.staff_number,
+            d.rank,
+            d.specialty,
+            d.birth_date,
+            d.avatar_url,
+            d.verified,
+            schedule,
+        )
+
+
+@frozen
+class Me:
+    id: int
+    role: Role
+    name: str
+    phone: str
+    hospital_id: int | None = None
+    identity_verified: bool | None = None
+    birth_date: dt.date | None = None
+    sex: Sex | None = None
+    doctor: DoctorProfile | None = None
+
+
+@frozen
+class SessionOut:
+    date: dt.date
+    period: Period
+    quota: int
+    remaining: int
+
+
+@frozen
+class LeaveOut:
+    date: dt.date
+    period: Period
+    cancelled_appointments: int
+
+
+@frozen
+class AppointmentOut:
+    id: int
+    status: str
+    patient_id: int
+    patient_name: str | None
+    patient_phone: str | None
+    doctor_id: int
+    doctor_name: str
+    hospital: str | None
+    department: str | None
+    date: dt.date
+    period: Period
+    number: int
+    booked_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+
+    @classmethod
+    def of(cls, view: AppointmentView) -> AppointmentOut:
+        a: Appointment = view.appointment
+        assert a.id is not None
+        return cls(
+            a.id,
+            a.status.value,
+            a.patient_id,
+            view.patient_name,
+            view.patient_phone,
+            a.doctor_id,
+            view.doctor_name,
+            view.hospital,
+            view.department,
+            a.date,
+            a.period,
+            a.number,
+            a.booked_at,
+            a.cancelled_at,
+            a.cancelled_by.value if a.cancelled_by else None,
+        )
+
+
+@frozen
+class NotificationOut:
+    id: int
+    kind: str
+    title: str
+    body: str
+    data: dict[str, str | int | None]
+    created_at: dt.datetime
+    read: bool
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationOut:
+        assert n.id is not None
+        return cls(n.id, n.kind.value, n.title, n.body, n.data, n.created_at, n.read)
+
+
+@frozen
+class Health:
+    status: str

@@ -1,0 +1,212 @@
+"""Accounts: registration, login, identity verification, doctor approval, the caller's profile."""
+
+from __future__ import annotations
+
+from attrs import define, frozen
+
+from medbook.domain import Doctor
+from medbook.domain.accounts import (
+    Actor,
+    Admin,
+    Credential,
+    Patient,
+    Role,
+    ensure_password_policy,
+)
+from medbook.domain.directory import ensure_mobile
+from medbook.domain.errors import (
+    DoctorNotFound,
+    InvalidValue,
+    PatientNotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
+from medbook.domain.identity import check_resident_id
+from medbook.ports.clock import Clock
+from medbook.ports.security import LoginThrottle, PasswordHasher, TokenService
+from medbook.ports.unit_of_work import UnitOfWork
+from medbook.services.authorization import require_admin_of, require_role
+from medbook.services.directory import doctor_of, hospital_of
+from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
+
+#: Verified against when the phone is unknown, so that both failures cost the same time.
+_NO_SUCH_USER = "no-such-user"
+
+
+@frozen
+class LoginResult:
+    actor: Actor
+    name: str
+    token: str
+    avatar_url: str | None
+
+
+@frozen
+class Profile:
+    """The caller's own account, whatever their role."""
+
+    actor: Actor
+    name: str
+    phone: str
+    patient: Patient | None = None
+    doctor: Doctor | None = None
+    admin: Admin | None = None
+
+
+@define
+class AccountService:
+    new_uow: UnitOfWorkFactory
+    clock: Clock
+    hasher: PasswordHasher
+    tokens: TokenService
+    throttle: LoginThrottle
+
+    # --- registration ----------------------------------------------------------------------------
+
+    def register_patient(self, phone: str, name: str, password: str) -> Patient:
+        ensure_mobile(phone)
+        password_hash = self.hasher.hash(ensure_password_policy(password))
+        now = self.clock.now()
+
+        def work(uow: UnitOfWork) -> Patient:
+            patient = uow.patients.add(Patient(name, phone, created_at=now))
+            assert patient.id is not None
+            uow.credentials.add(Credential(Role.PATIENT, phone, patient.id, password_hash))
+            return patient
+
+        return transactionally(self.new_uow, work)
+
+    def register_doctor(self, phone: str, name: str, password: str) -> Doctor:
+        """A doctor signs up; they choose their hospital next, and its admin approves them."""
+        password_hash = self.hasher.hash(ensure_password_policy(password))
+        doctor = Doctor.register(name=name, phone=phone)
+
+        def work(uow: UnitOfWork) -> Doctor:
+            stored = uow.doctors.add(doctor)
+            assert stored.id is not None
+            uow.credentials.add(Credential(Role.DOCTOR, phone, stored.id, password_hash))
+            return stored
+
+        return transactionally(self.new_uow, work)
+
+    def create_admin(self, hospital_id: int, phone: str, name: str, password: str) -> Admin:
+        """An operator's act (``medbook create-admin``): no actor, the caller is trusted."""
+        ensure_mobile(phone)
+        password_hash = self.hasher.hash(ensure_password_policy(password))
+
+        def work(uow: UnitOfWork) -> Admin:
+            hospital_of(uow, hospital_id)
+            admin = uow.admins.add(Admin(hospital_id, name, phone))
+            assert admin.id is not None
+            uow.credentials.add(Credential(Role.ADMIN, phone, admin.id, password_hash))
+            return admin
+
+        return transactionally(self.new_uow, work)
+
+    # --- login -----------------------------------------------------------------------------------
+
+    def login(self, phone: str, password: str, role: Role) -> LoginResult:
+        """A token for the account; the same ``Unauthenticated`` for an unknown phone or a wrong
+        password, and ``TooManyAttempts`` after repeated failures for that phone and role."""
+        now = self.clock.now()
+        key = f"{role.value}:{phone}"[:64]
+        retry_after = self.throttle.retry_after(key, now)
+        if retry_after is not None:
+            raise TooManyAttempts(retry_after)
+        credential = read_only(self.new_uow, lambda uow: uow.credentials.find(role, phone))
+        password_hash = credential.password_hash if credential else _NO_SUCH_USER
+        if not self.hasher.verify(password_hash, password) or credential is None:
+            self.throttle.failed(key, now)
+            raise Unauthenticated("wrong phone number or password")
+        self.throttle.succeeded(key)
+        if self.hasher.needs_rehash(credential.password_hash):
+            self._rehash(credential, password)
+        profile = read_only(
+            self.new_uow, lambda uow: _profile(uow, credential.role, credential.user_id)
+        )
+        actor = profile.actor
+        avatar = profile.doctor.avatar_url if profile.doctor else None
+        return LoginResult(actor, profile.name, self.tokens.issue(actor, now), avatar)
+
+    def _rehash(self, credential: Credential, password: str) -> None:
+        credential.password_hash = self.hasher.hash(password)
+
+        def work(uow: UnitOfWork) -> None:
+            uow.credentials.save(credential)
+
+        transactionally(self.new_uow, work)
+
+    def authenticate(self, token: str) -> Actor:
+        """The actor behind a bearer token; ``Unauthenticated`` when it is not valid (any more)."""
+        actor = self.tokens.verify(token, self.clock.now())
+
+        def still_there(uow: UnitOfWork) -> bool:
+            return uow.credentials.of_user(actor.role, actor.id) is not None
+
+        if not read_only(self.new_uow, still_there):
+            raise Unauthenticated("the account no longer exists")
+        return actor
+
+    # --- the caller ------------------------------------------------------------------------------
+
+    def me(self, actor: Actor) -> Profile:
+        return read_only(self.new_uow, lambda uow: _profile(uow, actor.role, actor.id))
+
+    def verify_identity(self, actor: Actor, name: str, id_number: str) -> Patient:
+        """A patient proves who they are with their resident identity number (GB 11643).
+
+        Only what is derived from it (birth date, sex) and its last four characters are kept.
+        """
+        require_role(actor, Role.PATIENT)
+        if not name.strip() or len(name) > 50:
+            raise InvalidValue("name", "from 1 to 50 characters, not blank")
+        today = self.clock.now().date()
+        resident = check_resident_id(id_number, today)
+
+        def work(uow: UnitOfWork) -> Patient:
+            patient = uow.patients.get(actor.id)
+            if patient is None:
+                raise PatientNotFound("no such patient")
+            patient.legal_name = name.strip()
+            patient.birth_date = resident.birth_date
+            patient.sex = resident.sex
+            patient.id_number_last4 = resident.last4
+            uow.patients.save(patient)
+            return patient
+
+        return transactionally(self.new_uow, work)
+
+    def approve_doctor(self, actor: Actor, doctor_id: int, approved: bool) -> Doctor:
+        """An administrator of the doctor's hospital verifies (or un-verifies) them."""
+
+        def work(uow: UnitOfWork) -> Doctor:
+            doctor = doctor_of(uow, doctor_id)
+            if actor.role is Role.ADMIN and doctor.hospital_id != actor.hospital_id:
+                # Existence of another hospital's doctors is not the admin's business.
+                raise DoctorNotFound(f"no doctor {doctor_id} in your hospital")
+            require_admin_of(actor, doctor.hospital_id)
+            doctor.verified = approved
+            uow.doctors.save(doctor)
+            return doctor
+
+        return transactionally(self.new_uow, work)
+
+
+def _profile(uow: UnitOfWork, role: Role, user_id: int) -> Profile:
+    if role is Role.PATIENT:
+        patient = uow.patients.get(user_id)
+        if patient is None:
+            raise Unauthenticated("the account no longer exists")
+        return Profile(Actor(user_id, role), patient.name, patient.phone, patient=patient)
+    if role is Role.DOCTOR:
+        doctor = uow.doctors.get(user_id)
+        if doctor is None:
+            raise Unauthenticated("the account no longer exists")
+        return Profile(Actor(user_id, role), doctor.name, doctor.phone, doctor=doctor)
+    admin = uow.admins.get(user_id)
+    if admin is None:
+        raise Unauthenticated("the account no longer exists")
+    return Profile(Actor(user_id, role, admin.hospital_id), admin.name, admin.phone, admin=admin)
+
+
+__all__ = ["AccountService", "LoginResult", "Profile"]

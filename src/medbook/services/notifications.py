@@ -1,0 +1,42 @@
+"""The caller's notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from attrs import define
+
+from medbook.domain.accounts import Actor
+from medbook.domain.errors import NotificationNotFound
+from medbook.domain.notifications import Notification
+from medbook.ports.clock import Clock
+from medbook.ports.unit_of_work import UnitOfWork
+from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
+
+
+@define
+class NotificationService:
+    new_uow: UnitOfWorkFactory
+    clock: Clock
+
+    def of_actor(self, actor: Actor, *, unread_only: bool = False) -> Sequence[Notification]:
+        return read_only(
+            self.new_uow,
+            lambda uow: uow.notifications.of_recipient(
+                actor.role, actor.id, unread_only=unread_only
+            ),
+        )
+
+    def mark_read(self, actor: Actor, notification_id: int) -> Notification:
+        def work(uow: UnitOfWork) -> Notification:
+            found = uow.notifications.get(notification_id)
+            if found is None or (found.recipient_role, found.recipient_id) != (
+                actor.role,
+                actor.id,
+            ):
+                raise NotificationNotFound(f"no notification {notification_id}")
+            found.mark_read(self.clock.now())
+            uow.notifications.save(found)
+            return found
+
+        return transactionally(self.new_uow, work)
