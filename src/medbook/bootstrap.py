@@ -17,7 +17,12 @@ from attrs import define, field, frozen
 
 from medbook.adapters.clock import SystemClock
 from medbook.adapters.memory import MemoryStore
-from medbook.adapters.security import Argon2Hasher, JwtTokens, MemoryLoginThrottle
+from medbook.adapters.security import (
+    Argon2Hasher,
+    JwtTokens,
+    MemoryLoginThrottle,
+    check_jwt_secret,
+)
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
 from medbook.adapters.sql import migrate as sql_migrate
 from medbook.adapters.sql.throttle import SqlLoginThrottle
@@ -166,6 +171,9 @@ def migrate(settings: Settings | None = None) -> str | None:
         return sql_migrate.current_revision(engine)
     finally:
         engine.dispose()
+
+
+__all__ = ["Services", "Settings", "bootstrap", "build_services", "check_jwt_secret", "in_memory"]
 
 
 class SchemaOutOfDate(RuntimeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from medbook.bootstrap import Services
 from medbook.domain import GeoPoint, Rank, WeeklySchedule
+from medbook.domain.accounts import Role
 
 #: (hospital, address, (lat, lng), {department: [(doctor, phone, rank, specialty)]})
 DEMO_HOSPITALS = (
@@ -43,6 +44,11 @@ DEMO_SCHEDULE = WeeklySchedule.from_mapping(
 )
 
 
+DEMO_PASSWORD = "medbook-demo"  # noqa: S105 - demo data, printed for the user
+DEMO_PATIENT = ("13800138000", "Demo Patient")
+DEMO_ADMIN = ("13700137000", "Demo Admin")
+
+
 def load_demo(services: Services) -> bool:
     """Load the demo directory unless hospitals exist already; True when it loaded."""
     directory = services.directory
@@ -66,4 +72,19 @@ def load_demo(services: Services) -> bool:
                 assert doctor.id is not None
                 directory.set_schedule(doctor.id, DEMO_SCHEDULE)
                 directory.set_verified(doctor.id, True)
+                services.accounts.grant_login(Role.DOCTOR, doctor.id, phone, DEMO_PASSWORD)
+    first = directory.hospitals()[0]
+    assert first.id is not None
+    services.accounts.create_admin(first.id, DEMO_ADMIN[0], DEMO_ADMIN[1], DEMO_PASSWORD)
+    services.accounts.register_patient(DEMO_PATIENT[0], DEMO_PATIENT[1], DEMO_PASSWORD)
     return True
+
+
+def how_to_log_in() -> str:
+    return (
+        f"Demo accounts (password {DEMO_PASSWORD!r}): patient {DEMO_PATIENT[0]}, "
+        f"hospital admin {DEMO_ADMIN[0]}, doctors 13800000001 to 13900000005.\n"
+        f"  curl -s -X POST localhost:8000/v1/sessions -H 'content-type: application/json' "
+        f'-d \'{{"phone": "{DEMO_PATIENT[0]}", "password": "{DEMO_PASSWORD}", '
+        f'"role": "patient"}}\''
+    )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
+import os
+import secrets
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from medbook import bootstrap
-from medbook.demo import load_demo
-from medbook.domain import Period
+from medbook.demo import how_to_log_in, load_demo
+from medbook.domain import GeoPoint, Period
 from medbook.domain.errors import DomainError
 
 
@@ -20,6 +24,10 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def default_workers() -> int:
+    return 2 * (os.cpu_count() or 1) + 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medbook",
@@ -28,7 +36,27 @@ def _parser() -> argparse.ArgumentParser:
         "SQLite database under ./medbook-data.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the HTTP API with gunicorn")
+    serve.add_argument("--bind", default="127.0.0.1:8000", help="host:port (default %(default)s)")
+    serve.add_argument(
+        "--workers", type=int, default=default_workers(), help="default 2 x cores + 1"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="load demo data and use a throwaway token secret"
+    )
     commands.add_parser("migrate", help="bring the database schema up to date")
+    hospital = commands.add_parser("add-hospital", help="add a hospital; prints its id")
+    hospital.add_argument("--name", required=True)
+    hospital.add_argument("--address", default="")
+    hospital.add_argument("--lat", type=float)
+    hospital.add_argument("--lng", type=float)
+    hospital.add_argument("--timezone", default="Asia/Shanghai")
+    admin = commands.add_parser(
+        "create-admin", help="create a hospital administrator (password from stdin or a prompt)"
+    )
+    admin.add_argument("--hospital", type=int, required=True)
+    admin.add_argument("--phone", required=True)
+    admin.add_argument("--name", required=True)
     commands.add_parser(
         "demo", help="load the demo hospitals and doctors, then show what can be booked"
     )
@@ -76,43 +104,92 @@ def _demo() -> None:
                 _print_sessions(services, doctor.id, today, today + dt.timedelta(days=2))
     print(
         "\nTry: medbook book --patient 1 --doctor ID --date YYYY-MM-DD --period morning\n"
-        "     medbook sessions ID"
+        "     medbook sessions ID\n     medbook serve --demo"
     )
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Again: "):
+            raise SystemExit("medbook: the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from medbook.entrypoints.http.server import run
+
+    if args.demo:
+        os.environ.setdefault("MEDBOOK_JWT_SECRET", secrets.token_urlsafe(48))
+        services = bootstrap.bootstrap(migrate=True)
+        load_demo(services)
+        services.close()
+        print(how_to_log_in().replace("localhost:8000", args.bind), flush=True)
+    secret = os.environ.get("MEDBOOK_JWT_SECRET", "")
+    try:
+        bootstrap.check_jwt_secret(secret)
+    except ValueError as error:
+        print(
+            f"medbook: refusing to serve: MEDBOOK_JWT_SECRET {error}. Set a random secret of at "
+            "least 32 bytes (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+            "or run `medbook serve --demo` to try medbook out.",
+            file=sys.stderr,
+        )
+        return 2
+    run(bind=args.bind, workers=args.workers)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "migrate":
-            revision = bootstrap.migrate()
-            print(f"The database schema is at revision {revision}.")
-        elif args.command == "demo":
-            _demo()
-        elif args.command == "sessions":
-            services = bootstrap.bootstrap()
-            start = args.start or services.clock.now().date()
-            _print_sessions(
-                services, args.doctor_id, start, args.end or start + dt.timedelta(days=14)
-            )
-        elif args.command == "book":
-            services = bootstrap.bootstrap()
-            appointment = services.booking.book(
-                args.patient, args.doctor, args.date, Period(args.period)
-            )
-            print(
-                f"Booked appointment {appointment.id}: number {appointment.number} on "
-                f"{appointment.date.isoformat()} {appointment.period.value}."
-            )
-        elif args.command == "cancel":
-            services = bootstrap.bootstrap()
-            services.booking.cancel(args.patient, args.appointment_id)
-            print(f"Cancelled appointment {args.appointment_id}.")
+        return _run(args)
     except DomainError as error:
         print(f"medbook: {error.code}: {error.message}", file=sys.stderr)
         return 1
     except bootstrap.SchemaOutOfDate as error:
         print(f"medbook: {error}", file=sys.stderr)
         return 1
+
+
+def _run(args: Any) -> int:
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "migrate":
+        revision = bootstrap.migrate()
+        print(f"The database schema is at revision {revision}.")
+    elif args.command == "demo":
+        _demo()
+    elif args.command == "add-hospital":
+        location = (
+            GeoPoint(args.lat, args.lng) if args.lat is not None and args.lng is not None else None
+        )
+        hospital = bootstrap.bootstrap(migrate=True).directory.add_hospital(
+            args.name, args.address, location, args.timezone
+        )
+        print(hospital.id)
+    elif args.command == "create-admin":
+        services = bootstrap.bootstrap()
+        admin = services.accounts.create_admin(
+            args.hospital, args.phone, args.name, _read_password()
+        )
+        print(f"Created admin {admin.id} of hospital {admin.hospital_id}.")
+    elif args.command == "sessions":
+        services = bootstrap.bootstrap()
+        start = args.start or services.clock.now().date()
+        _print_sessions(services, args.doctor_id, start, args.end or start + dt.timedelta(days=14))
+    elif args.command == "book":
+        appointment = bootstrap.bootstrap().booking.book(
+            args.patient, args.doctor, args.date, Period(args.period)
+        )
+        print(
+            f"Booked appointment {appointment.id}: number {appointment.number} on "
+            f"{appointment.date.isoformat()} {appointment.period.value}."
+        )
+    elif args.command == "cancel":
+        bootstrap.bootstrap().booking.cancel(args.patient, args.appointment_id)
+        print(f"Cancelled appointment {args.appointment_id}.")
     return 0
 
 

@@ -103,6 +103,15 @@ class AccountService:
 
         return transactionally(self.new_uow, work)
 
+    def grant_login(self, role: Role, user_id: int, phone: str, password: str) -> Credential:
+        """Let an existing record (e.g. a doctor added by a hospital system) log in."""
+        ensure_mobile(phone)
+        password_hash = self.hasher.hash(ensure_password_policy(password))
+        return transactionally(
+            self.new_uow,
+            lambda uow: uow.credentials.add(Credential(role, phone, user_id, password_hash)),
+        )
+
     # --- login -----------------------------------------------------------------------------------
 
     def login(self, phone: str, password: str, role: Role) -> LoginResult:
