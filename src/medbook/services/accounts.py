@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from attrs import define, frozen
+import secrets
+
+from attrs import define, field, frozen
 
 from medbook.domain import Doctor
 from medbook.domain.accounts import (
@@ -16,7 +18,9 @@ from medbook.domain.accounts import (
 from medbook.domain.directory import ensure_mobile
 from medbook.domain.errors import (
     DoctorNotFound,
+    DomainError,
     InvalidValue,
+    NotFound,
     PatientNotFound,
     TooManyAttempts,
     Unauthenticated,
@@ -28,9 +32,6 @@ from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.authorization import require_admin_of, require_role
 from medbook.services.directory import doctor_of, hospital_of
 from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
-
-#: Verified against when the phone is unknown, so that both failures cost the same time.
-_NO_SUCH_USER = "no-such-user"
 
 
 @frozen
@@ -60,6 +61,9 @@ class AccountService:
     hasher: PasswordHasher
     tokens: TokenService
     throttle: LoginThrottle
+    #: A real hash of a random password, verified against when the phone is unknown, so that an
+    #: unknown phone costs as much time as a wrong password (no account enumeration by timing).
+    _decoy_hash: str | None = field(default=None, init=False, repr=False)
 
     # --- registration ----------------------------------------------------------------------------
 
@@ -107,23 +111,28 @@ class AccountService:
         """Let an existing record (e.g. a doctor added by a hospital system) log in."""
         ensure_mobile(phone)
         password_hash = self.hasher.hash(ensure_password_policy(password))
-        return transactionally(
-            self.new_uow,
-            lambda uow: uow.credentials.add(Credential(role, phone, user_id, password_hash)),
-        )
+
+        def work(uow: UnitOfWork) -> Credential:
+            found = _profile(uow, role, user_id, missing=NotFound)
+            if found.phone != phone:
+                raise InvalidValue("phone", "is not the phone number of that account")
+            return uow.credentials.add(Credential(role, phone, user_id, password_hash))
+
+        return transactionally(self.new_uow, work)
 
     # --- login -----------------------------------------------------------------------------------
 
     def login(self, phone: str, password: str, role: Role) -> LoginResult:
         """A token for the account; the same ``Unauthenticated`` for an unknown phone or a wrong
         password, and ``TooManyAttempts`` after repeated failures for that phone and role."""
+        ensure_mobile(phone)
         now = self.clock.now()
-        key = f"{role.value}:{phone}"[:64]
+        key = f"{role.value}:{phone}"
         retry_after = self.throttle.retry_after(key, now)
         if retry_after is not None:
             raise TooManyAttempts(retry_after)
         credential = read_only(self.new_uow, lambda uow: uow.credentials.find(role, phone))
-        password_hash = credential.password_hash if credential else _NO_SUCH_USER
+        password_hash = credential.password_hash if credential else self._decoy()
         if not self.hasher.verify(password_hash, password) or credential is None:
             self.throttle.failed(key, now)
             raise Unauthenticated("wrong phone number or password")
@@ -136,6 +145,11 @@ class AccountService:
         actor = profile.actor
         avatar = profile.doctor.avatar_url if profile.doctor else None
         return LoginResult(actor, profile.name, self.tokens.issue(actor, now), avatar)
+
+    def _decoy(self) -> str:
+        if self._decoy_hash is None:
+            self._decoy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        return self._decoy_hash
 
     def _rehash(self, credential: Credential, password: str) -> None:
         credential.password_hash = self.hasher.hash(password)
@@ -188,6 +202,8 @@ class AccountService:
     def approve_doctor(self, actor: Actor, doctor_id: int, approved: bool) -> Doctor:
         """An administrator of the doctor's hospital verifies (or un-verifies) them."""
 
+        require_role(actor, Role.ADMIN)
+
         def work(uow: UnitOfWork) -> Doctor:
             doctor = doctor_of(uow, doctor_id)
             if actor.role is Role.ADMIN and doctor.hospital_id != actor.hospital_id:
@@ -201,20 +217,23 @@ class AccountService:
         return transactionally(self.new_uow, work)
 
 
-def _profile(uow: UnitOfWork, role: Role, user_id: int) -> Profile:
+def _profile(
+    uow: UnitOfWork, role: Role, user_id: int, missing: type[DomainError] = Unauthenticated
+) -> Profile:
+    gone = f"no {role.value} {user_id}" if missing is not Unauthenticated else "the account is gone"
     if role is Role.PATIENT:
         patient = uow.patients.get(user_id)
         if patient is None:
-            raise Unauthenticated("the account no longer exists")
+            raise missing(gone)
         return Profile(Actor(user_id, role), patient.name, patient.phone, patient=patient)
     if role is Role.DOCTOR:
         doctor = uow.doctors.get(user_id)
         if doctor is None:
-            raise Unauthenticated("the account no longer exists")
+            raise missing(gone)
         return Profile(Actor(user_id, role), doctor.name, doctor.phone, doctor=doctor)
     admin = uow.admins.get(user_id)
     if admin is None:
-        raise Unauthenticated("the account no longer exists")
+        raise missing(gone)
     return Profile(Actor(user_id, role, admin.hospital_id), admin.name, admin.phone, admin=admin)
 
 
