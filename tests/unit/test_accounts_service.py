@@ -545,7 +545,7 @@ def test_the_profile_of_a_vanished_account_is_unauthenticated(accounts: AccountS
 def test_a_patient_verifies_their_identity(
     store: MemoryStore, accounts: AccountService, patient: Patient, patient_actor: Actor
 ) -> None:
-    returned = accounts.verify_identity(patient_actor, "  王芳 ", ID_NUMBER)
+    returned = accounts.verify_identity(patient_actor, "  王芳 ", ID_NUMBER).patient
 
     stored = stored_patient(store, ident(patient))
     assert returned.birth_date == stored.birth_date == dt.date(1949, 12, 31)

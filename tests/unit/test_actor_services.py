@@ -382,7 +382,16 @@ def test_hospitals_near_a_point_come_nearest_first_and_unplaced_last(
     assert nowhere is None
 
 
-@pytest.mark.parametrize(("lat", "lng"), [(None, None), (31.2, None), (None, 121.4)])
+@pytest.mark.parametrize(("lat", "lng", "missing"), [(31.2, None, "lng"), (None, 121.4, "lat")])
+def test_half_a_position_is_refused_naming_the_missing_half(
+    directory: DirectoryService, lat: float | None, lng: float | None, missing: str
+) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        directory.hospitals_near(lat, lng)
+    assert refused.value.field == missing
+
+
+@pytest.mark.parametrize(("lat", "lng"), [(None, None)])
 def test_without_a_position_every_hospital_comes_without_a_distance(
     directory: DirectoryService,
     three_hospitals: tuple[Hospital, Hospital, Hospital],

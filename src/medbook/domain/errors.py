@@ -70,6 +70,12 @@ class TooManyAttempts(DomainError):
         self.retry_after = retry_after
 
 
+class DepartmentExists(Conflict):
+    """The hospital already has a department of that name."""
+
+    code = "department_exists"
+
+
 class PhoneTaken(Conflict):
     """The phone number is already registered in that role."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 
 from attrs import define, field, frozen
 
@@ -15,7 +16,7 @@ from medbook.domain.accounts import (
     Role,
     ensure_password_policy,
 )
-from medbook.domain.directory import ensure_mobile
+from medbook.domain.directory import DEFAULT_TIMEZONE, ensure_mobile
 from medbook.domain.errors import (
     DoctorNotFound,
     DomainError,
@@ -40,6 +41,12 @@ class LoginResult:
     name: str
     token: str
     avatar_url: str | None
+
+
+@frozen
+class IdentityChecked:
+    patient: Patient
+    age: int
 
 
 @frozen
@@ -175,7 +182,7 @@ class AccountService:
     def me(self, actor: Actor) -> Profile:
         return read_only(self.new_uow, lambda uow: _profile(uow, actor.role, actor.id))
 
-    def verify_identity(self, actor: Actor, name: str, id_number: str) -> Patient:
+    def verify_identity(self, actor: Actor, name: str, id_number: str) -> IdentityChecked:
         """A patient proves who they are with their resident identity number (GB 11643).
 
         Only what is derived from it (birth date, sex) and its last four characters are kept.
@@ -183,10 +190,11 @@ class AccountService:
         require_role(actor, Role.PATIENT)
         if not name.strip() or len(name) > 50:
             raise InvalidValue("name", "from 1 to 50 characters, not blank")
-        today = self.clock.now().date()
+        # Birthdays and "not born in the future" are judged on the mainland's calendar date.
+        today = self.clock.now().astimezone(zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)).date()
         resident = check_resident_id(id_number, today)
 
-        def work(uow: UnitOfWork) -> Patient:
+        def work(uow: UnitOfWork) -> IdentityChecked:
             patient = uow.patients.get(actor.id)
             if patient is None:
                 raise PatientNotFound("no such patient")
@@ -195,7 +203,7 @@ class AccountService:
             patient.sex = resident.sex
             patient.id_number_last4 = resident.last4
             uow.patients.save(patient)
-            return patient
+            return IdentityChecked(patient, resident.age)
 
         return transactionally(self.new_uow, work)
 

@@ -127,20 +127,24 @@ class BookingService:
     # --- queries ---------------------------------------------------------------------------------
 
     def offered_sessions(
-        self, doctor_id: int, start: dt.date, end: dt.date
+        self, doctor_id: int, start: dt.date | None = None, end: dt.date | None = None
     ) -> list[OfferedSession]:
-        """The bookable sessions of a doctor from ``start`` to ``end``, with the places left."""
-        if end < start:
-            raise InvalidValue("to", "must not be before from")
-        if (end - start).days > MAX_LISTING_DAYS:
-            raise InvalidValue("to", f"at most {MAX_LISTING_DAYS} days after from")
+        """The bookable sessions of a doctor from ``start`` to ``end``, with the places left.
+
+        Without dates: the whole booking window, in the hospital's time zone.
+        """
+        if start is not None and end is not None:
+            if end < start:
+                raise InvalidValue("to", "must not be before from")
+            if (end - start).days > MAX_LISTING_DAYS:
+                raise InvalidValue("to", f"at most {MAX_LISTING_DAYS} days after from")
 
         def query(uow: UnitOfWork) -> list[OfferedSession]:
             doctor = doctor_of(uow, doctor_id)
             ensure_doctor_bookable(doctor.bookable)
             tz, now = doctor_tz(uow, doctor), self.clock.now()
             first, last = self.policy.open_dates(now, tz)
-            lo, hi = max(start, first), min(end, last)
+            lo, hi = max(start or first, first), min(end or last, last)
             if lo > hi:
                 return []
             leaves = uow.leaves.between(doctor_id, lo, hi)

@@ -180,6 +180,8 @@ class DirectoryService:
 
     def hospitals_near(self, lat: float | None, lng: float | None) -> list[HospitalNearby]:
         """Every hospital, nearest first when a position is given (those without one last)."""
+        if (lat is None) != (lng is None):
+            raise InvalidValue("lng" if lng is None else "lat", "give both lat and lng, or neither")
         hospitals = self.hospitals()
         if lat is None or lng is None:
             return [HospitalNearby(h, None) for h in hospitals]

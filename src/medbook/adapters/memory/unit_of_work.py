@@ -25,7 +25,7 @@ from medbook.domain import (
     Session,
 )
 from medbook.domain.accounts import Admin, Credential, Patient, Role
-from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, PhoneTaken
+from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, DepartmentExists, PhoneTaken
 from medbook.domain.notifications import Notification
 from medbook.ports.repositories import Places
 
@@ -100,6 +100,11 @@ class MemoryHospitals(_Table):
 
 class MemoryDepartments(_Table):
     def add(self, department: Department) -> Department:
+        if any(
+            d.hospital_id == department.hospital_id and d.name == department.name
+            for d in self.rows.values()
+        ):
+            raise DepartmentExists(f"the hospital already has a department {department.name!r}")
         return self._insert(department)  # type: ignore[no-any-return]
 
     def get(self, department_id: int) -> Department | None:

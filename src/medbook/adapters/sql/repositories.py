@@ -23,7 +23,7 @@ from medbook.domain import (
     Session,
 )
 from medbook.domain.accounts import Admin, Credential, Patient, Role
-from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, PhoneTaken
+from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, DepartmentExists, PhoneTaken
 from medbook.domain.notifications import Notification
 from medbook.ports.repositories import Places
 
@@ -96,14 +96,21 @@ class SqlHospitals(_Repository):
 
 class SqlDepartments(_Repository):
     def add(self, department: Department) -> Department:
-        department.id = self._insert(
-            t.departments,
-            {
-                "hospital_id": department.hospital_id,
-                "name": department.name,
-                "description": department.description,
-            },
-        )
+        try:
+            department.id = self._insert(
+                t.departments,
+                {
+                    "hospital_id": department.hospital_id,
+                    "name": department.name,
+                    "description": department.description,
+                },
+            )
+        except IntegrityError as error:
+            if "name" not in str(error.orig):
+                raise
+            raise DepartmentExists(
+                f"the hospital already has a department {department.name!r}"
+            ) from None
         return department
 
     def get(self, department_id: int) -> Department | None:

@@ -24,7 +24,7 @@ class BodyError(Exception):
 
 def _strict(kind: type, name: str) -> Any:
     def structure(value: Any, _: type) -> Any:
-        if isinstance(value, bool) or not isinstance(value, kind):
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise ValueError(f"must be {name}")
         return value
 

@@ -56,7 +56,8 @@ class _Schemas:
         raise TypeError(f"no schema for {kind!r}")
 
     def _object(self, cls: type, request: bool) -> dict[str, Any]:
-        name = cls.__name__
+        # A class may be both a body and a view: the body's schema refuses unknown fields.
+        name = cls.__name__ + ("Input" if request else "")
         if name not in self.components:
             self.components[name] = {}  # a placeholder for recursive references
             hints = typing.get_type_hints(cls)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from medbook.domain import WEEKDAYS, WeeklySchedule
 from medbook.domain.errors import AppointmentNotFound
-from medbook.domain.identity import age_on
 from medbook.entrypoints.http import views as v
 from medbook.entrypoints.http.api import Call, Operation, Route
 from medbook.services.directory import DoctorProfileChanges
@@ -55,10 +53,9 @@ def me(s: S, c: Call) -> v.Me:
 
 
 def verify_identity(s: S, c: Call) -> v.IdentityVerified:
-    patient = s.accounts.verify_identity(c.me, c.body.name, c.body.id_number)
-    return v.IdentityVerified(
-        True, patient.birth_date, patient.sex, age_on(patient.birth_date, s.clock.now().date())
-    )
+    checked = s.accounts.verify_identity(c.me, c.body.name, c.body.id_number)
+    patient = checked.patient
+    return v.IdentityVerified(True, patient.birth_date, patient.sex, checked.age)
 
 
 def approve_doctor(s: S, c: Call) -> v.ApprovalResult:
@@ -118,10 +115,7 @@ def take_leave(s: S, c: Call) -> v.LeaveOut:
 
 
 def sessions(s: S, c: Call) -> list[v.SessionOut]:
-    today = s.clock.now().date()
-    start = c.query.start or today
-    end = c.query.to or start + dt.timedelta(days=14)
-    offered = s.booking.offered_sessions(c.params["doctor_id"], start, end)
+    offered = s.booking.offered_sessions(c.params["doctor_id"], c.query.start, c.query.to)
     return [v.SessionOut(o.session.date, o.session.period, o.quota, o.remaining) for o in offered]
 
 

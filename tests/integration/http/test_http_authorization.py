@@ -1,0 +1,234 @@
+"""Who may call what: every route and every kind of caller → the status they get.
+
+The table must name every route the app serves (``test_the_matrix_covers_every_route``), so a new
+route cannot be added without deciding who may call it. Each case also checks that no patient's
+appointments or notifications were read or changed by anyone but their patient (and their doctor,
+who may read them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from attrs import frozen
+from http_support import (
+    FRIDAY,
+    MONDAY,
+    PASSWORD,
+    SATURDAY,
+    SCHEDULE_BODY,
+    THURSDAY,
+    Account,
+    World,
+    ok,
+    openapi_path,
+    resident_id,
+    validate,
+)
+
+from medbook.entrypoints.http.app import PLAIN_ROUTES
+from medbook.entrypoints.http.routes import ROUTES
+
+#: The callers, in the order of every row's expected statuses.
+CALLERS = ("anonymous", "patient_a", "patient_b", "doctor", "other_admin", "admin")
+
+
+@frozen
+class Scene:
+    """The world, with patient A holding an appointment with the doctor and a notification (from
+    the doctor's leave), and patient B holding an appointment in the same session."""
+
+    world: World
+    appointment_a: int
+    appointment_b: int
+    notification_a: int
+
+    def caller(self, name: str) -> Account | None:
+        return None if name == "anonymous" else getattr(self.world, name)
+
+
+@pytest.fixture
+def scene(world: World) -> Scene:
+    world.book(world.patient_a, FRIDAY, "morning")
+    leave = {"date": FRIDAY.isoformat(), "period": "morning"}
+    ok(world.api.post("/v1/doctors/me/leave", token=world.doctor.token, json=leave), 201)
+    notice = ok(world.api.get("/v1/notifications", token=world.patient_a.token))[0]
+    a = world.book(world.patient_a, THURSDAY, "morning")
+    b = world.book(world.patient_b, THURSDAY, "morning")
+    return Scene(world, a["id"], b["id"], notice["id"])
+
+
+@frozen
+class Row:
+    path: Callable[[Scene], str]
+    expect: tuple[int, int, int, int, int, int]  # in the order of CALLERS
+    body: Callable[[Scene], Any] | None = None
+
+
+def _register(s: Scene) -> dict[str, str]:
+    return {"phone": s.world.new_phone(), "name": "New Account", "password": PASSWORD}
+
+
+def _booking(s: Scene) -> dict[str, Any]:
+    return {"doctor_id": s.world.doctor.id, "date": MONDAY.isoformat(), "period": "morning"}
+
+
+_IDENTITY = {"name": "Zhao Li", "id_number": resident_id("310104", THURSDAY.replace(1990), 24)}
+ALL_200 = (200, 200, 200, 200, 200, 200)
+SIGNED_IN_200 = (401, 200, 200, 200, 200, 200)
+DOCTOR_ONLY = (401, 403, 403, 200, 403, 403)
+
+#: (route path as in ROUTES, method) → how to call it, and what each caller gets.
+MATRIX: dict[tuple[str, str], Row] = {
+    ("/v1/patients", "POST"): Row(lambda s: "/v1/patients", (201,) * 6, _register),
+    ("/v1/doctors", "POST"): Row(lambda s: "/v1/doctors", (201,) * 6, _register),
+    ("/v1/sessions", "POST"): Row(
+        lambda s: "/v1/sessions",
+        ALL_200,
+        lambda s: {"phone": s.world.paediatrician.phone, "password": PASSWORD, "role": "doctor"},
+    ),
+    ("/v1/me", "GET"): Row(lambda s: "/v1/me", SIGNED_IN_200),
+    ("/v1/patients/me/identity", "POST"): Row(
+        lambda s: "/v1/patients/me/identity", (401, 200, 200, 403, 403, 403), lambda s: _IDENTITY
+    ),
+    ("/v1/doctors/{doctor_id:int}/approval", "POST"): Row(
+        lambda s: f"/v1/doctors/{s.world.doctor.id}/approval",
+        (401, 403, 403, 403, 404, 200),
+        lambda s: {"approved": True},
+    ),
+    ("/v1/hospitals", "GET"): Row(lambda s: "/v1/hospitals", ALL_200),
+    ("/v1/hospitals/{hospital_id:int}/departments", "GET"): Row(
+        lambda s: f"/v1/hospitals/{s.world.shanghai}/departments", ALL_200
+    ),
+    ("/v1/hospitals/{hospital_id:int}/departments", "POST"): Row(
+        lambda s: f"/v1/hospitals/{s.world.shanghai}/departments",
+        (401, 403, 403, 403, 403, 201),
+        lambda s: {"name": "Neurology", "description": "Brain and nerves"},
+    ),
+    ("/v1/departments/{department_id:int}/doctors", "GET"): Row(
+        lambda s: f"/v1/departments/{s.world.cardiology}/doctors", ALL_200
+    ),
+    ("/v1/doctors/{doctor_id:int}", "GET"): Row(
+        lambda s: f"/v1/doctors/{s.world.doctor.id}", ALL_200
+    ),
+    ("/v1/doctors/me", "PATCH"): Row(
+        lambda s: "/v1/doctors/me", DOCTOR_ONLY, lambda s: {"specialty": "heart failure"}
+    ),
+    ("/v1/doctors/me/schedule", "PUT"): Row(
+        lambda s: "/v1/doctors/me/schedule", DOCTOR_ONLY, lambda s: SCHEDULE_BODY
+    ),
+    ("/v1/doctors/me/leave", "POST"): Row(
+        lambda s: "/v1/doctors/me/leave",
+        (401, 403, 403, 201, 403, 403),
+        lambda s: {"date": SATURDAY.isoformat(), "period": "morning"},
+    ),
+    ("/v1/doctors/{doctor_id:int}/sessions", "GET"): Row(
+        lambda s: f"/v1/doctors/{s.world.doctor.id}/sessions", ALL_200
+    ),
+    ("/v1/appointments", "POST"): Row(
+        lambda s: "/v1/appointments", (401, 201, 201, 403, 403, 403), _booking
+    ),
+    ("/v1/appointments", "GET"): Row(lambda s: "/v1/appointments", (401, 200, 200, 200, 403, 403)),
+    ("/v1/appointments/{appointment_id:int}", "GET"): Row(
+        lambda s: f"/v1/appointments/{s.appointment_a}", (401, 200, 404, 200, 403, 403)
+    ),
+    ("/v1/appointments/{appointment_id:int}/cancel", "POST"): Row(
+        lambda s: f"/v1/appointments/{s.appointment_a}/cancel", (401, 200, 404, 403, 403, 403)
+    ),
+    ("/v1/notifications", "GET"): Row(lambda s: "/v1/notifications", SIGNED_IN_200),
+    ("/v1/notifications/{notification_id:int}/read", "POST"): Row(
+        lambda s: f"/v1/notifications/{s.notification_a}/read", (401, 200, 404, 404, 404, 404)
+    ),
+    ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
+    ("/readyz", "GET"): Row(lambda s: "/readyz", ALL_200),
+    ("/v1/openapi.json", "GET"): Row(lambda s: "/v1/openapi.json", ALL_200),
+}
+
+
+def test_the_matrix_covers_every_route() -> None:
+    served = {(route.path, method) for route in ROUTES for method in route.operations}
+    served |= {(path, method) for path, method, _ in PLAIN_ROUTES}
+
+    missing = served - set(MATRIX)
+    stale = set(MATRIX) - served
+    assert not missing, f"routes with no row in the authorization matrix: {sorted(missing)}"
+    assert not stale, f"rows for routes the app does not serve: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize(("path", "method"), list(MATRIX), ids=[f"{m} {p}" for p, m in MATRIX])
+def test_who_may_call_what(scene: Scene, path: str, method: str, caller: str) -> None:
+    row = MATRIX[(path, method)]
+    account = scene.caller(caller)
+    world = scene.world
+
+    result = world.api.request(
+        method,
+        row.path(scene),
+        token=account.token if account else None,
+        json=row.body(scene) if row.body else None,
+    )
+
+    expected = row.expect[CALLERS.index(caller)]
+    assert result.status_code == expected, f"{caller}: {method} {path} → {result.status}"
+    _assert_private_data_kept(scene, caller, result.text)
+
+
+def _assert_private_data_kept(scene: Scene, caller: str, answer: str) -> None:
+    """No one but a patient (and their doctor) saw or changed that patient's appointments and
+    notifications."""
+    world = scene.world
+    for patient in (world.patient_a, world.patient_b):
+        own = caller == _name_of(world, patient)
+        if not own and caller != "doctor":
+            assert patient.phone not in answer, f"{caller} saw {patient.name}'s phone"
+            assert patient.name not in answer, f"{caller} saw {patient.name}'s name"
+    if caller != "patient_a":
+        a_sees = world.api.get(
+            f"/v1/appointments/{scene.appointment_a}", token=world.patient_a.token
+        )
+        assert ok(a_sees)["status"] == "booked"
+        notices = ok(world.api.get("/v1/notifications", token=world.patient_a.token))
+        assert [(n["id"], n["read"]) for n in notices] == [(scene.notification_a, False)]
+    b_sees = world.api.get(f"/v1/appointments/{scene.appointment_b}", token=world.patient_b.token)
+    assert ok(b_sees)["status"] == "booked"
+
+
+def _name_of(world: World, patient: Account) -> str:
+    return "patient_a" if patient is world.patient_a else "patient_b"
+
+
+def test_patient_b_never_sees_patient_as_appointments_or_notifications(scene: Scene) -> None:
+    world = scene.world
+    b = world.patient_b.token
+
+    listed = ok(world.api.get("/v1/appointments", token=b))
+    on_thursday = ok(world.api.get("/v1/appointments", token=b, params={"date": "2026-11-26"}))
+    notices = ok(world.api.get("/v1/notifications", token=b))
+
+    assert [x["id"] for x in listed] == [scene.appointment_b]
+    assert [x["id"] for x in on_thursday] == [scene.appointment_b]
+    assert notices == []
+    for method, path in (
+        ("GET", f"/v1/appointments/{scene.appointment_a}"),
+        ("POST", f"/v1/appointments/{scene.appointment_a}/cancel"),
+        ("POST", f"/v1/notifications/{scene.notification_a}/read"),
+    ):
+        assert world.api.request(method, path, token=b).status_code == 404
+    a_sees = ok(
+        world.api.get(f"/v1/appointments/{scene.appointment_a}", token=world.patient_a.token)
+    )
+    assert a_sees["status"] == "booked"
+
+
+def test_every_body_in_the_matrix_fits_the_documented_request_schema(
+    scene: Scene, openapi_document: dict[str, Any]
+) -> None:
+    for (path, method), row in MATRIX.items():
+        if row.body is None:
+            continue
+        declared = openapi_document["paths"][openapi_path(path)][method.lower()]
+        schema = declared["requestBody"]["content"]["application/json"]["schema"]
+        validate(row.body(scene), schema, openapi_document)
