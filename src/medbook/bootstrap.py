@@ -16,7 +16,9 @@ from typing import Any
 from attrs import define, field, frozen
 
 from medbook.adapters.clock import SystemClock
+from medbook.adapters.images import PillowInspector
 from medbook.adapters.memory import MemoryStore
+from medbook.adapters.memory.storage import MemoryStorage
 from medbook.adapters.security import (
     Argon2Hasher,
     JwtTokens,
@@ -29,10 +31,12 @@ from medbook.adapters.sql.throttle import SqlLoginThrottle
 from medbook.domain import BookingPolicy
 from medbook.ports.clock import Clock
 from medbook.ports.security import LoginThrottle, PasswordHasher, TokenService
+from medbook.ports.storage import ObjectStorage
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
 from medbook.services.accounts import AccountService
 from medbook.services.notifications import NotificationService
+from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
 
 DEFAULT_DATA_DIR = Path("medbook-data")
 
@@ -45,6 +49,11 @@ class Settings:
     database_url: str = field()
     #: Required to serve; ``medbook serve --demo`` makes a random one for its own run.
     jwt_secret: str | None = None
+    #: Where uploads go: empty for ``<data_dir>/files``, ``s3://bucket?endpoint=…`` for S3/OSS.
+    storage_url: str = ""
+    #: The public base URL of this API, for links to locally stored files ("" = relative links).
+    public_url: str = ""
+    max_upload_bytes: int = 10 * 1024 * 1024
     token_ttl: dt.timedelta = dt.timedelta(hours=1)
     max_body_bytes: int = 1024 * 1024
 
@@ -61,6 +70,9 @@ class Settings:
             data_dir,
             url,
             jwt_secret=environ.get("MEDBOOK_JWT_SECRET") or None,
+            storage_url=environ.get("MEDBOOK_STORAGE_URL", ""),
+            public_url=environ.get("MEDBOOK_PUBLIC_URL", "").rstrip("/"),
+            max_upload_bytes=int(environ.get("MEDBOOK_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))),
             token_ttl=dt.timedelta(minutes=ttl),
         )
 
@@ -77,6 +89,7 @@ class Services:
     booking: BookingService
     accounts: AccountService
     notifications: NotificationService
+    uploads: UploadService
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
@@ -91,6 +104,8 @@ def build_services(
     hasher: PasswordHasher | None = None,
     tokens: TokenService | None = None,
     throttle: LoginThrottle | None = None,
+    storage: ObjectStorage | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Services:
     """Wire the services onto a unit-of-work factory (SQL, in-memory, or a hospital's own).
 
@@ -110,6 +125,9 @@ def build_services(
         booking=BookingService(new_uow, clock, policy or BookingPolicy()),
         accounts=accounts,
         notifications=NotificationService(new_uow, clock),
+        uploads=UploadService(
+            new_uow, clock, storage or MemoryStorage(), PillowInspector(), max_upload_bytes
+        ),
         new_uow=new_uow,
         clock=clock,
         close=close,
@@ -141,6 +159,8 @@ def bootstrap(
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
+    from medbook.adapters.storage.url import storage_from_url
+
     engine = make_engine(settings.database_url)
     if migrate:
         sql_migrate.upgrade(engine)
@@ -156,6 +176,10 @@ def bootstrap(
         close=engine.dispose,
         tokens=tokens,
         throttle=SqlLoginThrottle(engine),
+        storage=storage_from_url(
+            settings.storage_url, data_dir=settings.data_dir, public_base_url=settings.public_url
+        ),
+        max_upload_bytes=settings.max_upload_bytes,
     )
 
 

@@ -208,6 +208,7 @@ def doctors(
         birth_date=st.none() | st.dates(dt.date(1930, 1, 1), dt.date(2010, 12, 31)),
         avatar_url=st.none()
         | st.from_regex(r"https://cdn\.example\.com/[a-z0-9]{1,40}\.png", fullmatch=True),
+        avatar_key=st.none() | st.from_regex(r"avatars/2026/11/[0-9a-f]{32}\.png", fullmatch=True),
         schedule=weekly_schedules(),
         verified=st.booleans() if verified is None else st.just(verified),
     )

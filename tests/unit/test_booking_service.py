@@ -185,12 +185,13 @@ def test_a_reversed_or_too_long_range_is_refused(booking: BookingService, doctor
     assert booking.offered_sessions(doctor_id, TODAY, TODAY + dt.timedelta(days=92))
 
 
-def test_an_unverified_doctor_offers_nothing(
+def test_an_unverified_doctor_offers_nothing_and_is_not_found(
     booking: BookingService, make_doctor: MakeDoctor
 ) -> None:
     doctor = make_doctor(verified=False)
 
-    with pytest.raises(DoctorNotBookable):
+    # As private as their profile: the public listing does not tell they exist.
+    with pytest.raises(DoctorNotFound):
         booking.offered_sessions(ident(doctor), TODAY, TOMORROW)
 
 

@@ -7,6 +7,7 @@ import enum
 
 from attrs import define, field, frozen
 
+from medbook.domain.directory import ensure_name
 from medbook.domain.entity import Entity
 from medbook.domain.errors import InvalidValue
 
@@ -48,8 +49,7 @@ def ensure_password_policy(password: str) -> str:
 
 
 def _name(instance: object, attribute: object, value: str) -> None:
-    if not value.strip() or len(value) > 50:
-        raise InvalidValue("name", "from 1 to 50 characters, not blank")
+    ensure_name(value, "name", 50)
 
 
 @define(slots=False, eq=False)

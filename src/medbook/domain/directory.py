@@ -27,13 +27,24 @@ def ensure_mobile(phone: str, field_name: str = "phone") -> str:
     return phone
 
 
+#: C0 and C1 control characters: never part of a name.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def ensure_name(value: str, field_name: str, max_length: int) -> str:
+    """A display name: 1 to ``max_length`` characters, not only spaces, no control characters."""
+    if CONTROL_CHARACTERS.search(value):
+        raise InvalidValue(field_name, "must not contain control characters")
+    if not value.strip():
+        raise InvalidValue(field_name, "must not be blank")
+    if len(value) > max_length:
+        raise InvalidValue(field_name, f"at most {max_length} characters")
+    return value
+
+
 def _non_blank(max_length: int):  # type: ignore[no-untyped-def]
     def check(instance: object, attribute: object, value: str) -> None:
-        name = getattr(attribute, "name", "value")
-        if not value or not value.strip():
-            raise InvalidValue(name, "must not be blank")
-        if len(value) > max_length:
-            raise InvalidValue(name, f"at most {max_length} characters")
+        ensure_name(value, getattr(attribute, "name", "value"), max_length)
 
     return check
 
@@ -120,6 +131,7 @@ class Doctor(Entity):
     specialty: str = ""
     birth_date: dt.date | None = None
     avatar_url: str | None = None
+    avatar_key: str | None = None  # the object-storage key of an uploaded avatar
     schedule: WeeklySchedule = field(factory=WeeklySchedule.off)
     verified: bool = False
     id: int | None = None

@@ -91,6 +91,31 @@ class InvalidIdNumber(InvalidValue):
         super().__init__("id_number", message)
 
 
+class TooLarge(DomainError):
+    """An upload larger than the limit."""
+
+    code = "too_large"
+
+
+class UnsupportedType(DomainError):
+    """An upload whose bytes are not of an accepted type."""
+
+    code = "unsupported_type"
+
+
+class ObjectNotFound(NotFound):
+    code = "object_not_found"
+
+
+class InvalidKey(InvalidValue):
+    """An object-storage key that is not of the allowed form (e.g. a path traversal attempt)."""
+
+    code = "invalid_key"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("key", message)
+
+
 class NotificationNotFound(NotFound):
     code = "notification_not_found"
 

@@ -137,6 +137,7 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    bootstrap.bootstrap().close()  # SchemaOutOfDate here, in one line, not in every worker
     run(bind=args.bind, workers=args.workers)
     return 0
 

@@ -16,7 +16,7 @@ from medbook.domain.accounts import (
     Role,
     ensure_password_policy,
 )
-from medbook.domain.directory import DEFAULT_TIMEZONE, ensure_mobile
+from medbook.domain.directory import DEFAULT_TIMEZONE, ensure_mobile, ensure_name
 from medbook.domain.errors import (
     DoctorNotFound,
     DomainError,
@@ -188,8 +188,7 @@ class AccountService:
         Only what is derived from it (birth date, sex) and its last four characters are kept.
         """
         require_role(actor, Role.PATIENT)
-        if not name.strip() or len(name) > 50:
-            raise InvalidValue("name", "from 1 to 50 characters, not blank")
+        ensure_name(name, "name", 50)
         # Birthdays and "not born in the future" are judged on the mainland's calendar date.
         today = self.clock.now().astimezone(zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)).date()
         resident = check_resident_id(id_number, today)

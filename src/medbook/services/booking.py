@@ -22,6 +22,7 @@ from medbook.domain.appointments import AppointmentStatus
 from medbook.domain.errors import (
     AlreadyBooked,
     AppointmentNotFound,
+    DoctorNotFound,
     InvalidValue,
     NotOffered,
     NotYetStarted,
@@ -141,7 +142,8 @@ class BookingService:
 
         def query(uow: UnitOfWork) -> list[OfferedSession]:
             doctor = doctor_of(uow, doctor_id)
-            ensure_doctor_bookable(doctor.bookable)
+            if not doctor.bookable:  # as private as the doctor's profile
+                raise DoctorNotFound(f"no doctor {doctor_id}")
             tz, now = doctor_tz(uow, doctor), self.clock.now()
             first, last = self.policy.open_dates(now, tz)
             lo, hi = max(start or first, first), min(end or last, last)

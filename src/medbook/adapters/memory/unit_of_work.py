@@ -249,9 +249,7 @@ def _ordered(appointments: Any) -> list[Appointment]:
 class MemoryCredentials(_Table):
     def add(self, credential: Credential) -> Credential:
         if self.find(credential.role, credential.phone) is not None:
-            raise PhoneTaken(
-                f"{credential.phone} is already registered as a {credential.role.value}"
-            )
+            raise PhoneTaken(f"{credential.phone} already has a {credential.role.value} account")
         return self._insert(credential)  # type: ignore[no-any-return]
 
     def find(self, role: Role, phone: str) -> Credential | None:

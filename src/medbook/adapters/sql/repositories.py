@@ -143,6 +143,7 @@ DOCTOR_FIELDS = (
     "specialty",
     "birth_date",
     "avatar_url",
+    "avatar_key",
     "schedule",
     "verified",
 )
@@ -447,7 +448,7 @@ class SqlCredentials(_Repository):
             )
         except IntegrityError:
             raise PhoneTaken(
-                f"{credential.phone} is already registered as a {credential.role.value}"
+                f"{credential.phone} already has a {credential.role.value} account"
             ) from None
         return credential
 

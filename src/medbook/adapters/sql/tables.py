@@ -85,6 +85,7 @@ doctors = Table(
     Column("specialty", String(200), nullable=False),
     Column("birth_date", Date, nullable=True),
     Column("avatar_url", String(1000), nullable=True),
+    Column("avatar_key", String(255), nullable=True),
     Column("schedule", ScheduleType, nullable=False),
     Column("verified", Boolean, nullable=False),
     Index(None, "department_id", "verified"),

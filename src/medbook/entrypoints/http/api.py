@@ -12,14 +12,14 @@ import re
 import types
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 import falcon
 from attrs import frozen
 
 from medbook.domain.accounts import Actor
-from medbook.domain.errors import Unauthenticated
+from medbook.domain.errors import TooLarge, Unauthenticated
 from medbook.entrypoints.http.converter import BodyError, structure, unstructure
 
 
@@ -49,6 +49,14 @@ class Operation:
     response: Any = None  # an attrs class, list[cls], or None for no body
     errors: tuple[int, ...] = ()
     description: str = ""
+    #: Media types of a raw (file) body: the handler gets a ``FileBody``, not a JSON command.
+    files: tuple[str, ...] = ()
+
+
+@frozen
+class FileBody:
+    stream: BinaryIO
+    filename: str | None
 
 
 @frozen
@@ -72,6 +80,8 @@ class _Resource:
         operation = self.route.operations[method]
         actor = self._actor(req) if operation.auth else None
         body = self._body(req, operation.body) if operation.body else None
+        if operation.files:
+            body = self._file(req)
         query = parse_query(req, operation.query) if operation.query else None
         result = operation.handler(self.services, Call(actor, body, query, params))
         resp.status = falcon.code_to_http_status(operation.status)
@@ -85,6 +95,15 @@ class _Resource:
             raise Unauthenticated("send a bearer token: Authorization: Bearer <token>")
         actor: Actor = self.services.accounts.authenticate(token.strip())
         return actor
+
+    def _file(self, req: falcon.Request) -> FileBody:
+        limit = self.services.uploads.max_bytes
+        if req.content_length is not None and req.content_length > limit:
+            raise TooLarge(f"the file is larger than {limit} bytes", limit=limit)
+        filename = req.get_header("X-Filename")
+        disposition = req.get_header("Content-Disposition") or ""
+        match = re.search(r'filename="?([^";]+)"?', disposition)
+        return FileBody(req.bounded_stream, filename or (match[1] if match else None))
 
     def _body(self, req: falcon.Request, cls: type) -> Any:
         length = req.content_length
@@ -122,6 +141,22 @@ def _responder(method: str) -> Callable[..., None]:
         self._serve(method, req, resp, **params)
 
     return respond
+
+
+# --- ids in paths --------------------------------------------------------------------------------
+
+#: Ids are positive 32-bit integers: anything else cannot name a row, so the route does not match.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(falcon.routing.BaseConverter):
+    """``{name:id}`` in a route: a positive integer no larger than ``MAX_ID``."""
+
+    def convert(self, value: str) -> int | None:
+        if not value.isascii() or not value.isdigit() or len(value) > 10:
+            return None
+        number = int(value)
+        return number if 1 <= number <= MAX_ID else None
 
 
 # --- query strings -------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import falcon
 
 from medbook import bootstrap
 from medbook.entrypoints.http import errors
-from medbook.entrypoints.http.api import Route, make_resource
+from medbook.entrypoints.http.api import IdConverter, Route, make_resource
+from medbook.entrypoints.http.files import Files
 from medbook.entrypoints.http.openapi import document
 from medbook.entrypoints.http.routes import ROUTES
 
@@ -58,11 +59,13 @@ def create_app(
 ) -> falcon.App:
     app = falcon.App(cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
+    app.router_options.converters["id"] = IdConverter
     errors.install(app)
     for route in routes:
         app.add_route(route.path, make_resource(services, route, max_body_bytes))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(services))
+    app.add_route("/files/{key:path}", Files(services.uploads.storage))
     app.add_route("/v1/openapi.json", OpenApi(document(routes, PLAIN_ROUTES)))
     return app
 

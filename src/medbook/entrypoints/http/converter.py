@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import re
 from typing import Any, TypeVar
 
@@ -31,9 +32,20 @@ def _strict(kind: type, name: str) -> Any:
     return structure
 
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def _int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer")
+    if not INT_MIN <= value <= INT_MAX:
+        raise ValueError(f"must be an integer from {INT_MIN} to {INT_MAX}")
+    return value
+
+
 def _float(value: Any, _: type) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("must be a finite number")
     return float(value)
 
 
@@ -63,7 +75,7 @@ def _enum(value: Any, kind: type[enum.Enum]) -> enum.Enum:
 def _make() -> cattrs.Converter:
     converter = make_converter(forbid_extra_keys=True)
     converter.register_structure_hook(bool, _strict(bool, "true or false"))
-    converter.register_structure_hook(int, _strict(int, "an integer"))
+    converter.register_structure_hook(int, _int)
     converter.register_structure_hook(str, _strict(str, "a string"))
     converter.register_structure_hook(float, _float)
     converter.register_structure_hook(dt.date, _date)

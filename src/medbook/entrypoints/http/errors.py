@@ -21,6 +21,8 @@ STATUS_OF: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.Forbidden, 403),
     (e.NotFound, 404),
     (e.TooManyAttempts, 429),
+    (e.TooLarge, 413),
+    (e.UnsupportedType, 415),
     (e.DailyLimitReached, 409),
     (e.Conflict, 409),
     (e.InvalidValue, 422),

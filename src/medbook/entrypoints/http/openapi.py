@@ -13,8 +13,11 @@ from typing import Any
 import attrs
 
 import medbook
-from medbook.entrypoints.http.api import Route, query_name
+from medbook.entrypoints.http.api import MAX_ID, Route, query_name
 from medbook.entrypoints.http.errors import TITLES
+
+#: The form of object-storage keys (the storage adapters check more: no '..', no '//').
+KEY_PATTERN = "^[a-z0-9][a-z0-9/._-]*$"
 
 _PARAM = re.compile(r"{(?P<name>\w+)(?::(?P<conv>\w+))?}")
 
@@ -64,7 +67,10 @@ class _Schemas:
             fields = attrs.fields(cls)
             schema: dict[str, Any] = {
                 "type": "object",
-                "properties": {f.name: self.of(hints[f.name], request=request) for f in fields},
+                "properties": {
+                    f.name: _constrained(self.of(hints[f.name], request=request), f.metadata)
+                    for f in fields
+                },
                 "required": [f.name for f in fields if not request or f.default is attrs.NOTHING],
             }
             if request:
@@ -73,6 +79,18 @@ class _Schemas:
                 del schema["required"]
             self.components[name] = schema
         return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _constrained(schema: dict[str, Any], metadata: Any) -> dict[str, Any]:
+    """The field's own constraints (``metadata["schema"]``) on its schema, or on its non-null
+    branch when it is optional."""
+    extra = metadata.get("schema")
+    if not extra:
+        return schema
+    if "anyOf" in schema:
+        branches = [b if b.get("type") == "null" else {**b, **extra} for b in schema["anyOf"]]
+        return {"anyOf": branches}
+    return {**schema, **extra}
 
 
 PROBLEM_SCHEMA = {
@@ -99,7 +117,9 @@ PROBLEM_SCHEMA = {
 def _path(template: str) -> tuple[str, list[dict[str, Any]]]:
     parameters = []
     for match in _PARAM.finditer(template):
-        schema = {"type": "integer"} if match["conv"] == "int" else {"type": "string"}
+        schema: dict[str, Any] = {"type": "string"}
+        if match["conv"] == "id":
+            schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
         parameters.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
     return _PARAM.sub(lambda m: "{" + m["name"] + "}", template), parameters
 
@@ -127,9 +147,23 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                             "name": query_name(f),
                             "in": "query",
                             "required": False,
-                            "schema": schemas.of(hints[f.name]),
+                            "schema": _constrained(schemas.of(hints[f.name]), f.metadata),
                         }
                     )
+            if op.files:
+                binary = {"schema": {"type": "string", "format": "binary"}}
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": dict.fromkeys(op.files, binary),
+                }
+                operation["parameters"].append(
+                    {
+                        "name": "X-Filename",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    }
+                )
             if op.body is not None:
                 operation["requestBody"] = {
                     "required": True,
@@ -145,6 +179,8 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                 errors |= {401}
             if op.body is not None:
                 errors |= {400, 413, 415, 422}
+            if op.files:
+                errors |= {413, 415, 422}
             if op.query is not None or path_params:
                 errors |= {422} if op.query is not None else set()
             for status in sorted(errors):
@@ -177,6 +213,38 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                 },
             },
         }
+    paths["/files/{key}"] = {
+        "get": {
+            "operationId": "stored_file",
+            "summary": "A stored file (local storage), served with its own content type",
+            "tags": ["files"],
+            "parameters": [
+                {
+                    "name": "key",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": KEY_PATTERN, "maxLength": 255},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                **{
+                    str(status): {
+                        "description": TITLES[status],
+                        "content": {
+                            "application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }
+                        },
+                    }
+                    for status in (404, 422)
+                },
+            },
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {

@@ -152,6 +152,20 @@ def read_notification(s: S, c: Call) -> v.NotificationOut:
     return v.NotificationOut.of(s.notifications.mark_read(c.me, c.params["notification_id"]))
 
 
+# --- files ---------------------------------------------------------------------------------------
+
+UPLOAD_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
+
+
+def upload(s: S, c: Call) -> v.Uploaded:
+    u = s.uploads.upload(c.me, c.body.stream, c.body.filename)
+    return v.Uploaded(u.url, u.content_type, u.size)
+
+
+def set_avatar(s: S, c: Call) -> v.Avatar:
+    return v.Avatar(s.uploads.set_avatar(c.me, c.body.stream).avatar_url)
+
+
 # --- the table -----------------------------------------------------------------------------------
 
 ANYONE = {"auth": False}
@@ -216,7 +230,7 @@ ROUTES: tuple[Route, ...] = (
         "accounts",
     ),
     Route(
-        "/v1/doctors/{doctor_id:int}/approval",
+        "/v1/doctors/{doctor_id:id}/approval",
         {
             "POST": Operation(
                 approve_doctor,
@@ -243,7 +257,7 @@ ROUTES: tuple[Route, ...] = (
         "directory",
     ),
     Route(
-        "/v1/hospitals/{hospital_id:int}/departments",
+        "/v1/hospitals/{hospital_id:id}/departments",
         {
             "GET": Operation(
                 departments,
@@ -264,7 +278,7 @@ ROUTES: tuple[Route, ...] = (
         "directory",
     ),
     Route(
-        "/v1/departments/{department_id:int}/doctors",
+        "/v1/departments/{department_id:id}/doctors",
         {
             "GET": Operation(
                 department_doctors,
@@ -277,7 +291,7 @@ ROUTES: tuple[Route, ...] = (
         "directory",
     ),
     Route(
-        "/v1/doctors/{doctor_id:int}",
+        "/v1/doctors/{doctor_id:id}",
         {
             "GET": Operation(
                 public_doctor,
@@ -316,6 +330,33 @@ ROUTES: tuple[Route, ...] = (
         "directory",
     ),
     Route(
+        "/v1/doctors/me/avatar",
+        {
+            "PUT": Operation(
+                set_avatar,
+                "A doctor uploads their avatar (PNG or JPEG); the old one is deleted",
+                files=("image/png", "image/jpeg"),
+                response=v.Avatar,
+                errors=(403, 413, 415, 422),
+            )
+        },
+        "directory",
+    ),
+    Route(
+        "/v1/uploads",
+        {
+            "POST": Operation(
+                upload,
+                "Upload a file (PNG, JPEG, GIF, WebP or PDF; its type is read from its bytes)",
+                files=UPLOAD_TYPES,
+                status=201,
+                response=v.Uploaded,
+                errors=(413, 415, 422),
+            )
+        },
+        "files",
+    ),
+    Route(
         "/v1/doctors/me/leave",
         {
             "POST": Operation(
@@ -330,7 +371,7 @@ ROUTES: tuple[Route, ...] = (
         "directory",
     ),
     Route(
-        "/v1/doctors/{doctor_id:int}/sessions",
+        "/v1/doctors/{doctor_id:id}/sessions",
         {
             "GET": Operation(
                 sessions,
@@ -365,7 +406,7 @@ ROUTES: tuple[Route, ...] = (
         "booking",
     ),
     Route(
-        "/v1/appointments/{appointment_id:int}",
+        "/v1/appointments/{appointment_id:id}",
         {
             "GET": Operation(
                 one_appointment,
@@ -377,7 +418,7 @@ ROUTES: tuple[Route, ...] = (
         "booking",
     ),
     Route(
-        "/v1/appointments/{appointment_id:int}/cancel",
+        "/v1/appointments/{appointment_id:id}/cancel",
         {
             "POST": Operation(
                 cancel,
@@ -402,7 +443,7 @@ ROUTES: tuple[Route, ...] = (
         "notifications",
     ),
     Route(
-        "/v1/notifications/{notification_id:int}/read",
+        "/v1/notifications/{notification_id:id}/read",
         {
             "POST": Operation(
                 read_notification,

@@ -32,5 +32,7 @@ def run(*, bind: str, workers: int) -> None:
             "graceful_timeout": 10,
             "timeout": 30,
             "limit_request_line": 8190,
+            # One control socket per machine by default: two servers would fight over it.
+            "control_socket_disable": True,
         }
     ).run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from attrs import field, frozen
 
@@ -15,24 +16,42 @@ from medbook.services.directory import HospitalNearby
 # --- commands ------------------------------------------------------------------------------------
 
 
+def _schema(**constraints: Any) -> Any:
+    """A field whose JSON Schema carries these constraints (the services check them too)."""
+    return field(metadata={"schema": constraints})
+
+
+def _optional(**constraints: Any) -> Any:
+    return field(default=None, metadata={"schema": constraints})
+
+
+PHONE = {"pattern": "^1[3-9][0-9]{9}$"}
+#: No control characters, and at least one character that is not a space (as Python's
+#: str.strip() sees spaces); written out, since JSON Schema's \s is ECMAScript's, not Python's.
+_NOT_CONTROL = "[^\\x00-\\x1f\\x7f-\\x9f]"
+_NOT_SPACE = "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+NAME_PATTERN = f"^{_NOT_CONTROL}*{_NOT_SPACE}{_NOT_CONTROL}*$"
+NAME = {"minLength": 1, "maxLength": 50, "pattern": NAME_PATTERN}
+
+
 @frozen
 class Register:
-    phone: str
-    name: str
-    password: str
+    phone: str = _schema(**PHONE)
+    name: str = _schema(**NAME)
+    password: str = _schema(minLength=8, maxLength=128)
 
 
 @frozen
 class Login:
-    phone: str
-    password: str
+    phone: str = _schema(**PHONE)
+    password: str = _schema(maxLength=1024)
     role: Role
 
 
 @frozen
 class VerifyIdentity:
-    name: str
-    id_number: str
+    name: str = _schema(**NAME)
+    id_number: str = _schema(pattern="^[0-9]{17}[0-9Xx]$")
 
 
 @frozen
@@ -42,8 +61,8 @@ class Approval:
 
 @frozen
 class NewDepartment:
-    name: str
-    description: str = ""
+    name: str = _schema(minLength=1, maxLength=100, pattern=NAME_PATTERN)
+    description: str = field(default="", metadata={"schema": {"maxLength": 2000}})
 
 
 @frozen
@@ -51,16 +70,16 @@ class ProfileEdit:
     gender: Gender | None = None
     hospital_id: int | None = None
     department_id: int | None = None
-    staff_number: str | None = None
+    staff_number: str | None = _optional(minLength=1, maxLength=8)
     rank: Rank | None = None
-    specialty: str | None = None
+    specialty: str | None = _optional(maxLength=200)
     birth_date: dt.date | None = None
 
 
 @frozen
 class Quotas:
-    morning: int
-    afternoon: int
+    morning: int = _schema(minimum=0, maximum=500)
+    afternoon: int = _schema(minimum=0, maximum=500)
 
 
 @frozen
@@ -92,8 +111,8 @@ class NewAppointment:
 
 @frozen
 class NearQuery:
-    lat: float | None = None
-    lng: float | None = None
+    lat: float | None = _optional(minimum=-90, maximum=90)
+    lng: float | None = _optional(minimum=-180, maximum=180)
 
 
 @frozen
@@ -326,6 +345,18 @@ class NotificationOut:
     def of(cls, n: Notification) -> NotificationOut:
         assert n.id is not None
         return cls(n.id, n.kind.value, n.title, n.body, n.data, n.created_at, n.read)
+
+
+@frozen
+class Uploaded:
+    url: str
+    content_type: str
+    size: int
+
+
+@frozen
+class Avatar:
+    avatar_url: str | None
 
 
 @frozen

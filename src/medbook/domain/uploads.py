@@ -1,0 +1,61 @@
+"""Upload rules (OWASP file-upload guidance): what a file is comes from its own bytes, never from
+the client's header or name; sizes and image dimensions are bounded."""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from medbook.domain.errors import InvalidValue, TooLarge, UnsupportedType
+
+#: The smallest prefix of a file that ``sniff`` needs.
+SNIFF_BYTES = 12
+
+#: Larger images are refused: a guard against decompression bombs and absurd uploads.
+MAX_IMAGE_SIDE = 10_000
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+@frozen
+class FileType:
+    content_type: str
+    extension: str
+    is_image: bool
+
+
+PNG = FileType("image/png", "png", True)
+JPEG = FileType("image/jpeg", "jpg", True)
+GIF = FileType("image/gif", "gif", True)
+WEBP = FileType("image/webp", "webp", True)
+PDF = FileType("application/pdf", "pdf", False)
+ALLOWED: tuple[FileType, ...] = (PNG, JPEG, GIF, WEBP, PDF)
+
+
+def sniff(head: bytes) -> FileType:
+    """The type of a file from its first bytes (its magic number); ``UnsupportedType`` otherwise."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return GIF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if head.startswith(b"%PDF-"):
+        return PDF
+    allowed = ", ".join(t.content_type for t in ALLOWED)
+    raise UnsupportedType(f"only {allowed} files are accepted")
+
+
+def ensure_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise TooLarge(f"the file is larger than {limit} bytes", limit=limit)
+    if size == 0:
+        raise InvalidValue("file", "the file is empty")
+
+
+def ensure_sane_dimensions(width: int, height: int) -> None:
+    """Both sides from 1 to 10 000 pixels, and at most 40 megapixels."""
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
+        raise InvalidValue("file", f"image sides must be 1 to {MAX_IMAGE_SIDE} pixels")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InvalidValue("file", f"images may have at most {MAX_IMAGE_PIXELS} pixels")
