@@ -14,7 +14,9 @@ def pytest_terminal_summary(
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
             counted = report.when == "call" or outcome in ("skipped", "error")
-            if counted and ("mariadb" in report.nodeid or "mariadb" in report.keywords):
+            if counted and (
+                "mariadb" in report.nodeid or "mariadb" in getattr(report, "keywords", {})
+            ):
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
     summary = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "none ran"
     terminalreporter.write_line(f"MariaDB tests: {summary}")

@@ -42,6 +42,11 @@ def ensure_name(value: str, field_name: str, max_length: int) -> str:
     return value
 
 
+def _at_most(field_name: str, value: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise InvalidValue(field_name, f"at most {max_length} characters")
+
+
 def _non_blank(max_length: int):  # type: ignore[no-untyped-def]
     def check(instance: object, attribute: object, value: str) -> None:
         ensure_name(value, getattr(attribute, "name", "value"), max_length)
@@ -91,7 +96,7 @@ class Hospital(Entity):
 class Department(Entity):
     hospital_id: int
     name: str = field(validator=_non_blank(100))
-    description: str = ""
+    description: str = field(default="", validator=lambda i, a, v: _at_most("description", v, 2000))
     id: int | None = None
 
 
@@ -128,7 +133,7 @@ class Doctor(Entity):
     rank: Rank = Rank.RESIDENT
     gender: Gender | None = None
     staff_number: str | None = field(default=None, validator=_staff_number)
-    specialty: str = ""
+    specialty: str = field(default="", validator=lambda i, a, v: _at_most("specialty", v, 200))
     birth_date: dt.date | None = None
     avatar_url: str | None = None
     avatar_key: str | None = None  # the object-storage key of an uploaded avatar

@@ -9,7 +9,15 @@ from typing import Any
 
 import falcon.testing
 import pytest
-from http_support import MAX_BODY_BYTES, NOW, Api, World, build_world, fast_hasher
+from http_support import (
+    MAX_BODY_BYTES,
+    MAX_UPLOAD_BYTES,
+    NOW,
+    Api,
+    World,
+    build_world,
+    fast_hasher,
+)
 from sqlalchemy import Engine
 
 from medbook.adapters.memory import ManualClock
@@ -34,7 +42,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def services(clock: ManualClock) -> Services:
-    return in_memory(clock, hasher=fast_hasher())
+    return in_memory(clock, hasher=fast_hasher(), max_upload_bytes=MAX_UPLOAD_BYTES)
 
 
 def make_api(services: Services, document: dict[str, Any]) -> Api:
@@ -54,7 +62,12 @@ def world(services: Services, api: Api, clock: ManualClock) -> World:
 
 @pytest.fixture
 def sql_services(engine: Engine, clock: ManualClock) -> Services:
-    return build_services(lambda: SqlUnitOfWork(engine), clock, hasher=fast_hasher())
+    return build_services(
+        lambda: SqlUnitOfWork(engine),
+        clock,
+        hasher=fast_hasher(),
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+    )
 
 
 @pytest.fixture

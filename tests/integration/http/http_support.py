@@ -9,12 +9,17 @@ today's afternoon session (13:30) is still open, and the 14-day window closes af
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import io
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote
 
+import falcon
 import falcon.testing
 from attrs import define, field
+from PIL import Image
 
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.security import Argon2Hasher
@@ -49,6 +54,8 @@ SCHEDULE = WeeklySchedule.from_mapping(SCHEDULE_BODY)
 PROBLEM = "application/problem+json"
 #: The apps under test take bodies up to this size: small enough to exceed cheaply.
 MAX_BODY_BYTES = 16 * 1024
+#: ... and uploads up to this size: larger than a JSON body may be, and still cheap to exceed.
+MAX_UPLOAD_BYTES = 64 * 1024
 
 
 def fast_hasher() -> Argon2Hasher:
@@ -95,7 +102,14 @@ _KNOWN_KEYWORDS = {
     "enum",
     "format",
     "description",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "pattern",
 }
+#: ``binary`` is OpenAPI's: the instance is the raw bytes of a body, never a JSON value.
+_KNOWN_FORMATS = {"date", "date-time", "binary"}
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
@@ -125,9 +139,58 @@ def _is_datetime(value: str) -> bool:
     return "T" in value and parsed.tzinfo is not None
 
 
+#: ECMAScript's \s (JSON Schema patterns are ECMAScript regexes), which Python's \s is not.
+_ECMA_SPACES = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+@functools.cache
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` (a JSON Schema ``pattern``, an ECMAScript regex) as a Python regex of the same
+    meaning, for ``re.search``: ``$`` ends the string (Python's also matches before a final
+    newline), ``.`` stops at every line terminator, ``\\d`` and ``\\w`` are ASCII, ``\\s`` is
+    ECMAScript's. A construct whose meaning it cannot carry over raises ``SchemaMismatch``."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            escape = pattern[i : i + 2]
+            if escape == "\\s":
+                out.append(_ECMA_SPACES if in_class else f"[{_ECMA_SPACES}]")
+            elif escape == "\\S" and not in_class:
+                out.append(f"[^{_ECMA_SPACES}]")
+            elif escape in ("\\S", "\\c", "\\p", "\\P", "\\k") or escape[1:2].isdigit():
+                raise SchemaMismatch(f"the checker cannot read {escape!r} in pattern {pattern!r}")
+            else:
+                out.append(escape)
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+            out.append(char)
+        elif char == "[":
+            if pattern[i + 1 : i + 2] == "]" or pattern[i + 1 : i + 3] == "^]":
+                raise SchemaMismatch(f"the checker cannot read {pattern!r} (an empty class)")
+            in_class = True
+            out.append(char)
+        elif char == "$":
+            out.append(r"\Z")
+        elif char == ".":
+            out.append(r"[^\n\r\u2028\u2029]")
+        elif pattern[i : i + 3] == "(?<" and pattern[i + 3 : i + 4] not in ("=", "!"):
+            raise SchemaMismatch(f"the checker cannot read named groups in {pattern!r}")
+        else:
+            out.append(char)
+        i += 1
+    return re.compile("".join(out), re.ASCII)
+
+
 def validate(instance: Any, schema: Mapping[str, Any], document: Mapping[str, Any]) -> None:
     """Raise ``SchemaMismatch`` unless ``instance`` fits ``schema`` (JSON Schema 2020-12, the
-    subset the document uses; an unknown keyword fails rather than passing unchecked)."""
+    subset the document uses; an unknown keyword fails rather than passing unchecked).
+
+    A ``{"type": "string", "format": "binary"}`` body (OpenAPI's raw bytes) takes ``bytes``."""
     errors = list(_errors(instance, schema, document, "$"))
     if errors:
         raise SchemaMismatch("; ".join(errors))
@@ -140,6 +203,9 @@ def _errors(
     if unknown:
         yield f"{at}: the checker does not know the keywords {sorted(unknown)}"
         return
+    if "format" in schema and schema["format"] not in _KNOWN_FORMATS:
+        yield f"{at}: the checker does not know the format {schema['format']!r}"
+        return
     if "$ref" in schema:
         target: Any = document
         for part in schema["$ref"].removeprefix("#/").split("/"):
@@ -149,6 +215,12 @@ def _errors(
         list(_errors(value, option, document, at)) for option in schema["anyOf"]
     ):
         yield f"{at}: {value!r} fits none of {schema['anyOf']}"
+    if schema.get("format") == "binary":
+        if schema.get("type") != "string" or set(schema) - {"type", "format", "description"}:
+            yield f"{at}: the checker knows binary only as a plain string: {dict(schema)}"
+        elif not isinstance(value, bytes):
+            yield f"{at}: {value!r:.60} is not raw bytes"
+        return
     if "type" in schema and not _TYPES[schema["type"]](value):
         yield f"{at}: {value!r} is not of type {schema['type']}"
         return
@@ -158,6 +230,20 @@ def _errors(
         yield f"{at}: {value!r} is not a date"
     if schema.get("format") == "date-time" and not _is_datetime(value):
         yield f"{at}: {value!r} is not a timestamp with an offset"
+    if _TYPES["number"](value):
+        if "minimum" in schema and value < schema["minimum"]:
+            yield f"{at}: {value!r} is less than the minimum {schema['minimum']}"
+        if "maximum" in schema and value > schema["maximum"]:
+            yield f"{at}: {value!r} is more than the maximum {schema['maximum']}"
+    if isinstance(value, str):
+        # JSON Schema counts characters (code points), as Python's len does.
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            yield f"{at}: {value!r} is shorter than {schema['minLength']} characters"
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            yield f"{at}: {value!r:.60} is longer than {schema['maxLength']} characters"
+        # search, not fullmatch: a JSON Schema pattern is unanchored unless it anchors itself.
+        if "pattern" in schema and not ecma_pattern(schema["pattern"]).search(value):
+            yield f"{at}: {value!r} does not match the pattern {schema['pattern']!r}"
     if isinstance(value, dict):
         for name in schema.get("required", []):
             if name not in value:
@@ -179,12 +265,41 @@ def _errors(
 # --- the client ----------------------------------------------------------------------------------
 
 
-def _template_pattern(path: str) -> re.Pattern[str]:
-    def group(match: re.Match[str]) -> str:
-        return r"(\d+)" if match["conv"] == "int" else r"([^/]+)"
+#: What the app serves besides ``ROUTES`` and ``PLAIN_ROUTES``: (path as routed, method).
+FILE_ROUTES = (("/files/{key:path}", "GET"),)
 
-    body = re.sub(r"{(?P<name>\w+)(?::(?P<conv>\w+))?}", group, path)
-    return re.compile(body + "$")
+#: The largest id a ``{name:id}`` path segment names: ids are positive 32-bit integers.
+MAX_ID = 2**31 - 1
+
+_FIELD = re.compile(r"{(?P<name>\w+)(?::(?P<conv>\w+))?}")
+
+
+def _id_segment(value: str) -> bool:
+    return value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ID
+
+
+def _template_pattern(path: str) -> tuple[re.Pattern[str], list[Callable[[str], bool]]]:
+    """A regex of ``path``'s template, and a check per field of what its converter accepts."""
+    checks: list[Callable[[str], bool]] = []
+
+    def group(match: re.Match[str]) -> str:
+        conv = match["conv"]
+        if conv == "path":  # the rest of the path, slashes included
+            checks.append(bool)
+            return r"(.+)"
+        if conv == "id":
+            checks.append(_id_segment)
+        elif conv is None:
+            checks.append(bool)
+        else:
+            raise AssertionError(f"{path}: the tests do not know the converter {conv!r}")
+        return r"([^/]+)"
+
+    body, end = "", 0
+    for match in _FIELD.finditer(path):
+        body += re.escape(path[end : match.start()]) + group(match)
+        end = match.end()
+    return re.compile(body + re.escape(path[end:])), checks
 
 
 def openapi_path(path: str) -> str:
@@ -192,19 +307,65 @@ def openapi_path(path: str) -> str:
     return re.sub(r"{(\w+):\w+}", r"{\1}", path)
 
 
-#: (pattern, path as in the document, methods) of every route the app serves.
-_ROUTE_PATTERNS = [
-    (_template_pattern(r.path), openapi_path(r.path), set(r.operations)) for r in ROUTES
-] + [(_template_pattern(p), p, {m}) for p, m, _ in PLAIN_ROUTES]
+#: (pattern, field checks, path as in the document, methods) of every route the app serves.
+_ROUTE_PATTERNS = (
+    [(*_template_pattern(r.path), openapi_path(r.path), set(r.operations)) for r in ROUTES]
+    + [(*_template_pattern(p), p, {m}) for p, m, _ in PLAIN_ROUTES]
+    + [(*_template_pattern(p), openapi_path(p), {m}) for p, m in FILE_ROUTES]
+)
 
 
 def operation_of(method: str, path: str) -> str | None:
-    """The document's path of the operation that serves ``method path`` (None when no route)."""
-    path = path.rstrip("/") or "/"
-    for pattern, documented, methods in _ROUTE_PATTERNS:
-        if method in methods and pattern.fullmatch(path):
+    """The document's path of the operation that serves ``method path`` (None when no route
+    matches, e.g. ``/v1/doctors/0``: an id converter refuses the segment)."""
+    path = unquote(path).rstrip("/") or "/"  # the app routes the decoded path
+    for pattern, checks, documented, methods in _ROUTE_PATTERNS:
+        match = pattern.fullmatch(path)
+        if (
+            method in methods
+            and match
+            and all(check(value) for check, value in zip(checks, match.groups(), strict=True))
+        ):
             return documented
     return None
+
+
+def served_by(app: falcon.App[Any, Any]) -> set[tuple[str, str]]:
+    """(path template, method) of every responder the app's router really holds; Falcon's own
+    405 and OPTIONS responders left out."""
+    found: set[tuple[str, str]] = set()
+    pending: list[Any] = list(app._router._roots)  # Falcon has no public way to list its routes
+    while pending:
+        node = pending.pop()
+        pending.extend(node.children)
+        if node.resource is None:
+            continue
+        for method, responder in node.method_map.items():
+            if getattr(responder, "__self__", None) is node.resource:
+                found.add((str(node.uri_template), method))
+    return found
+
+
+def media_range(media_type: str, content: Mapping[str, Any]) -> str | None:
+    """The key of ``content`` (a media type or range such as ``image/*``) ``media_type`` falls
+    under, the most specific first."""
+    for candidate in (media_type, media_type.split("/")[0] + "/*", "*/*"):
+        if candidate in content:
+            return candidate
+    return None
+
+
+def is_binary(schema: Mapping[str, Any]) -> bool:
+    return schema.get("type") == "string" and schema.get("format") == "binary"
+
+
+def file_path(url: str) -> str:
+    """The path this app serves a stored object's URL at: ``/files/<key>`` itself (local storage
+    with relative links), or for the in-memory storage's ``memory://objects/<key>``."""
+    if url.startswith("/files/"):
+        return url
+    assert url.startswith("memory://objects/"), url
+    return "/files/" + url.removeprefix("memory://objects/")
 
 
 #: (documented path, method, status) of every response checked against the document.
@@ -259,6 +420,12 @@ class Api:
     def patch(self, path: str, **options: Any) -> falcon.testing.Result:
         return self.request("PATCH", path, **options)
 
+    def upload(
+        self, path: str, data: bytes, content_type: str, *, method: str = "POST", **options: Any
+    ) -> falcon.testing.Result:
+        """Send ``data`` as the raw body (a file upload)."""
+        return self.request(method, path, body=data, content_type=content_type, **options)
+
     def check(self, method: str, path: str, result: falcon.testing.Result) -> None:
         media_type = (result.headers.get("content-type") or "").split(";")[0]
         if result.status_code >= 400:
@@ -274,15 +441,52 @@ class Api:
         status = str(result.status_code)
         assert status in responses, (
             f"{method} {path} answered {status}, which its operation {operation['operationId']} "
-            f"does not declare (it declares {sorted(responses)}): {result.text}"
+            f"does not declare (it declares {sorted(responses)}): "
+            f"{result.content[:500].decode('utf-8', 'replace')}"
         )
         content = responses[status].get("content")
         if content is None:
-            assert not result.text, f"{method} {path}: {status} declares no body"
+            assert not result.content, f"{method} {path}: {status} declares no body"
         else:
-            assert media_type in content, f"{method} {path}: {media_type!r} not in {list(content)}"
-            validate(result.json, content[media_type]["schema"], self.document)
+            declared = media_range(media_type, content)
+            assert declared, f"{method} {path}: {media_type!r} not in {list(content)}"
+            schema = content[declared]["schema"]
+            validate(result.content if is_binary(schema) else result.json, schema, self.document)
         CHECKED.add((documented, method, result.status_code))
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def image(image_format: str, size: tuple[int, int] = (2, 2), color: int = 0xC81E1E) -> bytes:
+    """A tiny valid image (or PDF: Pillow writes a one-page document) in ``image_format``."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+PNG = image("PNG")
+JPEG = image("JPEG")
+GIF = image("GIF")
+WEBP = image("WEBP")
+PDF = image("PDF")
+#: Uploadable files by the content type their bytes say they are.
+FILES = {
+    "image/png": PNG,
+    "image/jpeg": JPEG,
+    "image/gif": GIF,
+    "image/webp": WEBP,
+    "application/pdf": PDF,
+}
+#: A PNG whose second half is missing, and one whose pixel data fails its checksum.
+TRUNCATED_PNG = PNG[: len(PNG) // 2]
+CORRUPT_PNG = PNG[:45] + bytes([PNG[45] ^ 0xFF]) + PNG[46:]
+
+
+def padded_pdf(size: int) -> bytes:
+    """A PDF of exactly ``size`` bytes (a comment after its end: readers ignore it)."""
+    assert size >= len(PDF) + 2
+    return PDF + b"%" + b"x" * (size - len(PDF) - 2) + b"\n"
 
 
 # --- problem+json --------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Who may call what: every route and every kind of caller → the status they get.
 
-The table must name every route the app serves (``test_the_matrix_covers_every_route``), so a new
-route cannot be added without deciding who may call it. Each case also checks that no patient's
-appointments or notifications were read or changed by anyone but their patient (and their doctor,
-who may read them).
+The table must name every route the app serves (``test_the_matrix_covers_every_route``, which reads
+the app's own router), so a new route cannot be added without deciding who may call it. Each case
+also checks that no patient's appointments or notifications were read or changed by anyone but
+their patient (and their doctor, who may read them).
 """
 
 from __future__ import annotations
@@ -14,17 +14,22 @@ from typing import Any
 import pytest
 from attrs import frozen
 from http_support import (
+    FILE_ROUTES,
     FRIDAY,
     MONDAY,
     PASSWORD,
+    PDF,
+    PNG,
     SATURDAY,
     SCHEDULE_BODY,
     THURSDAY,
     Account,
     World,
+    file_path,
     ok,
     openapi_path,
     resident_id,
+    served_by,
     validate,
 )
 
@@ -44,6 +49,7 @@ class Scene:
     appointment_a: int
     appointment_b: int
     notification_a: int
+    file_a: str  # the path of a file patient A uploaded
 
     def caller(self, name: str) -> Account | None:
         return None if name == "anonymous" else getattr(self.world, name)
@@ -57,14 +63,16 @@ def scene(world: World) -> Scene:
     notice = ok(world.api.get("/v1/notifications", token=world.patient_a.token))[0]
     a = world.book(world.patient_a, THURSDAY, "morning")
     b = world.book(world.patient_b, THURSDAY, "morning")
-    return Scene(world, a["id"], b["id"], notice["id"])
+    uploaded = world.api.upload("/v1/uploads", PDF, "application/pdf", token=world.patient_a.token)
+    return Scene(world, a["id"], b["id"], notice["id"], file_path(ok(uploaded, 201)["url"]))
 
 
 @frozen
 class Row:
     path: Callable[[Scene], str]
     expect: tuple[int, int, int, int, int, int]  # in the order of CALLERS
-    body: Callable[[Scene], Any] | None = None
+    body: Callable[[Scene], Any] | None = None  # JSON
+    file: tuple[str, bytes] | None = None  # a raw body: (content type, bytes)
 
 
 def _register(s: Scene) -> dict[str, str]:
@@ -93,24 +101,24 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/v1/patients/me/identity", "POST"): Row(
         lambda s: "/v1/patients/me/identity", (401, 200, 200, 403, 403, 403), lambda s: _IDENTITY
     ),
-    ("/v1/doctors/{doctor_id:int}/approval", "POST"): Row(
+    ("/v1/doctors/{doctor_id:id}/approval", "POST"): Row(
         lambda s: f"/v1/doctors/{s.world.doctor.id}/approval",
         (401, 403, 403, 403, 404, 200),
         lambda s: {"approved": True},
     ),
     ("/v1/hospitals", "GET"): Row(lambda s: "/v1/hospitals", ALL_200),
-    ("/v1/hospitals/{hospital_id:int}/departments", "GET"): Row(
+    ("/v1/hospitals/{hospital_id:id}/departments", "GET"): Row(
         lambda s: f"/v1/hospitals/{s.world.shanghai}/departments", ALL_200
     ),
-    ("/v1/hospitals/{hospital_id:int}/departments", "POST"): Row(
+    ("/v1/hospitals/{hospital_id:id}/departments", "POST"): Row(
         lambda s: f"/v1/hospitals/{s.world.shanghai}/departments",
         (401, 403, 403, 403, 403, 201),
         lambda s: {"name": "Neurology", "description": "Brain and nerves"},
     ),
-    ("/v1/departments/{department_id:int}/doctors", "GET"): Row(
+    ("/v1/departments/{department_id:id}/doctors", "GET"): Row(
         lambda s: f"/v1/departments/{s.world.cardiology}/doctors", ALL_200
     ),
-    ("/v1/doctors/{doctor_id:int}", "GET"): Row(
+    ("/v1/doctors/{doctor_id:id}", "GET"): Row(
         lambda s: f"/v1/doctors/{s.world.doctor.id}", ALL_200
     ),
     ("/v1/doctors/me", "PATCH"): Row(
@@ -119,38 +127,48 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/v1/doctors/me/schedule", "PUT"): Row(
         lambda s: "/v1/doctors/me/schedule", DOCTOR_ONLY, lambda s: SCHEDULE_BODY
     ),
+    ("/v1/doctors/me/avatar", "PUT"): Row(
+        lambda s: "/v1/doctors/me/avatar", DOCTOR_ONLY, file=("image/png", PNG)
+    ),
+    ("/v1/uploads", "POST"): Row(
+        lambda s: "/v1/uploads", (401, 201, 201, 201, 201, 201), file=("image/png", PNG)
+    ),
     ("/v1/doctors/me/leave", "POST"): Row(
         lambda s: "/v1/doctors/me/leave",
         (401, 403, 403, 201, 403, 403),
         lambda s: {"date": SATURDAY.isoformat(), "period": "morning"},
     ),
-    ("/v1/doctors/{doctor_id:int}/sessions", "GET"): Row(
+    ("/v1/doctors/{doctor_id:id}/sessions", "GET"): Row(
         lambda s: f"/v1/doctors/{s.world.doctor.id}/sessions", ALL_200
     ),
     ("/v1/appointments", "POST"): Row(
         lambda s: "/v1/appointments", (401, 201, 201, 403, 403, 403), _booking
     ),
     ("/v1/appointments", "GET"): Row(lambda s: "/v1/appointments", (401, 200, 200, 200, 403, 403)),
-    ("/v1/appointments/{appointment_id:int}", "GET"): Row(
+    ("/v1/appointments/{appointment_id:id}", "GET"): Row(
         lambda s: f"/v1/appointments/{s.appointment_a}", (401, 200, 404, 200, 403, 403)
     ),
-    ("/v1/appointments/{appointment_id:int}/cancel", "POST"): Row(
+    ("/v1/appointments/{appointment_id:id}/cancel", "POST"): Row(
         lambda s: f"/v1/appointments/{s.appointment_a}/cancel", (401, 200, 404, 403, 403, 403)
     ),
     ("/v1/notifications", "GET"): Row(lambda s: "/v1/notifications", SIGNED_IN_200),
-    ("/v1/notifications/{notification_id:int}/read", "POST"): Row(
+    ("/v1/notifications/{notification_id:id}/read", "POST"): Row(
         lambda s: f"/v1/notifications/{s.notification_a}/read", (401, 200, 404, 404, 404, 404)
     ),
     ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
     ("/readyz", "GET"): Row(lambda s: "/readyz", ALL_200),
     ("/v1/openapi.json", "GET"): Row(lambda s: "/v1/openapi.json", ALL_200),
+    # Stored files are served to whoever has their URL (an unguessable key), as a bucket would.
+    ("/files/{key:path}", "GET"): Row(lambda s: s.file_a, ALL_200),
 }
 
 
-def test_the_matrix_covers_every_route() -> None:
-    served = {(route.path, method) for route in ROUTES for method in route.operations}
-    served |= {(path, method) for path, method, _ in PLAIN_ROUTES}
+def test_the_matrix_covers_every_route(world: World) -> None:
+    served = served_by(world.api.client.app)
+    listed = {(route.path, method) for route in ROUTES for method in route.operations}
+    listed |= {(path, method) for path, method, _ in PLAIN_ROUTES} | set(FILE_ROUTES)
 
+    assert served == listed, "the tests' list of routes is not what the app's router holds"
     missing = served - set(MATRIX)
     stale = set(MATRIX) - served
     assert not missing, f"routes with no row in the authorization matrix: {sorted(missing)}"
@@ -169,11 +187,14 @@ def test_who_may_call_what(scene: Scene, path: str, method: str, caller: str) ->
         row.path(scene),
         token=account.token if account else None,
         json=row.body(scene) if row.body else None,
+        content_type=row.file[0] if row.file else None,
+        body=row.file[1] if row.file else None,
     )
 
     expected = row.expect[CALLERS.index(caller)]
     assert result.status_code == expected, f"{caller}: {method} {path} → {result.status}"
-    _assert_private_data_kept(scene, caller, result.text)
+    # Files are bytes: read leniently, so that a name or phone in one shows all the same.
+    _assert_private_data_kept(scene, caller, result.content.decode("utf-8", "replace"))
 
 
 def _assert_private_data_kept(scene: Scene, caller: str, answer: str) -> None:
@@ -227,8 +248,13 @@ def test_every_body_in_the_matrix_fits_the_documented_request_schema(
     scene: Scene, openapi_document: dict[str, Any]
 ) -> None:
     for (path, method), row in MATRIX.items():
-        if row.body is None:
-            continue
         declared = openapi_document["paths"][openapi_path(path)][method.lower()]
-        schema = declared["requestBody"]["content"]["application/json"]["schema"]
-        validate(row.body(scene), schema, openapi_document)
+        if row.body is not None:
+            schema = declared["requestBody"]["content"]["application/json"]["schema"]
+            validate(row.body(scene), schema, openapi_document)
+        elif row.file is not None:
+            content_type, data = row.file
+            schema = declared["requestBody"]["content"][content_type]["schema"]
+            validate(data, schema, openapi_document)
+        else:
+            assert "requestBody" not in declared, f"{method} {path} takes a body: send one"

@@ -107,9 +107,16 @@ def test_sessions_of_an_unknown_doctor_is_404(world: World) -> None:
     problem(world.api.get("/v1/doctors/999999/sessions"), 404, "doctor_not_found")
 
 
-def test_sessions_of_an_unverified_doctor_are_refused(world: World) -> None:
+def test_sessions_of_an_unverified_doctor_are_404_like_an_unknown_doctors(world: World) -> None:
+    """As private as their profile: the public listing does not tell that they exist."""
     newcomer = world.register_doctor("Zhou Min")
-    problem(world.api.get(f"/v1/doctors/{newcomer.id}/sessions"), 422, "doctor_not_bookable")
+
+    hidden = problem(world.api.get(f"/v1/doctors/{newcomer.id}/sessions"), 404, "doctor_not_found")
+    unknown = problem(world.api.get("/v1/doctors/999999/sessions"), 404, "doctor_not_found")
+
+    assert hidden["detail"].replace(str(newcomer.id), "N") == unknown["detail"].replace(
+        "999999", "N"
+    )
 
 
 # --- booking -------------------------------------------------------------------------------------

@@ -201,9 +201,63 @@ def test_an_unverified_or_unknown_doctor_has_no_public_profile(world: World) -> 
         problem(world.api.get(f"/v1/doctors/{doctor_id}"), 404, "doctor_not_found")
 
 
-@pytest.mark.parametrize("path", ["/v1/doctors/abc", "/v1/doctors/-1", "/v1/doctors/1.5"])
-def test_a_doctor_id_that_is_not_an_integer_is_404(world: World, path: str) -> None:
-    problem(world.api.get(path), 404)
+#: Path segments an ``{name:id}`` route does not match: ids are positive 32-bit integers.
+NOT_IDS = [
+    "0",
+    "2147483648",  # MAX_ID + 1
+    "99999999999",
+    "abc",
+    "-1",
+    "1.5",
+    "1e3",
+    "+1",
+    " 1",
+    "%D9%A1",  # ARABIC-INDIC DIGIT ONE: a digit, but not an ASCII one
+]
+
+
+@pytest.mark.parametrize("segment", NOT_IDS)
+def test_a_doctor_id_that_is_no_id_is_404_as_if_no_route_served_it(
+    world: World, segment: str
+) -> None:
+    """The route does not match: the answer is the one for a path no route serves, never the
+    handler's "no such doctor", a 422, or a 500."""
+    no_route = problem(world.api.get("/v1/nothing-here"), 404)
+
+    answer = problem(world.api.get(f"/v1/doctors/{segment}"), 404)
+
+    assert answer == no_route
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "account"),
+    [
+        ("GET", "/v1/doctors/{}/sessions", None),
+        ("POST", "/v1/doctors/{}/approval", "admin"),
+        ("GET", "/v1/hospitals/{}/departments", None),
+        ("POST", "/v1/hospitals/{}/departments", "admin"),
+        ("GET", "/v1/departments/{}/doctors", None),
+        ("GET", "/v1/appointments/{}", "patient_a"),
+        ("POST", "/v1/appointments/{}/cancel", "patient_a"),
+        ("POST", "/v1/notifications/{}/read", "patient_a"),
+    ],
+)
+@pytest.mark.parametrize("segment", ["0", "2147483648", "abc"])
+def test_every_id_in_a_path_is_checked_by_the_route(
+    world: World, method: str, path: str, account: str | None, segment: str
+) -> None:
+    token = getattr(world, account).token if account else None
+    no_route = problem(world.api.get("/v1/nothing-here"), 404)
+
+    answer = problem(world.api.request(method, path.format(segment), token=token), 404)
+
+    assert answer == no_route
+
+
+def test_the_largest_id_is_routed_to_the_handler(world: World) -> None:
+    problem(world.api.get("/v1/doctors/2147483647"), 404, "doctor_not_found")
+    problem(world.api.get("/v1/doctors/2147483647/sessions"), 404, "doctor_not_found")
+    ok(world.api.get(f"/v1/doctors/{world.doctor.id}"))
 
 
 # --- a doctor's own profile ----------------------------------------------------------------------

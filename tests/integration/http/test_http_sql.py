@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from http_support import FRIDAY, PASSWORD, SUNDAY, THURSDAY, World, ok, problem
+from http_support import (
+    FRIDAY,
+    JPEG,
+    PASSWORD,
+    PNG,
+    SUNDAY,
+    THURSDAY,
+    World,
+    file_path,
+    ok,
+    problem,
+)
 
 
 def test_the_booking_flow_on_sql(sql_world: World) -> None:
@@ -86,3 +97,36 @@ def test_a_department_name_twice_in_a_hospital_is_409_on_sql(sql_world: World) -
     path = f"/v1/hospitals/{world.shanghai}/departments"
 
     problem(world.api.post(path, token=world.admin.token, json={"name": "Cardiology"}), 409)
+
+
+def test_avatars_on_sql(sql_world: World) -> None:
+    """The avatar's storage key is kept in the database: a second avatar deletes the first."""
+    world = sql_world
+    avatar = "/v1/doctors/me/avatar"
+    first = ok(world.api.upload(avatar, PNG, "image/png", method="PUT", token=world.doctor.token))
+    assert (
+        ok(world.api.get("/v1/me", token=world.doctor.token))["doctor"]["avatar_url"]
+        == (first["avatar_url"])
+    )
+
+    second = ok(
+        world.api.upload(avatar, JPEG, "image/jpeg", method="PUT", token=world.doctor.token)
+    )
+
+    assert second["avatar_url"] != first["avatar_url"]
+    problem(world.api.get(file_path(first["avatar_url"])), 404, "object_not_found")
+    served = world.api.get(file_path(second["avatar_url"]))
+    assert (served.status_code, served.content) == (200, JPEG)
+    public = ok(world.api.get(f"/v1/doctors/{world.doctor.id}"))
+    assert public["avatar_url"] == second["avatar_url"]
+    login = {"phone": world.doctor.phone, "password": PASSWORD, "role": "doctor"}
+    assert ok(world.api.post("/v1/sessions", json=login))["avatar_url"] == second["avatar_url"]
+
+
+def test_a_specialty_longer_than_documented_is_422_on_sql(sql_world: World) -> None:
+    world = sql_world
+    too_long = {"specialty": "a" * 201}
+
+    result = world.api.patch("/v1/doctors/me", token=world.doctor.token, json=too_long)
+
+    problem(result, 422, fields={"specialty"})
