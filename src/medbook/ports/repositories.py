@@ -46,7 +46,9 @@ class DepartmentRepository(Protocol):
 class DoctorRepository(Protocol):
     def add(self, doctor: Doctor) -> Doctor: ...
 
-    def get(self, doctor_id: int) -> Doctor | None: ...
+    def get(self, doctor_id: int, *, for_update: bool = False) -> Doctor | None:
+        """``for_update``: hold the doctor's row until the transaction ends (read-modify-write)."""
+        ...
 
     def save(self, doctor: Doctor) -> None:
         """Write back a changed doctor (profile, schedule, verification)."""

@@ -212,7 +212,7 @@ class AccountService:
         require_role(actor, Role.ADMIN)
 
         def work(uow: UnitOfWork) -> Doctor:
-            doctor = doctor_of(uow, doctor_id)
+            doctor = doctor_of(uow, doctor_id, for_update=True)
             if actor.role is Role.ADMIN and doctor.hospital_id != actor.hospital_id:
                 # Existence of another hospital's doctors is not the admin's business.
                 raise DoctorNotFound(f"no doctor {doctor_id} in your hospital")

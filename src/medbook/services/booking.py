@@ -210,9 +210,13 @@ class BookingService:
 
     def _book(self, uow: UnitOfWork, session: Session, patient_id: int) -> Appointment:
         doctor, _ = self._check_session(uow, session)
-        uow.places.lock(session)  # every change to a session's places queues here
+        places = uow.places.lock(session)  # every change to a session's places queues here
         quota = doctor.schedule.quota(session.date, session.period)
         ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
+        if places.quota != max(quota, places.booked):
+            # The row was made from a schedule that has changed since (a race with
+            # set_schedule, or a leave's row made with quota 0): the schedule decides.
+            uow.places.resize(session, quota)
         if uow.appointments.held_by(patient_id, session) is not None:
             raise AlreadyBooked(f"you already hold a place in session {session}")
         if not uow.daily_counts.take(patient_id, session.date, self.policy.max_active_per_day):
@@ -263,7 +267,10 @@ class BookingService:
             leave = Leave(doctor_id, date, period)
             uow.leaves.add(leave)
             cancelled = []
-            for appointment in uow.appointments.holding(session):
+            # Patient order: concurrent leaves on one date lock the daily counters in one order.
+            for appointment in sorted(
+                uow.appointments.holding(session), key=lambda a: a.patient_id
+            ):
                 appointment.cancel(now, CancelledBy.DOCTOR_LEAVE)
                 uow.appointments.save(appointment)
                 uow.daily_counts.release(appointment.patient_id, date)

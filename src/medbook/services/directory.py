@@ -46,8 +46,9 @@ def doctor_tz(uow: UnitOfWork, doctor: Doctor) -> dt.tzinfo:
     return hospital_of(uow, doctor.hospital_id).tz
 
 
-def doctor_of(uow: UnitOfWork, doctor_id: int) -> Doctor:
-    doctor = uow.doctors.get(doctor_id)
+def doctor_of(uow: UnitOfWork, doctor_id: int, *, for_update: bool = False) -> Doctor:
+    """The doctor; ``for_update`` before changing and saving them, so no change is lost."""
+    doctor = uow.doctors.get(doctor_id, for_update=for_update)
     if doctor is None:
         raise DoctorNotFound(f"no doctor {doctor_id}")
     return doctor
@@ -127,7 +128,7 @@ class DirectoryService:
 
     def set_verified(self, doctor_id: int, verified: bool) -> Doctor:
         def work(uow: UnitOfWork) -> Doctor:
-            doctor = doctor_of(uow, doctor_id)
+            doctor = doctor_of(uow, doctor_id, for_update=True)
             doctor.verified = verified
             uow.doctors.save(doctor)
             return doctor
@@ -142,7 +143,7 @@ class DirectoryService:
         """
 
         def work(uow: UnitOfWork) -> Doctor:
-            doctor = doctor_of(uow, doctor_id)
+            doctor = doctor_of(uow, doctor_id, for_update=True)
             doctor.schedule = schedule
             uow.doctors.save(doctor)
             today = self.clock.now().astimezone(doctor_tz(uow, doctor)).date()
@@ -214,7 +215,7 @@ class DirectoryService:
         require_role(actor, Role.DOCTOR)
 
         def work(uow: UnitOfWork) -> Doctor:
-            doctor = doctor_of(uow, actor.id)
+            doctor = doctor_of(uow, actor.id, for_update=True)
             hospital_id = changes.hospital_id or doctor.hospital_id
             department_id = changes.department_id or doctor.department_id
             if changes.hospital_id is not None or changes.department_id is not None:

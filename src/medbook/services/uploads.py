@@ -100,7 +100,7 @@ class UploadService:
         url = self.storage.url(key)
 
         def work(uow: UnitOfWork) -> tuple[Doctor, str | None]:
-            doctor = doctor_of(uow, actor.id)
+            doctor = doctor_of(uow, actor.id, for_update=True)
             old = doctor.avatar_key
             doctor.avatar_key, doctor.avatar_url = key, url
             uow.doctors.save(doctor)

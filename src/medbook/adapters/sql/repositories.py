@@ -162,8 +162,9 @@ class SqlDoctors(_Repository):
         doctor.id = self._insert(t.doctors, doctor_to_row(doctor))
         return doctor
 
-    def get(self, doctor_id: int) -> Doctor | None:
-        row = self.connection.execute(select(t.doctors).where(t.doctors.c.id == doctor_id)).first()
+    def get(self, doctor_id: int, *, for_update: bool = False) -> Doctor | None:
+        query = select(t.doctors).where(t.doctors.c.id == doctor_id)
+        row = self.connection.execute(query.with_for_update() if for_update else query).first()
         return doctor_from_row(row) if row else None
 
     def save(self, doctor: Doctor) -> None:

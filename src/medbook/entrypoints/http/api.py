@@ -121,6 +121,8 @@ class _Resource:
             )
         try:
             data = json.loads(raw.decode("utf-8"))
+        except RecursionError:
+            raise falcon.HTTPBadRequest(description="the body is nested too deeply") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise falcon.HTTPBadRequest(
                 description=f"the body is not valid JSON: {error}"

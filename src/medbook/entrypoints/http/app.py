@@ -73,7 +73,9 @@ def create_app(
 def get_app() -> falcon.App:
     """For gunicorn (``medbook.entrypoints.http.app:get_app()``): settings from the environment."""
     settings = bootstrap.Settings.from_env()
-    if not settings.jwt_secret:
-        raise SystemExit("MEDBOOK_JWT_SECRET is not set: refusing to serve without a strong secret")
+    try:
+        bootstrap.check_jwt_secret(settings.jwt_secret or "")
+    except ValueError as error:
+        raise SystemExit(f"refusing to serve: MEDBOOK_JWT_SECRET {error}") from None
     services = bootstrap.bootstrap(settings)
     return create_app(services, max_body_bytes=settings.max_body_bytes)

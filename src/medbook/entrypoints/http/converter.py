@@ -8,6 +8,7 @@ import math
 import re
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 from cattrs.preconf.json import make_converter
 from cattrs.v import format_exception
@@ -103,6 +104,8 @@ def _describe(error: BaseException, kind: type | None) -> str:
     if isinstance(error, ValueError) and error.args and isinstance(error.args[0], str):
         message = error.args[0]
         return message if message.startswith("must") else f"not valid: {message}"
+    if isinstance(error, AttributeError | TypeError):
+        return "must be an object" if kind is not None and attrs.has(kind) else "has the wrong type"
     return format_exception(error, kind)
 
 

@@ -10,6 +10,7 @@ import falcon
 
 from medbook.domain import errors as e
 from medbook.entrypoints.http.converter import BodyError
+from medbook.ports.unit_of_work import TransientConflict
 
 log = logging.getLogger("medbook.http")
 
@@ -42,6 +43,7 @@ TITLES = {
     422: "Unprocessable request",
     429: "Too many attempts",
     500: "Internal server error",
+    201: "Created",
     503: "Service unavailable",
 }
 
@@ -99,6 +101,14 @@ def handle_http_error(
     problem(resp, status, error.description or error.title or "", code)
 
 
+def handle_transient(
+    req: falcon.Request, resp: falcon.Response, error: TransientConflict, params: dict[str, Any]
+) -> None:
+    log.warning("gave up after repeated conflicts on %s %s: %s", req.method, req.path, error)
+    resp.set_header("Retry-After", "1")
+    problem(resp, 503, "the service is busy; try again in a moment", "busy")
+
+
 def handle_unexpected(
     req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
 ) -> None:
@@ -115,3 +125,4 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(e.DomainError, handle_domain_error)
     app.add_error_handler(BodyError, handle_body_error)
+    app.add_error_handler(TransientConflict, handle_transient)
