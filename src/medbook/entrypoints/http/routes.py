@@ -85,8 +85,10 @@ def department_doctors(s: S, c: Call) -> list[v.DoctorSummary]:
     return [v.DoctorSummary.of(d) for d in s.directory.doctors(c.params["department_id"])]
 
 
-def public_doctor(s: S, c: Call) -> v.DoctorProfile:
-    return doctor_profile(s, s.directory.public_doctor(c.params["doctor_id"]))
+def public_doctor(s: S, c: Call) -> v.PublicDoctorProfile:
+    return v.PublicDoctorProfile.of(
+        doctor_profile(s, s.directory.public_doctor(c.params["doctor_id"]))
+    )
 
 
 def edit_profile(s: S, c: Call) -> v.DoctorProfile:
@@ -297,7 +299,7 @@ ROUTES: tuple[Route, ...] = (
                 public_doctor,
                 "A verified doctor's public profile",
                 **ANYONE,
-                response=v.DoctorProfile,
+                response=v.PublicDoctorProfile,
                 errors=(404,),
             )
         },

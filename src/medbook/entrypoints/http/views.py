@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 from medbook.domain import Appointment, Department, Doctor, Gender, Hospital, Period, Rank
@@ -260,6 +261,29 @@ class DoctorProfile:
             d.verified,
             schedule,
         )
+
+
+@frozen
+class PublicDoctorProfile:
+    """What anyone may see of a verified doctor: no birth date, no staff number."""
+
+    id: int
+    name: str
+    gender: Gender | None
+    hospital_id: int | None
+    hospital: str | None
+    department_id: int | None
+    department: str | None
+    rank: Rank
+    specialty: str
+    avatar_url: str | None
+    verified: bool
+    schedule: Schedule
+
+    @classmethod
+    def of(cls, full: DoctorProfile) -> PublicDoctorProfile:
+        names = [f.name for f in attrs.fields(cls)]
+        return cls(**{name: getattr(full, name) for name in names})
 
 
 @frozen
