@@ -268,16 +268,25 @@ def test_a_partial_update_keeps_the_other_fields(
         "RJ-0042",
     )
     assert (stored.specialty, stored.birth_date) == ("arrhythmia", dt.date(1980, 5, 1))
-    assert (stored.hospital_id, stored.department_id, stored.verified) == (
-        doctor.hospital_id,
-        doctor.department_id,
-        True,
-    )
+    assert (stored.hospital_id, stored.department_id) == (doctor.hospital_id, doctor.department_id)
     assert (stored.name, stored.phone, stored.schedule) == (
         doctor.name,
         doctor.phone,
         doctor.schedule,
     )
+    # A new rank is a qualification the hospital has not vouched for yet: approval again.
+    assert stored.verified is False
+
+
+def test_editing_what_the_hospital_does_not_vouch_for_keeps_the_approval(
+    directory: DirectoryService, doctor: Doctor
+) -> None:
+    directory.update_my_profile(
+        as_doctor(doctor),
+        DoctorProfileChanges(gender=Gender.MALE, specialty="sports injuries", rank=doctor.rank),
+    )
+
+    assert directory.doctor(ident(doctor)).verified is True
 
 
 def test_an_invalid_staff_number_is_refused_and_nothing_changes(

@@ -117,6 +117,8 @@ class Gender(enum.Enum):
 def _staff_number(instance: object, attribute: object, value: str | None) -> None:
     if value is not None and not 1 <= len(value) <= STAFF_NUMBER_MAX:
         raise InvalidValue("staff_number", f"from 1 to {STAFF_NUMBER_MAX} characters")
+    if value is not None and CONTROL_CHARACTERS.search(value):
+        raise InvalidValue("staff_number", "must not contain control characters")
 
 
 @define(slots=False, eq=False)

@@ -54,6 +54,10 @@ def doctor_of(uow: UnitOfWork, doctor_id: int, *, for_update: bool = False) -> D
     return doctor
 
 
+#: What a hospital checks before approving a doctor: changing it needs a new approval.
+QUALIFICATIONS = frozenset({"rank", "staff_number"})
+
+
 @frozen
 class DoctorProfileChanges:
     """A doctor's edit of their own profile; None leaves a field as it is."""
@@ -231,8 +235,10 @@ class DirectoryService:
                 doctor.move_to(hospital, department)
             for name in ("gender", "staff_number", "rank", "specialty", "birth_date"):
                 value = getattr(changes, name)
-                if value is not None:
+                if value is not None and value != getattr(doctor, name):
                     setattr(doctor, name, value)
+                    if name in QUALIFICATIONS:
+                        doctor.verified = False  # the hospital approves what it vouches for
             attrs.validate(doctor)
             uow.doctors.save(doctor)
             return doctor
