@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork
-from medbook.domain import Period, WeeklySchedule
+from medbook.domain import Period, Session, WeeklySchedule
 from medbook.domain.errors import DomainError
 from medbook.services import BookingService, DirectoryService
 
@@ -147,3 +147,27 @@ def test_leave_racing_bookings_leaves_no_one_booked(
         cancelled = [a for a in uow.appointments.of_doctor(doctor_id) if not a.holds_place]
     # Every booking that got in before the leave was cancelled by it, and told about.
     assert len(cancelled) == len(leave.cancelled) == outcomes["ok"] - 1  # type: ignore[attr-defined]
+
+
+def test_schedule_changes_racing_bookings_keep_the_ledger_true(
+    engine_factory: Callable[..., Engine], clock: ManualClock
+) -> None:
+    engine = _pooled(engine_factory, 40)
+    booking, (doctor_id,) = _setup(engine, clock, quota=30)
+    directory = DirectoryService(lambda: SqlUnitOfWork(engine), clock)
+
+    def attempt(i: int) -> object:
+        if i % 8 == 0:  # one lock order (doctor row, then places rows): no deadlock to give up on
+            quota = 20 if i % 16 else 40
+            return directory.set_schedule(doctor_id, WeeklySchedule.every_day(quota, quota))
+        return booking.book(3000 + i, doctor_id, TOMORROW, Period.MORNING)
+
+    outcomes = _race(48, attempt)
+
+    assert set(outcomes) <= {"ok", "session_full"}
+    session = Session(doctor_id, TOMORROW, Period.MORNING)
+    with SqlUnitOfWork(engine) as uow:
+        places = uow.places.lock(session)
+        holding = uow.appointments.holding(session)
+    assert places.booked == len(holding) <= places.quota
+    assert len({a.number for a in holding}) == len(holding)

@@ -46,8 +46,11 @@ class DepartmentRepository(Protocol):
 class DoctorRepository(Protocol):
     def add(self, doctor: Doctor) -> Doctor: ...
 
-    def get(self, doctor_id: int, *, for_update: bool = False) -> Doctor | None:
-        """``for_update``: hold the doctor's row until the transaction ends (read-modify-write)."""
+    def get(
+        self, doctor_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> Doctor | None:
+        """``for_update``: hold the doctor's row until the transaction ends (read-modify-write);
+        ``for_share``: keep it from changing meanwhile (others may share)."""
         ...
 
     def save(self, doctor: Doctor) -> None:

@@ -195,7 +195,7 @@ class BookingService:
         return transactionally(self.new_uow, lambda uow: self._book(uow, session, patient_id))
 
     def _check_session(self, uow: UnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
-        doctor = doctor_of(uow, session.doctor_id)
+        doctor = doctor_of(uow, session.doctor_id, for_share=True)
         ensure_doctor_bookable(doctor.bookable)
         tz = doctor_tz(uow, doctor)
         ensure_within_window(self.policy, session, self.clock.now(), tz)
@@ -257,7 +257,7 @@ class BookingService:
             uow.places.ensure(session, doctor.schedule.quota(date, period))
 
         def work(uow: UnitOfWork) -> LeaveTaken:
-            doctor = doctor_of(uow, doctor_id)
+            doctor = doctor_of(uow, doctor_id, for_share=True)
             now = self.clock.now()
             if now >= self.policy.session_start(session, doctor_tz(uow, doctor)):
                 raise OutsideWindow(f"session {session} has started or is over")

@@ -46,9 +46,13 @@ def doctor_tz(uow: UnitOfWork, doctor: Doctor) -> dt.tzinfo:
     return hospital_of(uow, doctor.hospital_id).tz
 
 
-def doctor_of(uow: UnitOfWork, doctor_id: int, *, for_update: bool = False) -> Doctor:
-    """The doctor; ``for_update`` before changing and saving them, so no change is lost."""
-    doctor = uow.doctors.get(doctor_id, for_update=for_update)
+def doctor_of(
+    uow: UnitOfWork, doctor_id: int, *, for_update: bool = False, for_share: bool = False
+) -> Doctor:
+    """The doctor; ``for_update`` before changing and saving them, so no change is lost;
+    ``for_share`` to lock the doctor before a session's places (the one lock order: doctor row,
+    then places rows, which set_schedule follows too)."""
+    doctor = uow.doctors.get(doctor_id, for_update=for_update, for_share=for_share)
     if doctor is None:
         raise DoctorNotFound(f"no doctor {doctor_id}")
     return doctor

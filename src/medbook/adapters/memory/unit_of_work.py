@@ -118,7 +118,9 @@ class MemoryDoctors(_Table):
     def add(self, doctor: Doctor) -> Doctor:
         return self._insert(doctor)  # type: ignore[no-any-return]
 
-    def get(self, doctor_id: int, *, for_update: bool = False) -> Doctor | None:
+    def get(
+        self, doctor_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> Doctor | None:
         return self._get(doctor_id)  # type: ignore[no-any-return]
 
     def save(self, doctor: Doctor) -> None:

@@ -162,9 +162,13 @@ class SqlDoctors(_Repository):
         doctor.id = self._insert(t.doctors, doctor_to_row(doctor))
         return doctor
 
-    def get(self, doctor_id: int, *, for_update: bool = False) -> Doctor | None:
+    def get(
+        self, doctor_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> Doctor | None:
         query = select(t.doctors).where(t.doctors.c.id == doctor_id)
-        row = self.connection.execute(query.with_for_update() if for_update else query).first()
+        if for_update or for_share:
+            query = query.with_for_update(read=not for_update)
+        row = self.connection.execute(query).first()
         return doctor_from_row(row) if row else None
 
     def save(self, doctor: Doctor) -> None:
