@@ -4,12 +4,11 @@ they are shown."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import pytest
-from unit_support import NOW, TODAY, TOMORROW, MakeDoctor, ident, local
+from unit_support import NOW, TODAY, TOMORROW, Boom, MakeDoctor, failing, ident, local
 
-from medbook.adapters.memory import ManualClock, MemoryStore, MemoryUnitOfWork
+from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.domain import (
     AppointmentStatus,
     CancelledBy,
@@ -37,10 +36,6 @@ from medbook.services.directory import DoctorProfileChanges
 
 MORNING, AFTERNOON = Period.MORNING, Period.AFTERNOON
 DAY_AFTER = TOMORROW + dt.timedelta(days=1)
-
-
-class Boom(Exception):
-    """The failure injected halfway through a service call."""
 
 
 def add_patient(store: MemoryStore, name: str, phone: str) -> Actor:
@@ -593,29 +588,6 @@ def test_only_a_doctor_takes_leave(
     assert booking.appointment(ident(booked.appointment)).status is AppointmentStatus.BOOKED
     assert store.tables["leaves"] == {}
     assert notifications(store) == []
-
-
-def failing(
-    store: MemoryStore, repository: str, method: str, after: int
-) -> Callable[[], MemoryUnitOfWork]:
-    """A unit-of-work factory whose ``repository.method`` raises ``Boom`` after ``after`` calls."""
-    calls = {"n": 0}
-
-    def new_uow() -> MemoryUnitOfWork:
-        uow = store.unit_of_work()
-        target = getattr(uow, repository)
-        real = getattr(target, method)
-
-        def flaky(*args: object, **kwargs: object) -> object:
-            calls["n"] += 1
-            if calls["n"] > after:
-                raise Boom(f"{repository}.{method} failed")
-            return real(*args, **kwargs)
-
-        setattr(target, method, flaky)
-        return uow
-
-    return new_uow
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from unit_support import TOMORROW, PlacesLeft
+from unit_support import TOMORROW, Boom, PlacesLeft, failing
 
 from medbook.adapters.memory import ManualClock, MemoryStore, MemoryUnitOfWork
 from medbook.domain import AppointmentStatus, Period, WeeklySchedule
@@ -15,33 +13,6 @@ from medbook.services import BookingService, DirectoryService
 
 MORNING = Period.MORNING
 PATIENT = 501
-
-
-class Boom(Exception):
-    """The failure injected halfway through a service call."""
-
-
-def failing(
-    store: MemoryStore, repository: str, method: str, after: int = 0
-) -> Callable[[], MemoryUnitOfWork]:
-    """A unit-of-work factory whose ``repository.method`` raises ``Boom`` after ``after`` calls."""
-    calls = {"n": 0}
-
-    def new_uow() -> MemoryUnitOfWork:
-        uow = store.unit_of_work()
-        target = getattr(uow, repository)
-        real = getattr(target, method)
-
-        def flaky(*args: object, **kwargs: object) -> object:
-            calls["n"] += 1
-            if calls["n"] > after:
-                raise Boom(f"{repository}.{method} failed")
-            return real(*args, **kwargs)
-
-        setattr(target, method, flaky)
-        return uow
-
-    return new_uow
 
 
 def test_a_full_session_does_not_leave_the_daily_count_taken(

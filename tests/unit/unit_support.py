@@ -12,6 +12,7 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Protocol
 
+from medbook.adapters.memory import MemoryStore, MemoryUnitOfWork
 from medbook.domain import Doctor, Period
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -43,3 +44,30 @@ def ident(entity: HasId) -> int:
     """The id of a stored entity (which has one by then)."""
     assert entity.id is not None
     return entity.id
+
+
+class Boom(Exception):
+    """The failure injected halfway through a service call."""
+
+
+def failing(
+    store: MemoryStore, repository: str, method: str, after: int = 0
+) -> Callable[[], MemoryUnitOfWork]:
+    """A unit-of-work factory whose ``repository.method`` raises ``Boom`` after ``after`` calls."""
+    calls = {"n": 0}
+
+    def new_uow() -> MemoryUnitOfWork:
+        uow = store.unit_of_work()
+        target = getattr(uow, repository)
+        real = getattr(target, method)
+
+        def flaky(*args: object, **kwargs: object) -> object:
+            calls["n"] += 1
+            if calls["n"] > after:
+                raise Boom(f"{repository}.{method} failed")
+            return real(*args, **kwargs)
+
+        setattr(target, method, flaky)
+        return uow
+
+    return new_uow
