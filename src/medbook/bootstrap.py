@@ -28,6 +28,7 @@ from medbook.adapters.security import (
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
 from medbook.adapters.sql import migrate as sql_migrate
 from medbook.adapters.sql.throttle import SqlLoginThrottle
+from medbook.adapters.storage.url import storage_from_url
 from medbook.domain import BookingPolicy
 from medbook.ports.clock import Clock
 from medbook.ports.security import LoginThrottle, PasswordHasher, TokenService
@@ -159,8 +160,6 @@ def bootstrap(
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    from medbook.adapters.storage.url import storage_from_url
-
     engine = make_engine(settings.database_url)
     if migrate:
         sql_migrate.upgrade(engine)

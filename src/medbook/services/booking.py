@@ -18,7 +18,6 @@ from medbook.domain import (
     Session,
 )
 from medbook.domain.accounts import Actor, Role
-from medbook.domain.appointments import AppointmentStatus
 from medbook.domain.errors import (
     AlreadyBooked,
     AppointmentNotFound,
@@ -336,4 +335,4 @@ class BookingService:
         return self.take_leave(actor.id, date, period)
 
 
-__all__ = ["AppointmentStatus", "AppointmentView", "BookingService", "LeaveTaken"]
+__all__ = ["AppointmentView", "BookingService", "LeaveTaken"]

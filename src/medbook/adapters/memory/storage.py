@@ -8,14 +8,9 @@ import threading
 from collections.abc import Mapping
 from typing import BinaryIO
 
+from medbook.adapters.storage.keys import check_key
 from medbook.domain.errors import ObjectNotFound
 from medbook.ports.storage import StoredObject
-
-
-def check_key(key: str) -> None:
-    from medbook.adapters.storage.keys import check_key as check
-
-    check(key)
 
 
 class MemoryStorage:

@@ -11,7 +11,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import attrs
@@ -216,7 +216,3 @@ def parse_query(req: falcon.Request, cls: type) -> Any:
 def query_name(field: attrs.Attribute[Any]) -> str:
     """The query parameter of a field: its name, or ``metadata["name"]`` (e.g. "from")."""
     return str(field.metadata.get("name", field.name))
-
-
-def operations(routes: Sequence[Route]) -> list[tuple[str, str, Operation]]:
-    return [(route.path, method, op) for route in routes for method, op in route.operations.items()]
