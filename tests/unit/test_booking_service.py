@@ -31,7 +31,6 @@ from medbook.domain.errors import (
     AlreadyBooked,
     AppointmentNotFound,
     DailyLimitReached,
-    DoctorNotBookable,
     DoctorNotFound,
     InvalidValue,
     NotOffered,
@@ -355,10 +354,12 @@ def test_an_unverified_doctor_cannot_be_booked(
 ) -> None:
     doctor = make_doctor(verified=False)
 
-    with pytest.raises(DoctorNotBookable) as caught:
+    with pytest.raises(DoctorNotFound) as caught:
         booking.book(PATIENT, ident(doctor), TOMORROW, MORNING)
 
-    assert caught.value.code == "doctor_not_bookable"
+    # The same answer as for an id that names no doctor: an unverified doctor is not public.
+    assert caught.value.code == "doctor_not_found"
+    assert caught.value.message == f"no doctor {ident(doctor)}"
     assert booking.appointments_of_doctor(ident(doctor)) == []
     assert daily_count(PATIENT, TOMORROW) == 0
 

@@ -250,6 +250,24 @@ def test_leave_cannot_be_taken_for_a_session_that_has_started(
         booking.take_leave(doctor_id, TODAY - dt.timedelta(days=1), AFTERNOON)
 
 
+def test_leave_can_be_taken_at_most_a_year_ahead(booking: BookingService, doctor_id: int) -> None:
+    # NOW is in the morning of TODAY; the default horizon is 365 days, in the hospital's calendar.
+    last = TODAY + dt.timedelta(days=365)
+    monday_after = last + dt.timedelta(days=(7 - last.weekday()) % 7 or 7)
+
+    taken = booking.take_leave(doctor_id, last, AFTERNOON)
+    with pytest.raises(OutsideWindow) as caught:
+        booking.take_leave(doctor_id, last + dt.timedelta(days=1), AFTERNOON)
+    with pytest.raises(OutsideWindow):
+        booking.take_leave(doctor_id, dt.date(9999, 12, 31), MORNING)
+    with pytest.raises(OutsideWindow):
+        booking.take_leave(doctor_id, monday_after, MORNING)
+
+    assert taken.leave.date == last
+    assert caught.value.field == "date"
+    assert caught.value.details["last_date"] == last.isoformat()
+
+
 def test_leave_cannot_be_taken_for_a_switched_off_session(
     booking: BookingService, make_doctor: MakeDoctor
 ) -> None:

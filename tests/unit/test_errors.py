@@ -35,7 +35,6 @@ def test_the_booking_codes_are_the_documented_ones() -> None:
         "outside_window",
         "not_cancellable",
         "daily_limit_reached",
-        "doctor_not_bookable",
         "doctor_not_found",
         "appointment_not_found",
         "session_not_started",

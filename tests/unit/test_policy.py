@@ -11,7 +11,7 @@ from unit_support import LAST_BOOKABLE, NOW, SHANGHAI, TODAY, TOMORROW, local
 from medbook.domain import BookingPolicy, Period, Session
 from medbook.domain.errors import (
     DailyLimitReached,
-    DoctorNotBookable,
+    DoctorNotFound,
     InvalidValue,
     NotCancellable,
     NotOffered,
@@ -148,7 +148,8 @@ def test_the_day_after_the_last_bookable_date_is_outside_the_window() -> None:
     with pytest.raises(OutsideWindow) as caught:
         ensure_within_window(POLICY, session(day_after), NOW, SHANGHAI)
 
-    assert caught.value.details == {"last_bookable_date": "2026-12-09"}
+    assert caught.value.details == {"field": "date", "last_bookable_date": "2026-12-09"}
+    assert caught.value.field == "date"
     assert not POLICY.is_bookable_time(session(day_after), NOW, SHANGHAI)
 
 
@@ -202,12 +203,13 @@ def test_a_session_on_leave_is_not_offered_whatever_its_quota() -> None:
         ensure_offered(session(TOMORROW), quota=30, on_leave=True)
 
 
-def test_an_unverified_doctor_is_not_bookable() -> None:
-    ensure_doctor_bookable(True)
-    with pytest.raises(DoctorNotBookable) as caught:
-        ensure_doctor_bookable(False)
+def test_an_unverified_doctor_is_not_bookable_and_not_there() -> None:
+    ensure_doctor_bookable(7, True)
+    with pytest.raises(DoctorNotFound) as caught:
+        ensure_doctor_bookable(7, False)
 
-    assert caught.value.code == "doctor_not_bookable"
+    assert caught.value.code == "doctor_not_found"
+    assert caught.value.message == "no doctor 7"
 
 
 @pytest.mark.parametrize("held", [0, 1, 2])

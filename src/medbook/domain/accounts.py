@@ -7,9 +7,9 @@ import enum
 
 from attrs import define, field, frozen
 
-from medbook.domain.directory import ensure_name
 from medbook.domain.entity import Entity
 from medbook.domain.errors import InvalidValue
+from medbook.domain.text import PERSON_NAME, nfc, nfc_or_none
 
 PASSWORD_MIN_LENGTH = 8
 #: Long enough for passphrases; the bound keeps hashing cost predictable.
@@ -48,10 +48,6 @@ def ensure_password_policy(password: str) -> str:
     return password
 
 
-def _name(instance: object, attribute: object, value: str) -> None:
-    ensure_name(value, "name", 50)
-
-
 @define(slots=False, eq=False)
 class Credential(Entity):
     """What a user logs in with: a phone number unique within a role, and a password hash."""
@@ -65,11 +61,13 @@ class Credential(Entity):
 
 @define(slots=False, eq=False)
 class Patient(Entity):
-    name: str = field(validator=_name)
+    name: str = field(converter=nfc, validator=PERSON_NAME.validator("name"))
     phone: str = ""
     created_at: dt.datetime | None = None
     #: Set once the resident identity number was checked; only the derived facts are kept.
-    legal_name: str | None = None
+    legal_name: str | None = field(
+        default=None, converter=nfc_or_none, validator=PERSON_NAME.validator("name")
+    )
     birth_date: dt.date | None = None
     sex: Sex | None = None
     id_number_last4: str | None = None
@@ -85,6 +83,6 @@ class Admin(Entity):
     """A hospital administrator: manages their hospital's departments and approves its doctors."""
 
     hospital_id: int
-    name: str = field(validator=_name)
+    name: str = field(converter=nfc, validator=PERSON_NAME.validator("name"))
     phone: str = ""
     id: int | None = None

@@ -6,16 +6,29 @@ import datetime as dt
 import enum
 import re
 import zoneinfo
+from typing import Any
 
 from attrs import define, field, frozen
 
 from medbook.domain.entity import Entity
 from medbook.domain.errors import DepartmentMismatch, InvalidValue
 from medbook.domain.schedule import WeeklySchedule
+from medbook.domain.text import (
+    ADDRESS,
+    DEPARTMENT_NAME,
+    DESCRIPTION,
+    HOSPITAL_NAME,
+    PERSON_NAME,
+    SPECIALTY,
+    STAFF_NUMBER,
+    TextRule,
+    nfc,
+    nfc_or_none,
+)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 MOBILE_PATTERN = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only (\d matches others)
-STAFF_NUMBER_MAX = 8
+STAFF_NUMBER_MAX = STAFF_NUMBER.max_length
 
 
 def ensure_mobile(phone: str, field_name: str = "phone") -> str:
@@ -27,31 +40,16 @@ def ensure_mobile(phone: str, field_name: str = "phone") -> str:
     return phone
 
 
-#: C0 and C1 control characters: never part of a name.
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def ensure_name(value: str, field_name: str, max_length: int) -> str:
-    """A display name: 1 to ``max_length`` characters, not only spaces, no control characters."""
-    if CONTROL_CHARACTERS.search(value):
-        raise InvalidValue(field_name, "must not contain control characters")
-    if not value.strip():
-        raise InvalidValue(field_name, "must not be blank")
-    if len(value) > max_length:
-        raise InvalidValue(field_name, f"at most {max_length} characters")
-    return value
+    """A display name: 1 to ``max_length`` characters after NFC normalisation, with a visible
+    character and no control characters (the rules of ``medbook.domain.text``); returns it in
+    NFC."""
+    return TextRule(max_length).check(value, field_name)
 
 
-def _at_most(field_name: str, value: str, max_length: int) -> None:
-    if len(value) > max_length:
-        raise InvalidValue(field_name, f"at most {max_length} characters")
-
-
-def _non_blank(max_length: int):  # type: ignore[no-untyped-def]
-    def check(instance: object, attribute: object, value: str) -> None:
-        ensure_name(value, getattr(attribute, "name", "value"), max_length)
-
-    return check
+def _text(rule: TextRule, name: str, default: str) -> Any:
+    """An attrs field of optional free text: normalised to NFC, checked by ``rule``."""
+    return field(default=default, converter=nfc, validator=rule.validator(name))
 
 
 def _timezone(instance: object, attribute: object, value: str) -> None:
@@ -81,8 +79,8 @@ class GeoPoint:
 
 @define(slots=False, eq=False)
 class Hospital(Entity):
-    name: str = field(validator=_non_blank(200))
-    address: str = ""
+    name: str = field(converter=nfc, validator=HOSPITAL_NAME.validator("name"))
+    address: str = _text(ADDRESS, "address", default="")
     location: GeoPoint | None = None
     timezone: str = field(default=DEFAULT_TIMEZONE, validator=_timezone)
     id: int | None = None
@@ -95,8 +93,8 @@ class Hospital(Entity):
 @define(slots=False, eq=False)
 class Department(Entity):
     hospital_id: int
-    name: str = field(validator=_non_blank(100))
-    description: str = field(default="", validator=lambda i, a, v: _at_most("description", v, 2000))
+    name: str = field(converter=nfc, validator=DEPARTMENT_NAME.validator("name"))
+    description: str = _text(DESCRIPTION, "description", default="")
     id: int | None = None
 
 
@@ -114,13 +112,6 @@ class Gender(enum.Enum):
     MALE = "male"
 
 
-def _staff_number(instance: object, attribute: object, value: str | None) -> None:
-    if value is not None and not 1 <= len(value) <= STAFF_NUMBER_MAX:
-        raise InvalidValue("staff_number", f"from 1 to {STAFF_NUMBER_MAX} characters")
-    if value is not None and CONTROL_CHARACTERS.search(value):
-        raise InvalidValue("staff_number", "must not contain control characters")
-
-
 @define(slots=False, eq=False)
 class Doctor(Entity):
     """A doctor of one hospital and one of its departments, with the weekly schedule they keep.
@@ -130,12 +121,14 @@ class Doctor(Entity):
 
     hospital_id: int | None
     department_id: int | None
-    name: str = field(validator=_non_blank(50))
+    name: str = field(converter=nfc, validator=PERSON_NAME.validator("name"))
     phone: str = field(validator=lambda i, a, v: ensure_mobile(v))
     rank: Rank = Rank.RESIDENT
     gender: Gender | None = None
-    staff_number: str | None = field(default=None, validator=_staff_number)
-    specialty: str = field(default="", validator=lambda i, a, v: _at_most("specialty", v, 200))
+    staff_number: str | None = field(
+        default=None, converter=nfc_or_none, validator=STAFF_NUMBER.validator("staff_number")
+    )
+    specialty: str = _text(SPECIALTY, "specialty", default="")
     birth_date: dt.date | None = None
     avatar_url: str | None = None
     avatar_key: str | None = None  # the object-storage key of an uploaded avatar

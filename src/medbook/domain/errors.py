@@ -18,6 +18,8 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        #: The input field the error is about, when it is about one (``details["field"]``).
+        self.field: str | None = field if isinstance(field := details.get("field"), str) else None
 
 
 class NotFound(DomainError):
@@ -33,7 +35,6 @@ class InvalidValue(DomainError):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", field=field)
-        self.field = field
 
 
 class RuleViolation(DomainError):
@@ -61,12 +62,12 @@ class Unauthenticated(DomainError):
 
 
 class TooManyAttempts(DomainError):
-    """Too many failed logins: wait ``retry_after`` seconds."""
+    """Too many attempts (logins, registrations) from the caller: wait ``retry_after`` seconds."""
 
     code = "too_many_attempts"
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed attempts; try again in {retry_after} s")
+        super().__init__(f"too many attempts; try again in {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -147,12 +148,6 @@ class NotOffered(RuleViolation):
     """The doctor's schedule does not offer that session, or the doctor is on leave then."""
 
     code = "not_offered"
-
-
-class DoctorNotBookable(RuleViolation):
-    """The doctor has not been verified by their hospital yet."""
-
-    code = "doctor_not_bookable"
 
 
 class OutsideWindow(RuleViolation):

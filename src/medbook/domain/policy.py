@@ -8,7 +8,7 @@ from attrs import field, frozen
 
 from medbook.domain.errors import (
     DailyLimitReached,
-    DoctorNotBookable,
+    DoctorNotFound,
     InvalidValue,
     NotCancellable,
     NotOffered,
@@ -44,6 +44,7 @@ class BookingPolicy:
     - ``cancel_deadline``: how long before a session's start a patient may still cancel (0 = until
       the start).
     - ``max_active_per_day``: how many active appointments one patient may hold on one date.
+    - ``leave_horizon_days``: how far ahead a doctor may take a session off.
     - One active appointment per patient per session of a doctor is not configurable.
     """
 
@@ -55,6 +56,9 @@ class BookingPolicy:
     cancel_deadline: dt.timedelta = field(default=dt.timedelta(0), validator=_non_negative_delta)
     max_active_per_day: int = field(
         default=3, validator=lambda i, a, v: _in_range("max_active_per_day", v, 1, 100)
+    )
+    leave_horizon_days: int = field(
+        default=365, validator=lambda i, a, v: _in_range("leave_horizon_days", v, 0, 3660)
     )
 
     def __attrs_post_init__(self) -> None:
@@ -84,10 +88,11 @@ class BookingPolicy:
 # --- the rules, each on its own ------------------------------------------------------------------
 
 
-def ensure_doctor_bookable(verified: bool) -> None:
-    """Only doctors their hospital has verified can be booked."""
+def ensure_doctor_bookable(doctor_id: int, verified: bool) -> None:
+    """Only doctors their hospital has verified can be booked; to anyone else, an unverified
+    doctor does not exist (the same answer as for an id that names nobody)."""
     if not verified:
-        raise DoctorNotBookable("this doctor cannot be booked yet")
+        raise DoctorNotFound(f"no doctor {doctor_id}")
 
 
 def ensure_within_window(
@@ -95,20 +100,37 @@ def ensure_within_window(
 ) -> None:
     """A session is bookable from now until ``window_days`` ahead, and closes at its start."""
     if _aware(now) >= policy.session_start(session, tz):
-        raise OutsideWindow(f"session {session} has started or is over")
+        raise OutsideWindow(f"session {session} has started or is over", field="date")
     if session.date > policy.last_bookable_date(now, tz):
         raise OutsideWindow(
             f"sessions can be booked at most {policy.window_days} days ahead",
+            field="date",
             last_bookable_date=policy.last_bookable_date(now, tz).isoformat(),
+        )
+
+
+def ensure_leave_time(
+    policy: BookingPolicy, session: Session, now: dt.datetime, tz: dt.tzinfo
+) -> None:
+    """A doctor takes a session off before it starts, and at most ``leave_horizon_days`` ahead
+    (a leave years away is a typing error, not a plan)."""
+    if _aware(now) >= policy.session_start(session, tz):
+        raise OutsideWindow(f"session {session} has started or is over", field="date")
+    last = _aware(now).astimezone(tz).date() + dt.timedelta(days=policy.leave_horizon_days)
+    if session.date > last:
+        raise OutsideWindow(
+            f"leave can be taken at most {policy.leave_horizon_days} days ahead",
+            field="date",
+            last_date=last.isoformat(),
         )
 
 
 def ensure_offered(session: Session, quota: int, on_leave: bool) -> None:
     """The doctor's schedule must switch the session on, and the doctor must not be on leave."""
     if on_leave:
-        raise NotOffered(f"the doctor is on leave for session {session}")
+        raise NotOffered(f"the doctor is on leave for session {session}", field="period")
     if quota <= 0:
-        raise NotOffered(f"the doctor's schedule does not offer session {session}")
+        raise NotOffered(f"the doctor's schedule does not offer session {session}", field="period")
 
 
 def daily_limit_reached(policy: BookingPolicy) -> DailyLimitReached:

@@ -25,7 +25,6 @@ from medbook.domain.errors import (
     InvalidValue,
     NotOffered,
     NotYetStarted,
-    OutsideWindow,
     SessionFull,
 )
 from medbook.domain.notifications import Notification, NotificationKind
@@ -33,6 +32,7 @@ from medbook.domain.policy import (
     daily_limit_reached,
     ensure_cancellable_time,
     ensure_doctor_bookable,
+    ensure_leave_time,
     ensure_offered,
     ensure_within_window,
 )
@@ -195,7 +195,7 @@ class BookingService:
 
     def _check_session(self, uow: UnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
         doctor = doctor_of(uow, session.doctor_id, for_share=True)
-        ensure_doctor_bookable(doctor.bookable)
+        ensure_doctor_bookable(session.doctor_id, doctor.bookable)
         tz = doctor_tz(uow, doctor)
         ensure_within_window(self.policy, session, self.clock.now(), tz)
         return doctor, tz
@@ -258,11 +258,12 @@ class BookingService:
         def work(uow: UnitOfWork) -> LeaveTaken:
             doctor = doctor_of(uow, doctor_id, for_share=True)
             now = self.clock.now()
-            if now >= self.policy.session_start(session, doctor_tz(uow, doctor)):
-                raise OutsideWindow(f"session {session} has started or is over")
+            ensure_leave_time(self.policy, session, now, doctor_tz(uow, doctor))
             places = uow.places.lock(session)
             if doctor.schedule.quota(date, period) <= 0 and places.booked == 0:
-                raise NotOffered(f"the doctor's schedule does not offer session {session}")
+                raise NotOffered(
+                    f"the doctor's schedule does not offer session {session}", field="period"
+                )
             leave = Leave(doctor_id, date, period)
             uow.leaves.add(leave)
             cancelled = []

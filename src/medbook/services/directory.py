@@ -19,6 +19,7 @@ from medbook.domain.errors import (
     InvalidValue,
 )
 from medbook.domain.geo import distance_km
+from medbook.domain.text import ensure_birth_date
 from medbook.ports.clock import Clock
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.authorization import require_admin_of, require_role
@@ -117,6 +118,8 @@ class DirectoryService:
         birth_date: dt.date | None = None,
     ) -> Doctor:
         """A doctor joins a department of a hospital; they stay unverified until approved."""
+        if birth_date is not None:
+            ensure_birth_date(birth_date, self._today())
 
         def work(uow: UnitOfWork) -> Doctor:
             doctor = Doctor.join(
@@ -221,6 +224,8 @@ class DirectoryService:
         hospital needs that hospital's approval again.
         """
         require_role(actor, Role.DOCTOR)
+        if changes.birth_date is not None:
+            ensure_birth_date(changes.birth_date, self._today())
 
         def work(uow: UnitOfWork) -> Doctor:
             doctor = doctor_of(uow, actor.id, for_update=True)
@@ -248,6 +253,10 @@ class DirectoryService:
             return doctor
 
         return transactionally(self.new_uow, work)
+
+    def _today(self) -> dt.date:
+        """Today on the mainland's calendar, for judging birth dates."""
+        return self.clock.now().astimezone(zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)).date()
 
     def set_my_schedule(self, actor: Actor, schedule: WeeklySchedule) -> Doctor:
         require_role(actor, Role.DOCTOR)

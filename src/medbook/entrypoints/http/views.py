@@ -10,7 +10,10 @@ from attrs import field, frozen
 
 from medbook.domain import Appointment, Department, Doctor, Gender, Hospital, Period, Rank
 from medbook.domain.accounts import Role, Sex
+from medbook.domain.directory import MOBILE_PATTERN
 from medbook.domain.notifications import Notification
+from medbook.domain.text import DEPARTMENT_NAME, DESCRIPTION, PERSON_NAME, SPECIALTY, STAFF_NUMBER
+from medbook.entrypoints.http.text_schema import text_schema
 from medbook.services.booking import AppointmentView
 from medbook.services.directory import HospitalNearby
 
@@ -26,13 +29,8 @@ def _optional(**constraints: Any) -> Any:
     return field(default=None, metadata={"schema": constraints})
 
 
-PHONE = {"pattern": "^1[3-9][0-9]{9}$"}
-#: No control characters, and at least one character that is not a space (as Python's
-#: str.strip() sees spaces); written out, since JSON Schema's \s is ECMAScript's, not Python's.
-_NOT_CONTROL = "[^\\x00-\\x1f\\x7f-\\x9f]"
-_NOT_SPACE = "[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-NAME_PATTERN = f"^{_NOT_CONTROL}*{_NOT_SPACE}{_NOT_CONTROL}*$"
-NAME = {"minLength": 1, "maxLength": 50, "pattern": NAME_PATTERN}
+PHONE = {"pattern": MOBILE_PATTERN.pattern}
+NAME = text_schema(PERSON_NAME)
 
 
 @frozen
@@ -62,8 +60,8 @@ class Approval:
 
 @frozen
 class NewDepartment:
-    name: str = _schema(minLength=1, maxLength=100, pattern=NAME_PATTERN)
-    description: str = field(default="", metadata={"schema": {"maxLength": 2000}})
+    name: str = _schema(**text_schema(DEPARTMENT_NAME))
+    description: str = field(default="", metadata={"schema": text_schema(DESCRIPTION)})
 
 
 @frozen
@@ -71,9 +69,9 @@ class ProfileEdit:
     gender: Gender | None = None
     hospital_id: int | None = None
     department_id: int | None = None
-    staff_number: str | None = _optional(minLength=1, maxLength=8)
+    staff_number: str | None = _optional(**text_schema(STAFF_NUMBER))
     rank: Rank | None = None
-    specialty: str | None = _optional(maxLength=200)
+    specialty: str | None = _optional(**text_schema(SPECIALTY))
     birth_date: dt.date | None = None
 
 

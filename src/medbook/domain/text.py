@@ -1,0 +1,154 @@
+"""The rules for text people type — names, titles, descriptions — in one place.
+
+Every free-text field of the domain goes through a ``TextRule``:
+
+- it is normalised to NFC, so that "é" typed as one character or as "e" + U+0301 is one name;
+- control characters (C0, DEL, C1) are refused, except tab and line breaks in multi-line text;
+  so are lone surrogates and the bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E,
+  U+200F, U+061C), which make a name display as something else than it is ("Trojan Source",
+  CVE-2021-42574); line and paragraph separators are refused in single-line text;
+- a required field needs at least one visible character: a name made only of spaces, zero-width
+  characters, combining marks or fillers is blank, however long it is;
+- the length is counted in characters after normalisation.
+
+The HTTP layer derives the JSON Schema pattern of each field from ``is_forbidden`` and
+``is_invisible``, so the document and the rule cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from typing import Any
+
+from attrs import frozen
+
+from medbook.domain.errors import InvalidValue
+
+#: Bidirectional formatting controls and marks (Unicode TR 9): never part of a name.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+#: Line breaks allowed in multi-line text (besides the tab).
+LINE_BREAKS = frozenset("\n\r")
+#: Letters and symbols that display as nothing (Hangul fillers, the braille blank).
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Mn", "Me", "Cf", "Cc"})
+
+
+def is_forbidden(character: str, *, multiline: bool = False) -> bool:
+    """True for a character no text field may hold (in multi-line text, tabs and line breaks are
+    allowed)."""
+    if multiline and (character == "\t" or character in LINE_BREAKS):
+        return False
+    category = unicodedata.category(character)
+    return (
+        category in ("Cc", "Cs")
+        or character in BIDI_CONTROLS
+        or (not multiline and category in ("Zl", "Zp"))
+    )
+
+
+def is_invisible(character: str) -> bool:
+    """True for a character that shows nothing on its own: spaces, zero-width and format
+    characters, combining marks, fillers."""
+    return unicodedata.category(character) in _INVISIBLE_CATEGORIES or character in _BLANK_LOOKING
+
+
+@frozen
+class TextRule:
+    """What one kind of text field accepts: see the module's documentation."""
+
+    max_length: int
+    #: Required text needs a visible character; optional text may be empty.
+    required: bool = True
+    multiline: bool = False
+
+    @property
+    def min_length(self) -> int:
+        return 1 if self.required else 0
+
+    def check(self, value: str, field: str) -> str:
+        """``value`` normalised to NFC, or ``InvalidValue`` naming ``field``."""
+        if not isinstance(value, str):
+            raise InvalidValue(field, "must be text")
+        text = unicodedata.normalize("NFC", value)
+        bad = next((c for c in text if is_forbidden(c, multiline=self.multiline)), None)
+        if bad is not None:
+            raise InvalidValue(field, f"must not contain {_describe(bad)}")
+        if self.required and all(is_invisible(c) for c in text):
+            raise InvalidValue(field, "must not be blank: it needs a visible character")
+        if len(text) > self.max_length:
+            raise InvalidValue(field, f"at most {self.max_length} characters")
+        return text
+
+    def validator(self, field: str) -> Any:
+        """An attrs validator applying this rule (pair it with ``converter=nfc``); typed ``Any``
+        so that one validator serves ``str`` and ``str | None`` fields alike."""
+        return _Validator(self, field)
+
+
+@frozen
+class _Validator:
+    rule: TextRule
+    field: str
+
+    def __call__(self, instance: object, attribute: object, value: str | None) -> None:
+        if value is not None:
+            self.rule.check(value, self.field)
+
+
+def nfc(value: str) -> str:
+    """An attrs converter: text in NFC (anything else untouched, for the validator to refuse)."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
+def nfc_or_none(value: str | None) -> str | None:
+    """``nfc`` for optional text."""
+    return nfc(value) if value is not None else None
+
+
+def _describe(character: str) -> str:
+    if character in BIDI_CONTROLS:
+        kind = "bidirectional control characters"
+    elif unicodedata.category(character) == "Cs":
+        kind = "lone surrogates"
+    elif unicodedata.category(character) in ("Zl", "Zp"):
+        kind = "line breaks"
+    else:
+        kind = "control characters"
+    return f"{kind} (U+{ord(character):04X})"
+
+
+# --- the rules of medbook's fields ---------------------------------------------------------------
+
+PERSON_NAME = TextRule(50)
+HOSPITAL_NAME = TextRule(200)
+ADDRESS = TextRule(500, required=False)
+DEPARTMENT_NAME = TextRule(100)
+DESCRIPTION = TextRule(2000, required=False, multiline=True)
+SPECIALTY = TextRule(200, required=False)
+STAFF_NUMBER = TextRule(8)
+
+# --- dates people type ---------------------------------------------------------------------------
+
+#: Nobody alive is older than this: an older birth date is a typing error.
+MAX_AGE_YEARS = 130
+
+
+def ensure_birth_date(value: dt.date, today: dt.date, field: str = "birth_date") -> dt.date:
+    """A birth date is not in the future and not more than ``MAX_AGE_YEARS`` years ago."""
+    if value > today:
+        raise InvalidValue(field, "must not be in the future")
+    if value < _years_before(today, MAX_AGE_YEARS):
+        raise InvalidValue(field, f"must be within the last {MAX_AGE_YEARS} years")
+    return value
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    if day.year - years < dt.MINYEAR:
+        return dt.date.min
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February, in a year that has none
+        return day.replace(year=day.year - years, day=28)
