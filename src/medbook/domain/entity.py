@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+#: Ids are positive 32-bit integers (the databases' INTEGER): anything else names no row.
+MAX_ID = 2**31 - 1
+
+
+def is_id(value: object) -> bool:
+    """True for an int (not a bool) that can be an entity's id: 1 to ``MAX_ID``."""
+    return type(value) is int and 1 <= value <= MAX_ID
+
 
 class Entity:
     """Mixin for ``@define(slots=False, eq=False)`` classes that carry an ``id`` attribute.

@@ -21,7 +21,7 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.accounts import Admin, Credential, Patient, Role
+from medbook.domain.accounts import Actor, Admin, Credential, Patient, Role
 from medbook.domain.notifications import Notification
 
 
@@ -166,6 +166,12 @@ class CredentialRepository(Protocol):
     def find(self, role: Role, phone: str) -> Credential | None: ...
 
     def of_user(self, role: Role, user_id: int) -> Credential | None: ...
+
+    def actor(self, role: Role, user_id: int) -> Actor | None:
+        """Who acts under this login, as stored now (an admin's hospital from the admin's row,
+        never from a token); None when the login no longer exists. One read: it runs on every
+        authenticated request."""
+        ...
 
     def save(self, credential: Credential) -> None:
         """Write back a changed password hash."""

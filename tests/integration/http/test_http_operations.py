@@ -12,6 +12,7 @@ from http_support import Api, World, fast_hasher, ok, problem
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
 from medbook.bootstrap import build_services
+from medbook.domain.errors import InvalidValue
 from medbook.entrypoints.http.app import create_app
 
 
@@ -81,3 +82,22 @@ def test_an_unexpected_error_is_a_500_problem_that_tells_nothing_of_the_inside(
     assert result.json["status"] == 500
     assert result.json["code"] == "internal_error"
     assert "hunter2" not in result.text and "RuntimeError" not in result.text
+
+
+def test_an_error_whose_text_cannot_be_written_as_utf8_still_answers_a_problem(
+    clock: ManualClock,
+) -> None:
+    # An error echoing what a client sent (a lone surrogate, say) must not break its own answer:
+    # before, Falcon failed to encode the body and the client got a 500 with no body at all.
+    def echoing_store() -> Any:
+        raise InvalidValue("name\udead", "was \ud800 sent by someone")
+
+    services = build_services(echoing_store, clock, hasher=fast_hasher())
+    client = falcon.testing.TestClient(create_app(services))
+
+    result = client.simulate_get("/v1/hospitals")
+
+    assert result.status_code == 422
+    assert result.headers["content-type"].startswith("application/problem+json")
+    assert result.json["status"] == 422
+    assert result.json["errors"][0]["field"].startswith("name")

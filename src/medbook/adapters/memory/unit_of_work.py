@@ -24,7 +24,7 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.accounts import Admin, Credential, Patient, Role
+from medbook.domain.accounts import Actor, Admin, Credential, Patient, Role
 from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, DepartmentExists, PhoneTaken
 from medbook.domain.notifications import Notification
 from medbook.ports.repositories import Places
@@ -259,6 +259,14 @@ class MemoryCredentials(_Table):
 
     def of_user(self, role: Role, user_id: int) -> Credential | None:
         return next((c for c in self._all() if c.role is role and c.user_id == user_id), None)
+
+    def actor(self, role: Role, user_id: int) -> Actor | None:
+        if self.of_user(role, user_id) is None:
+            return None
+        if role is not Role.ADMIN:
+            return Actor(user_id, role)
+        admin = self._uow.admins.get(user_id)
+        return Actor(user_id, role, admin.hospital_id) if admin is not None else None
 
     def save(self, credential: Credential) -> None:
         self._save(credential)

@@ -22,7 +22,7 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.accounts import Admin, Credential, Patient, Role
+from medbook.domain.accounts import Actor, Admin, Credential, Patient, Role
 from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, DepartmentExists, PhoneTaken
 from medbook.domain.notifications import Notification
 from medbook.ports.repositories import Places
@@ -470,6 +470,20 @@ class SqlCredentials(_Repository):
             select(t.credentials).where(c.role == role, c.user_id == user_id)
         ).first()
         return _credential(row) if row else None
+
+    def actor(self, role: Role, user_id: int) -> Actor | None:
+        c, a = t.credentials.c, t.admins.c
+        admin_of_login = t.credentials.outerjoin(
+            t.admins, and_(c.role == Role.ADMIN, a.id == c.user_id)
+        )
+        row = self.connection.execute(
+            select(a.hospital_id)
+            .select_from(admin_of_login)
+            .where(c.role == role, c.user_id == user_id)
+        ).first()
+        if row is None or (role is Role.ADMIN and row.hospital_id is None):
+            return None
+        return Actor(user_id, role, row.hospital_id)
 
     def save(self, credential: Credential) -> None:
         self.connection.execute(

@@ -13,6 +13,8 @@ import cattrs
 from cattrs.preconf.json import make_converter
 from cattrs.v import format_exception
 
+from medbook.entrypoints.http.body import OutOfRange
+
 T = TypeVar("T")
 
 
@@ -37,6 +39,8 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 def _int(value: Any, _: type) -> int:
+    if isinstance(value, OutOfRange):
+        raise ValueError(f"must be an integer from {INT_MIN} to {INT_MAX}")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("must be an integer")
     if not INT_MIN <= value <= INT_MAX:
@@ -45,6 +49,8 @@ def _int(value: Any, _: type) -> int:
 
 
 def _float(value: Any, _: type) -> float:
+    if isinstance(value, OutOfRange):
+        raise ValueError("must be a finite number within the range of a double")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError("must be a finite number")
     return float(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -15,6 +16,8 @@ from medbook.ports.unit_of_work import TransientConflict
 log = logging.getLogger("medbook.http")
 
 PROBLEM = "application/problem+json"
+
+Handler = Callable[[falcon.Request, falcon.Response, Any, Any], None]
 
 #: Most specific first: the first class an error is an instance of decides its status.
 STATUS_OF: tuple[tuple[type[e.DomainError], int], ...] = (
@@ -55,8 +58,12 @@ def status_of(error: e.DomainError) -> int:
 def problem(
     resp: falcon.Response, status: int, detail: str, code: str | None = None, **extra: Any
 ) -> None:
+    """Answer with an RFC 9457 problem document. It cannot fail: whatever the detail or the extra
+    members hold (text that is not UTF-8 representable, values JSON cannot write), the client gets
+    a problem+json body with the status, at worst without the parts that could not be written."""
     resp.status = falcon.code_to_http_status(status)
     resp.content_type = PROBLEM
+    resp.text = None
     body: dict[str, Any] = {
         "type": "about:blank",
         "status": status,
@@ -66,7 +73,17 @@ def problem(
     if code:
         body["code"] = code
     body.update(extra)
-    resp.text = json.dumps(body, ensure_ascii=False)
+    try:
+        resp.data = _encoded(body)
+    except Exception:  # the last resort must answer, whatever went wrong
+        log.exception("could not write the problem document for a %d answer", status)
+        resp.data = _encoded({"type": "about:blank", "status": status, "title": body["title"]})
+
+
+def _encoded(body: dict[str, Any]) -> bytes:
+    """UTF-8 JSON; a lone surrogate in any string (only an attacker sends one) becomes U+FFFD."""
+    text = json.dumps(body, ensure_ascii=False, default=str)
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode("utf-8")
 
 
 def handle_domain_error(
@@ -74,8 +91,10 @@ def handle_domain_error(
 ) -> None:
     status = status_of(error)
     extra: dict[str, Any] = {}
-    if isinstance(error, e.InvalidValue):
-        extra["errors"] = [{"field": error.field, "message": error.message.split(": ", 1)[-1]}]
+    if status == 422:
+        # Every 422 names its field (API.md); a rule broken by the request as a whole names "body".
+        message = error.message.split(": ", 1)[-1] if isinstance(error, e.InvalidValue) else None
+        extra["errors"] = [{"field": error.field or "body", "message": message or error.message}]
     if isinstance(error, e.TooManyAttempts):
         resp.set_header("Retry-After", str(error.retry_after))
     if isinstance(error, e.Unauthenticated):
@@ -119,10 +138,27 @@ def handle_unexpected(
     problem(resp, 500, "something went wrong on our side; it has been logged", "internal_error")
 
 
+def _never_failing(handler: Handler) -> Handler:
+    """``handler``, except that an error inside it still answers a problem+json 500."""
+
+    def handle(req: falcon.Request, resp: falcon.Response, error: Any, params: Any) -> None:
+        try:
+            handler(req, resp, error, params)
+        except Exception:  # an error handler must answer, whatever went wrong
+            log.exception("the error handler failed on %s %s", req.method, req.path)
+            problem(resp, 500, "something went wrong on our side; it has been logged")
+
+    return handle
+
+
 def install(app: falcon.App) -> None:
     # Falcon picks the handler registered for the nearest class in the error's MRO.
-    app.add_error_handler(Exception, handle_unexpected)
-    app.add_error_handler(falcon.HTTPError, handle_http_error)
-    app.add_error_handler(e.DomainError, handle_domain_error)
-    app.add_error_handler(BodyError, handle_body_error)
-    app.add_error_handler(TransientConflict, handle_transient)
+    handlers: tuple[tuple[type[Exception], Handler], ...] = (
+        (Exception, handle_unexpected),
+        (falcon.HTTPError, handle_http_error),
+        (e.DomainError, handle_domain_error),
+        (BodyError, handle_body_error),
+        (TransientConflict, handle_transient),
+    )
+    for kind, handler in handlers:
+        app.add_error_handler(kind, _never_failing(handler))

@@ -13,7 +13,8 @@ from typing import Any
 import attrs
 
 import medbook
-from medbook.entrypoints.http.api import MAX_ID, Route, query_name
+from medbook.domain.entity import MAX_ID
+from medbook.entrypoints.http.api import Route, query_name
 from medbook.entrypoints.http.errors import TITLES
 
 #: The form of object-storage keys (the storage adapters check more: no '..', no '//').
