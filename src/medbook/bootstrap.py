@@ -7,6 +7,7 @@ systems using medbook as a library may call it too, or wire the services by hand
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -19,19 +20,21 @@ from medbook.adapters.clock import SystemClock
 from medbook.adapters.images import PillowInspector
 from medbook.adapters.memory import MemoryStore
 from medbook.adapters.memory.storage import MemoryStorage
+from medbook.adapters.redis_throttle import RedisThrottle
 from medbook.adapters.security import (
     Argon2Hasher,
     JwtTokens,
-    MemoryLoginThrottle,
+    MemoryThrottle,
     check_jwt_secret,
 )
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
 from medbook.adapters.sql import migrate as sql_migrate
-from medbook.adapters.sql.throttle import SqlLoginThrottle
+from medbook.adapters.sql.throttle import SqlThrottle
 from medbook.adapters.storage.url import storage_from_url
 from medbook.domain import BookingPolicy
+from medbook.domain.throttling import AttemptLimits, Rate
 from medbook.ports.clock import Clock
-from medbook.ports.security import LoginThrottle, PasswordHasher, TokenService
+from medbook.ports.security import PasswordHasher, Throttle, TokenService
 from medbook.ports.storage import ObjectStorage
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
@@ -40,6 +43,7 @@ from medbook.services.notifications import NotificationService
 from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
 
 DEFAULT_DATA_DIR = Path("medbook-data")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @frozen
@@ -57,6 +61,13 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     token_ttl: dt.timedelta = dt.timedelta(hours=1)
     max_body_bytes: int = 1024 * 1024
+    #: Reverse proxies whose ``X-Forwarded-For`` is believed (none: the socket's peer is the
+    #: client). Only list proxies that overwrite or append to the header themselves.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    #: Keep the throttle's buckets in Redis (``redis://host:6379/0``) rather than the database.
+    redis_url: str = ""
+    #: How many logins and registrations are allowed, per account and per client address.
+    attempt_limits: AttemptLimits = field(factory=AttemptLimits)
 
     @database_url.default
     def _default_database(self) -> str:
@@ -75,11 +86,33 @@ class Settings:
             public_url=environ.get("MEDBOOK_PUBLIC_URL", "").rstrip("/"),
             max_upload_bytes=int(environ.get("MEDBOOK_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))),
             token_ttl=dt.timedelta(minutes=ttl),
+            trusted_proxies=parse_networks(environ.get("MEDBOOK_TRUSTED_PROXIES", "")),
+            attempt_limits=_attempt_limits(environ),
+            redis_url=environ.get("MEDBOOK_REDIS_URL", ""),
         )
 
     @property
     def is_memory(self) -> bool:
         return self.database_url == "memory://"
+
+
+def _attempt_limits(environ: Mapping[str, str]) -> AttemptLimits:
+    per_hour = int(environ.get("MEDBOOK_REGISTRATIONS_PER_HOUR", "20"))
+    if per_hour < 1:
+        raise ValueError("MEDBOOK_REGISTRATIONS_PER_HOUR must be at least 1")
+    return AttemptLimits(
+        registrations_per_client=Rate.of(per_hour, dt.timedelta(hours=1) / per_hour)
+    )
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """``"10.0.0.0/8, 2001:db8::1"`` as networks (an address alone is a network of one);
+    raises ``ValueError`` naming an entry that is neither."""
+    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+    try:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+    except ValueError as error:
+        raise ValueError(f"MEDBOOK_TRUSTED_PROXIES: {error}") from None
 
 
 @define
@@ -104,7 +137,8 @@ def build_services(
     *,
     hasher: PasswordHasher | None = None,
     tokens: TokenService | None = None,
-    throttle: LoginThrottle | None = None,
+    throttle: Throttle | None = None,
+    limits: AttemptLimits | None = None,
     storage: ObjectStorage | None = None,
     max_upload_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Services:
@@ -119,7 +153,8 @@ def build_services(
         clock,
         hasher or Argon2Hasher(),
         tokens or JwtTokens(secrets.token_bytes(32)),
-        throttle or MemoryLoginThrottle(),
+        throttle or MemoryThrottle(),
+        limits or AttemptLimits(),
     )
     return Services(
         directory=DirectoryService(new_uow, clock),
@@ -154,8 +189,11 @@ def bootstrap(
     tokens = (
         JwtTokens(settings.jwt_secret, lifetime=settings.token_ttl) if settings.jwt_secret else None
     )
+    throttle = RedisThrottle.from_url(settings.redis_url) if settings.redis_url else None
     if settings.is_memory:
-        return in_memory(clock, policy, tokens=tokens)
+        return in_memory(
+            clock, policy, tokens=tokens, throttle=throttle, limits=settings.attempt_limits
+        )
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
@@ -174,7 +212,8 @@ def bootstrap(
         policy,
         close=engine.dispose,
         tokens=tokens,
-        throttle=SqlLoginThrottle(engine),
+        throttle=throttle or SqlThrottle(engine),
+        limits=settings.attempt_limits,
         storage=storage_from_url(
             settings.storage_url, data_dir=settings.data_dir, public_base_url=settings.public_url
         ),

@@ -11,7 +11,7 @@ from attrs import define, field
 from unit_support import NOW, ident
 
 from medbook.adapters.memory import ManualClock, MemoryStore
-from medbook.adapters.security import Argon2Hasher, MemoryLoginThrottle
+from medbook.adapters.security import Argon2Hasher, MemoryThrottle
 from medbook.domain import Department, Doctor, Hospital
 from medbook.domain.accounts import Actor, Admin, Credential, Patient, Role, Sex
 from medbook.domain.errors import (
@@ -34,7 +34,9 @@ PASSWORD = "correct horse battery"
 ID_NUMBER = "11010519491231002X"
 #: Born 1990-03-07, a man (the 17th digit is odd).
 MALE_ID_NUMBER = "44030419900307123X"
-WINDOW = dt.timedelta(minutes=15)
+#: A login that failed 5 times from one address may try again once every 3 minutes.
+INTERVAL = dt.timedelta(minutes=3)
+ADDRESS_A, ADDRESS_B = "203.0.113.7", "198.51.100.20"
 
 
 @define
@@ -105,7 +107,7 @@ def tokens() -> FakeTokens:
 def accounts(
     store: MemoryStore, clock: ManualClock, hasher: FakeHasher, tokens: FakeTokens
 ) -> AccountService:
-    return AccountService(store.unit_of_work, clock, hasher, tokens, MemoryLoginThrottle())
+    return AccountService(store.unit_of_work, clock, hasher, tokens, MemoryThrottle())
 
 
 @pytest.fixture
@@ -142,10 +144,12 @@ def rows(store: MemoryStore, table: str) -> list[Any]:
     return list(store.tables[table].values())
 
 
-def fail_logins(accounts: AccountService, times: int, phone: str = PHONE) -> None:
+def fail_logins(
+    accounts: AccountService, times: int, phone: str = PHONE, client: str | None = None
+) -> None:
     for _ in range(times):
         with pytest.raises(Unauthenticated):
-            accounts.login(phone, "wrong password", Role.PATIENT)
+            accounts.login(phone, "wrong password", Role.PATIENT, client=client)
 
 
 # --- registration --------------------------------------------------------------------------------
@@ -353,7 +357,7 @@ def test_an_unknown_phone_costs_a_real_argon2_verification(
 ) -> None:
     # A refusal that skips the hashing work answers faster and tells which phones are registered.
     hasher = SpyArgon2Hasher()
-    accounts = AccountService(store.unit_of_work, clock, hasher, tokens, MemoryLoginThrottle())
+    accounts = AccountService(store.unit_of_work, clock, hasher, tokens, MemoryThrottle())
 
     with pytest.raises(Unauthenticated):
         accounts.login("13700000000", PASSWORD, Role.PATIENT)
@@ -367,7 +371,7 @@ def test_logins_work_with_the_real_argon2_hasher(
     store: MemoryStore, clock: ManualClock, tokens: FakeTokens
 ) -> None:
     hasher = SpyArgon2Hasher()
-    accounts = AccountService(store.unit_of_work, clock, hasher, tokens, MemoryLoginThrottle())
+    accounts = AccountService(store.unit_of_work, clock, hasher, tokens, MemoryThrottle())
     patient = accounts.register_patient(PHONE, "Wang Fang", PASSWORD)
 
     assert accounts.login(PHONE, PASSWORD, Role.PATIENT).actor.id == ident(patient)
@@ -379,7 +383,7 @@ def test_logins_work_with_the_real_argon2_hasher(
     assert PASSWORD not in credential.password_hash
 
 
-def test_five_failures_block_the_phone_until_the_window_passes(
+def test_after_five_failures_the_phone_may_try_once_every_three_minutes(
     accounts: AccountService, hasher: FakeHasher, clock: ManualClock, patient: Patient
 ) -> None:
     fail_logins(accounts, 5)
@@ -389,9 +393,13 @@ def test_five_failures_block_the_phone_until_the_window_passes(
         accounts.login(PHONE, PASSWORD, Role.PATIENT)
 
     assert caught.value.code == "too_many_attempts"
-    assert caught.value.retry_after == WINDOW.total_seconds()
+    assert caught.value.retry_after == INTERVAL.total_seconds()
     assert len(hasher.verified) == checks, "a blocked login does not check the password"
-    clock.advance(WINDOW)
+    clock.advance(INTERVAL)
+    fail_logins(accounts, 1)
+    with pytest.raises(TooManyAttempts):
+        accounts.login(PHONE, PASSWORD, Role.PATIENT)
+    clock.advance(INTERVAL)
     assert accounts.login(PHONE, PASSWORD, Role.PATIENT).actor.id == ident(patient)
 
 
@@ -425,6 +433,108 @@ def test_failures_are_counted_per_phone_and_role(
 
     assert accounts.login(PHONE, PASSWORD, Role.DOCTOR).name == "Dr Wang"
     assert accounts.login("13900000002", PASSWORD, Role.PATIENT).name == "Zhao Lei"
+
+
+# --- throttling per client address ---------------------------------------------------------------
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out(
+    accounts: AccountService, patient: Patient
+) -> None:
+    fail_logins(accounts, 5, client=ADDRESS_A)
+    with pytest.raises(TooManyAttempts):
+        accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_A)
+
+    owner = accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_B)
+
+    assert owner.actor.id == ident(patient)
+    with pytest.raises(TooManyAttempts):  # the guesser's address stays slowed down
+        accounts.login(PHONE, "another guess", Role.PATIENT, client=ADDRESS_A)
+
+
+def test_one_address_spraying_a_password_over_many_phones_is_stopped(
+    accounts: AccountService, hasher: FakeHasher, patient: Patient
+) -> None:
+    phones = [f"137{n:08d}" for n in range(51)]
+    for phone in phones[:50]:
+        fail_logins(accounts, 1, phone=phone, client=ADDRESS_A)
+    checks = len(hasher.verified)
+
+    with pytest.raises(TooManyAttempts) as caught:
+        accounts.login(phones[50], "wrong password", Role.PATIENT, client=ADDRESS_A)
+    with pytest.raises(TooManyAttempts):
+        accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_A)
+
+    assert caught.value.retry_after == 18  # 50 per 15 minutes: one every 18 seconds
+    assert len(hasher.verified) == checks
+    assert accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_B).name == "Wang Fang"
+
+
+def test_a_success_gives_back_its_attempt_but_does_not_clear_the_address(
+    accounts: AccountService, patient: Patient
+) -> None:
+    for n in range(49):
+        fail_logins(accounts, 1, phone=f"137{n:08d}", client=ADDRESS_A)
+    accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_A)
+    fail_logins(accounts, 1, phone="13600000000", client=ADDRESS_A)  # the 50th failure
+
+    with pytest.raises(TooManyAttempts):
+        accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_A)
+
+
+def test_guessing_one_account_from_many_addresses_is_slowed_after_100_failures(
+    accounts: AccountService, clock: ManualClock, patient: Patient
+) -> None:
+    for n in range(100):
+        fail_logins(accounts, 1, client=f"198.51.{n // 250}.{n % 250}")
+
+    with pytest.raises(TooManyAttempts) as caught:
+        accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_A)
+
+    assert caught.value.retry_after == 15 * 60
+    clock.advance(dt.timedelta(minutes=15))
+    assert accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_A).name == "Wang Fang"
+    # The success resets the account's count.
+    fail_logins(accounts, 4, client=ADDRESS_B)
+    assert accounts.login(PHONE, PASSWORD, Role.PATIENT, client=ADDRESS_B).name == "Wang Fang"
+
+
+def test_the_addresses_of_one_ipv6_64_count_as_one_client(
+    accounts: AccountService, patient: Patient
+) -> None:
+    for n in range(5):
+        fail_logins(accounts, 1, client=f"2001:db8:1:2::{n + 1:x}")
+
+    with pytest.raises(TooManyAttempts):
+        accounts.login(PHONE, PASSWORD, Role.PATIENT, client="2001:db8:1:2:ffff::1")
+    assert accounts.login(PHONE, PASSWORD, Role.PATIENT, client="2001:db8:1:3::1").name
+
+
+def test_registrations_from_one_address_are_limited(
+    accounts: AccountService, hasher: FakeHasher, clock: ManualClock, patient: Patient
+) -> None:
+    # Each answer tells whether a phone is taken: probing counts as much as registering.
+    for n in range(10):
+        with pytest.raises(PhoneTaken):
+            accounts.register_patient(PHONE, "Prober", PASSWORD, client=ADDRESS_A)
+        accounts.register_doctor(f"136{n:08d}", "Dr Li", PASSWORD, client=ADDRESS_A)
+    hashed = len(hasher.hashed)
+
+    with pytest.raises(TooManyAttempts) as caught:
+        accounts.register_patient("13500000000", "Zhao Lei", PASSWORD, client=ADDRESS_A)
+    with pytest.raises(TooManyAttempts):
+        accounts.register_doctor("13500000001", "Dr Zhao", PASSWORD, client=ADDRESS_A)
+
+    assert caught.value.retry_after == 3 * 60  # 20 an hour: one every 3 minutes
+    assert len(hasher.hashed) == hashed, "a refused registration costs no hashing"
+    assert accounts.register_patient("13500000000", "Zhao Lei", PASSWORD, client=ADDRESS_B).id
+    clock.advance(dt.timedelta(minutes=3))
+    assert accounts.register_patient("13500000002", "Qian Yu", PASSWORD, client=ADDRESS_A).id
+
+
+def test_registrations_by_a_library_caller_are_not_limited(accounts: AccountService) -> None:
+    for n in range(30):
+        accounts.register_patient(f"136{n:08d}", "Imported Patient", PASSWORD)
 
 
 def test_a_hash_made_with_old_parameters_is_replaced_at_login(

@@ -1,4 +1,4 @@
-"""The security adapters: argon2id hashes, HS256 tokens, the in-memory login throttle."""
+"""The security adapters: argon2id hashes, HS256 tokens (the throttle: test_throttle_contract)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import hmac
 import json
 import secrets
-import threading
 from typing import Any
 
 import jwt
@@ -19,7 +18,6 @@ from unit_support import NOW
 from medbook.adapters.security import (
     Argon2Hasher,
     JwtTokens,
-    MemoryLoginThrottle,
     check_jwt_secret,
 )
 from medbook.domain.accounts import Actor, Role
@@ -413,98 +411,3 @@ def test_a_short_or_regular_secret_fails_the_check(secret: str, reason: str) -> 
         check_jwt_secret(secret)
 
     assert not secret or secret not in str(raised.value)
-
-
-# --- login throttling ----------------------------------------------------------------------------
-
-MINUTE = dt.timedelta(minutes=1)
-KEY = "patient:13900000001"
-
-
-@pytest.fixture
-def throttle() -> MemoryLoginThrottle:
-    return MemoryLoginThrottle()
-
-
-def test_four_failures_do_not_block(throttle: MemoryLoginThrottle) -> None:
-    for minute in range(4):
-        throttle.failed(KEY, NOW + minute * MINUTE)
-
-    assert throttle.retry_after(KEY, NOW + 4 * MINUTE) is None
-
-
-def test_the_fifth_failure_blocks_until_the_oldest_leaves_the_window(
-    throttle: MemoryLoginThrottle,
-) -> None:
-    for minute in range(5):
-        throttle.failed(KEY, NOW + minute * MINUTE)
-
-    assert throttle.retry_after(KEY, NOW + 4 * MINUTE) == 11 * 60
-    assert throttle.retry_after(KEY, NOW + 10 * MINUTE + SECOND / 2) == 5 * 60  # whole seconds up
-    assert throttle.retry_after(KEY, NOW + 15 * MINUTE - dt.timedelta(microseconds=1)) == 1
-    assert throttle.retry_after(KEY, NOW + 15 * MINUTE) is None
-
-
-def test_a_success_clears_the_failures(throttle: MemoryLoginThrottle) -> None:
-    for _ in range(5):
-        throttle.failed(KEY, NOW)
-    throttle.succeeded(KEY)
-
-    assert throttle.retry_after(KEY, NOW) is None
-    for _ in range(4):
-        throttle.failed(KEY, NOW)
-    assert throttle.retry_after(KEY, NOW) is None
-
-
-def test_the_window_slides(throttle: MemoryLoginThrottle) -> None:
-    # One failure every four minutes: never five within fifteen minutes.
-    for n in range(20):
-        throttle.failed(KEY, NOW + n * 4 * MINUTE)
-        assert throttle.retry_after(KEY, NOW + n * 4 * MINUTE) is None
-    # Now a burst: the four of the last fifteen minutes and one more make five.
-    throttle.failed(KEY, NOW + 77 * MINUTE)
-    assert throttle.retry_after(KEY, NOW + 77 * MINUTE) == (64 + 15 - 77) * 60
-
-
-def test_failures_that_raced_past_the_block_keep_it_longer(throttle: MemoryLoginThrottle) -> None:
-    for minute in range(7):
-        throttle.failed(KEY, NOW + minute * MINUTE)
-
-    # Five failures remain in the window until the one at minute 2 leaves it.
-    assert throttle.retry_after(KEY, NOW + 6 * MINUTE) == 11 * 60
-    assert throttle.retry_after(KEY, NOW + 17 * MINUTE) is None
-
-
-def test_keys_are_counted_apart(throttle: MemoryLoginThrottle) -> None:
-    for _ in range(5):
-        throttle.failed(KEY, NOW)
-
-    assert throttle.retry_after("doctor:13900000001", NOW) is None
-    assert throttle.retry_after(KEY, NOW) == 15 * 60
-
-
-def test_the_limits_can_be_changed() -> None:
-    throttle = MemoryLoginThrottle(max_failures=2, window=dt.timedelta(seconds=30))
-    throttle.failed(KEY, NOW)
-    assert throttle.retry_after(KEY, NOW) is None
-    throttle.failed(KEY, NOW + 10 * SECOND)
-
-    assert throttle.retry_after(KEY, NOW + 10 * SECOND) == 20
-
-
-def test_failures_from_many_threads_are_all_counted() -> None:
-    throttle = MemoryLoginThrottle(max_failures=800, window=HOUR)
-    barrier = threading.Barrier(8)
-
-    def fail_100_times(thread: int) -> None:
-        barrier.wait()
-        for n in range(100):
-            throttle.failed(KEY, NOW + (thread * 100 + n) * dt.timedelta(microseconds=1))
-
-    threads = [threading.Thread(target=fail_100_times, args=(t,)) for t in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert throttle.retry_after(KEY, NOW + SECOND) is not None

@@ -1,8 +1,7 @@
-"""Security adapters: argon2id password hashes, HS256 JSON web tokens, and login throttles."""
+"""Security adapters: argon2id password hashes, HS256 JSON web tokens, an in-process throttle."""
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import math
 import secrets
@@ -14,8 +13,11 @@ import argon2
 import jwt
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from medbook.domain import throttling
 from medbook.domain.accounts import Actor, Role
+from medbook.domain.entity import MAX_ID, is_id
 from medbook.domain.errors import Unauthenticated
+from medbook.domain.throttling import Bucket, epoch_ms
 
 # --- passwords -----------------------------------------------------------------------------------
 
@@ -179,84 +181,58 @@ def _actor(claims: dict[str, Any]) -> Actor:
         isinstance(subject, str)
         and subject.isascii()
         and subject.isdigit()
+        and len(subject) <= len(str(MAX_ID))
+        and is_id(int(subject))
         and isinstance(role, str)
         and role in {r.value for r in Role}
-        and (hospital_id is None or type(hospital_id) is int)
+        and (hospital_id is None or is_id(hospital_id))
     )
     if not valid:
         raise Unauthenticated(_REFUSED)
     return Actor(int(subject), Role(role), hospital_id)
 
 
-# --- login throttling ----------------------------------------------------------------------------
+# --- throttling ----------------------------------------------------------------------------------
 
 
-def seconds_blocked(
-    recent_failures: Sequence[dt.datetime],
-    now: dt.datetime,
-    *,
-    max_failures: int,
-    window: dt.timedelta,
-) -> int | None:
-    """Whole seconds (at least 1) until fewer than ``max_failures`` failures remain in the window.
+class MemoryThrottle:
+    """Buckets kept in this process (one server, tests, demos); thread-safe: one lock makes each
+    ``take`` a single step, so it either takes from every bucket or from none."""
 
-    ``recent_failures`` are the failures inside the window, oldest first. With exactly
-    ``max_failures`` of them the key is free once the oldest leaves the window; with more (logins
-    that raced past the check) once the ``max_failures``-th most recent has.
-    """
-    if len(recent_failures) < max_failures:
-        return None
-    leaves_window = recent_failures[len(recent_failures) - max_failures] + window
-    return max(1, math.ceil((leaves_window - now).total_seconds()))
-
-
-class MemoryLoginThrottle:
-    """Failed logins per key, kept in this process (one server, tests, demos); thread-safe."""
-
-    def __init__(
-        self, max_failures: int = 5, window: dt.timedelta = dt.timedelta(minutes=15)
-    ) -> None:
-        if max_failures < 1 or window <= dt.timedelta(0):
-            raise ValueError("max_failures and window must be positive")
-        self._max_failures = max_failures
-        self._window = window
-        self._failures: dict[str, list[dt.datetime]] = {}
+    def __init__(self) -> None:
+        self._tats: dict[str, int] = {}
         self._lock = threading.Lock()
         self._sweep_above = 1024
 
-    def retry_after(self, key: str, now: dt.datetime) -> int | None:
+    def take(self, buckets: Sequence[Bucket], now: dt.datetime) -> int | None:
+        at = epoch_ms(now)
         with self._lock:
-            recent = self._recent(key, now)
-            return seconds_blocked(
-                recent, now, max_failures=self._max_failures, window=self._window
-            )
+            verdicts = [throttling.take(self._tats.get(b.key), at, b.rate) for b in buckets]
+            refused = next((v for v in verdicts if not v.allowed), None)
+            if refused is not None:
+                return refused.retry_after
+            for bucket, verdict in zip(buckets, verdicts, strict=True):
+                self._tats[bucket.key] = verdict.tat
+            if len(self._tats) > self._sweep_above:
+                self._sweep(at)
+            return None
 
-    def failed(self, key: str, now: dt.datetime) -> None:
+    def give_back(self, bucket: Bucket, now: dt.datetime) -> None:
         with self._lock:
-            failures = self._recent(key, now)
-            bisect.insort(failures, now)
-            # Only the latest max_failures decide when the key is free again (seconds_blocked).
-            self._failures[key] = failures[-self._max_failures :]
-            if len(self._failures) > self._sweep_above:
-                self._sweep(now)
+            tat = self._tats.get(bucket.key)
+            at = epoch_ms(now)
+            returned = None if tat is None else throttling.give_back(tat, at, bucket.rate)
+            if returned is None:
+                self._tats.pop(bucket.key, None)
+            else:
+                self._tats[bucket.key] = returned
 
-    def succeeded(self, key: str) -> None:
+    def reset(self, key: str) -> None:
         with self._lock:
-            self._failures.pop(key, None)
+            self._tats.pop(key, None)
 
-    def _recent(self, key: str, now: dt.datetime) -> list[dt.datetime]:
-        """The key's failures still inside the window, oldest first; older ones are forgotten."""
-        failures = self._failures.get(key, [])
-        del failures[: bisect.bisect_right(failures, now - self._window)]
-        if failures:
-            self._failures[key] = failures
-        else:
-            self._failures.pop(key, None)
-        return failures
-
-    def _sweep(self, now: dt.datetime) -> None:
-        # Keys that are never tried again would otherwise stay forever: forget the stale ones,
-        # at a cost spread over as many failures as there are keys left.
-        for key in list(self._failures):
-            self._recent(key, now)
-        self._sweep_above = max(1024, 2 * len(self._failures))
+    def _sweep(self, now: int) -> None:
+        # Buckets never used again would otherwise stay forever: forget the full ones, at a cost
+        # spread over as many attempts as there are buckets left.
+        self._tats = {key: tat for key, tat in self._tats.items() if tat > now}
+        self._sweep_above = max(1024, 2 * len(self._tats))

@@ -1,11 +1,13 @@
-"""Security ports: password hashing, tokens, and login throttling."""
+"""Security ports: password hashing, tokens, and throttling of logins and registrations."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Protocol
 
 from medbook.domain.accounts import Actor
+from medbook.domain.throttling import Bucket
 
 
 class PasswordHasher(Protocol):
@@ -28,13 +30,24 @@ class TokenService(Protocol):
         ...
 
 
-class LoginThrottle(Protocol):
-    """Counts failed logins per key (role + phone) over a sliding window."""
+class Throttle(Protocol):
+    """Buckets of attempts (logins, registrations) under the GCRA rule of
+    ``medbook.domain.throttling``, shared by every process that uses the same store.
 
-    def retry_after(self, key: str, now: dt.datetime) -> int | None:
-        """Seconds until the key may try again, or None when it is not blocked."""
+    Each call is its own short transaction, apart from the caller's unit of work: an attempt
+    must stay counted even when the work that follows it fails.
+    """
+
+    def take(self, buckets: Sequence[Bucket], now: dt.datetime) -> int | None:
+        """Take one attempt from each bucket in turn, each in one atomic step; None when every
+        bucket allowed it. When one refuses, what the buckets before it took is given back and
+        the answer is the whole seconds (at least 1) until that bucket allows an attempt."""
         ...
 
-    def failed(self, key: str, now: dt.datetime) -> None: ...
+    def give_back(self, bucket: Bucket, now: dt.datetime) -> None:
+        """Return one attempt taken from the bucket earlier (e.g. a login that succeeded)."""
+        ...
 
-    def succeeded(self, key: str) -> None: ...
+    def reset(self, key: str) -> None:
+        """Forget the bucket of ``key``: it is full again."""
+        ...

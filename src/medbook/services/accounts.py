@@ -16,7 +16,7 @@ from medbook.domain.accounts import (
     Role,
     ensure_password_policy,
 )
-from medbook.domain.directory import DEFAULT_TIMEZONE, ensure_mobile, ensure_name
+from medbook.domain.directory import DEFAULT_TIMEZONE, ensure_mobile
 from medbook.domain.errors import (
     DoctorNotFound,
     DomainError,
@@ -27,8 +27,10 @@ from medbook.domain.errors import (
     Unauthenticated,
 )
 from medbook.domain.identity import check_resident_id
+from medbook.domain.text import PERSON_NAME
+from medbook.domain.throttling import AttemptLimits
 from medbook.ports.clock import Clock
-from medbook.ports.security import LoginThrottle, PasswordHasher, TokenService
+from medbook.ports.security import PasswordHasher, Throttle, TokenService
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.authorization import require_admin_of, require_role
 from medbook.services.directory import doctor_of, hospital_of
@@ -67,14 +69,20 @@ class AccountService:
     clock: Clock
     hasher: PasswordHasher
     tokens: TokenService
-    throttle: LoginThrottle
+    throttle: Throttle
+    limits: AttemptLimits = field(factory=AttemptLimits)
     #: A real hash of a random password, verified against when the phone is unknown, so that an
     #: unknown phone costs as much time as a wrong password (no account enumeration by timing).
     _decoy_hash: str | None = field(default=None, init=False, repr=False)
 
     # --- registration ----------------------------------------------------------------------------
 
-    def register_patient(self, phone: str, name: str, password: str) -> Patient:
+    def register_patient(
+        self, phone: str, name: str, password: str, *, client: str | None = None
+    ) -> Patient:
+        """``client`` is the caller's address: registrations from one address are throttled
+        (each tells whether a phone is taken); None for a trusted library caller."""
+        self._count_registration(client)
         ensure_mobile(phone)
         password_hash = self.hasher.hash(ensure_password_policy(password))
         now = self.clock.now()
@@ -87,8 +95,12 @@ class AccountService:
 
         return transactionally(self.new_uow, work)
 
-    def register_doctor(self, phone: str, name: str, password: str) -> Doctor:
-        """A doctor signs up; they choose their hospital next, and its admin approves them."""
+    def register_doctor(
+        self, phone: str, name: str, password: str, *, client: str | None = None
+    ) -> Doctor:
+        """A doctor signs up; they choose their hospital next, and its admin approves them.
+        ``client`` as for ``register_patient``."""
+        self._count_registration(client)
         password_hash = self.hasher.hash(ensure_password_policy(password))
         doctor = Doctor.register(name=name, phone=phone)
 
@@ -99,6 +111,13 @@ class AccountService:
             return stored
 
         return transactionally(self.new_uow, work)
+
+    def _count_registration(self, client: str | None) -> None:
+        if client is None:
+            return
+        retry_after = self.throttle.take([self.limits.registration(client)], self.clock.now())
+        if retry_after is not None:
+            raise TooManyAttempts(retry_after)
 
     def create_admin(self, hospital_id: int, phone: str, name: str, password: str) -> Admin:
         """An operator's act (``medbook create-admin``): no actor, the caller is trusted."""
@@ -129,21 +148,31 @@ class AccountService:
 
     # --- login -----------------------------------------------------------------------------------
 
-    def login(self, phone: str, password: str, role: Role) -> LoginResult:
+    def login(
+        self, phone: str, password: str, role: Role, *, client: str | None = None
+    ) -> LoginResult:
         """A token for the account; the same ``Unauthenticated`` for an unknown phone or a wrong
-        password, and ``TooManyAttempts`` after repeated failures for that phone and role."""
+        password, and ``TooManyAttempts`` after repeated attempts (see ``AttemptLimits``).
+
+        ``client`` is the caller's address (None for a library caller: then attempts count per
+        account only). Every attempt is taken from the throttle before the password is checked,
+        in one atomic step, so parallel guesses cannot slip past it; a success gives it back.
+        """
         ensure_mobile(phone)
         now = self.clock.now()
-        key = f"{role.value}:{phone}"
-        retry_after = self.throttle.retry_after(key, now)
+        buckets = self.limits.login(role.value, phone, client)
+        retry_after = self.throttle.take(buckets.all, now)
         if retry_after is not None:
             raise TooManyAttempts(retry_after)
         credential = read_only(self.new_uow, lambda uow: uow.credentials.find(role, phone))
         password_hash = credential.password_hash if credential else self._decoy()
         if not self.hasher.verify(password_hash, password) or credential is None:
-            self.throttle.failed(key, now)
             raise Unauthenticated("wrong phone number or password")
-        self.throttle.succeeded(key)
+        self.throttle.reset(buckets.account_and_client.key)
+        self.throttle.reset(buckets.account.key)
+        if buckets.client is not None:
+            # Only this attempt: one good password must not wipe an address's failed guesses.
+            self.throttle.give_back(buckets.client, now)
         if self.hasher.needs_rehash(credential.password_hash):
             self._rehash(credential, password)
         profile = read_only(
@@ -168,12 +197,11 @@ class AccountService:
 
     def authenticate(self, token: str) -> Actor:
         """The actor behind a bearer token; ``Unauthenticated`` when it is not valid (any more)."""
-        actor = self.tokens.verify(token, self.clock.now())
-
-        def still_there(uow: UnitOfWork) -> bool:
-            return uow.credentials.of_user(actor.role, actor.id) is not None
-
-        if not read_only(self.new_uow, still_there):
+        claimed = self.tokens.verify(token, self.clock.now())
+        # Who the caller is now comes from the stored login, not from the token: an admin moved
+        # to another hospital acts for that one, whatever an older token says.
+        actor = read_only(self.new_uow, lambda uow: uow.credentials.actor(claimed.role, claimed.id))
+        if actor is None:
             raise Unauthenticated("the account no longer exists")
         return actor
 
@@ -188,7 +216,7 @@ class AccountService:
         Only what is derived from it (birth date, sex) and its last four characters are kept.
         """
         require_role(actor, Role.PATIENT)
-        ensure_name(name, "name", 50)
+        legal_name = PERSON_NAME.check(name, "name").strip()
         # Birthdays and "not born in the future" are judged on the mainland's calendar date.
         today = self.clock.now().astimezone(zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)).date()
         resident = check_resident_id(id_number, today)
@@ -197,7 +225,7 @@ class AccountService:
             patient = uow.patients.get(actor.id)
             if patient is None:
                 raise PatientNotFound("no such patient")
-            patient.legal_name = name.strip()
+            patient.legal_name = legal_name
             patient.birth_date = resident.birth_date
             patient.sex = resident.sex
             patient.id_number_last4 = resident.last4
@@ -214,8 +242,9 @@ class AccountService:
         def work(uow: UnitOfWork) -> Doctor:
             doctor = doctor_of(uow, doctor_id, for_update=True)
             if actor.role is Role.ADMIN and doctor.hospital_id != actor.hospital_id:
-                # Existence of another hospital's doctors is not the admin's business.
-                raise DoctorNotFound(f"no doctor {doctor_id} in your hospital")
+                # Existence of another hospital's doctors is not the admin's business: the same
+                # answer as for an id that names no doctor at all.
+                raise DoctorNotFound(f"no doctor {doctor_id}")
             require_admin_of(actor, doctor.hospital_id)
             doctor.verified = approved
             uow.doctors.save(doctor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -202,10 +203,10 @@ notifications = Table(
     Index(None, "recipient_role", "recipient_id", "id"),
 )
 
-login_failures = Table(
-    "login_failures",
+#: One GCRA bucket per key (see medbook.domain.throttling): ``tat`` in epoch milliseconds.
+throttle_buckets = Table(
+    "throttle_buckets",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("key", String(64), nullable=False, index=True),
-    Column("failed_at", UtcDateTime, nullable=False),
+    Column("key", String(64), primary_key=True),
+    Column("tat", BigInteger, nullable=False, index=True),
 )

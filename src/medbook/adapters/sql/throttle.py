@@ -1,81 +1,127 @@
-"""Failed logins counted in the database, so that every server process sees the same count."""
+"""Throttle buckets in the database, so that every server process shares the same counts."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, case, delete, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 
-from medbook.adapters.security import seconds_blocked
-from medbook.adapters.sql.tables import login_failures
+from medbook.adapters.sql.tables import throttle_buckets as buckets_table
+from medbook.domain import throttling
+from medbook.domain.throttling import Bucket, epoch_ms
 
-#: The width of ``login_failures.key``.
+#: The width of ``throttle_buckets.key``.
 KEY_LENGTH = 64
+#: How often one attempt goes round "update, else insert" when other processes keep creating or
+#: emptying the same bucket in between; past that it is refused for a second (never wrongly let in).
+_ROUNDS = 5
+#: New buckets between two sweeps of the full ones (see ``forget_expired``).
+_SWEEP_EVERY = 256
 
 
-class SqlLoginThrottle:
-    """A sliding window of failed logins per key, one row per failure in ``login_failures``.
+class SqlThrottle:
+    """GCRA buckets (``medbook.domain.throttling``), one row per key in ``throttle_buckets``.
 
-    Each method is its own short transaction, apart from the caller's unit of work: a failure
-    must be counted even when the login that caused it rolls back.
+    An attempt is decided by one conditional ``UPDATE`` — the GCRA rule written in SQL — or, for
+    a bucket without a row yet, by one ``INSERT``, whose duplicate-key error (another process was
+    first) sends it back to the ``UPDATE``. Nothing is read and then written, so parallel attempts
+    can never take more than a bucket holds. Each step is its own short transaction, apart from
+    the caller's unit of work.
     """
 
-    def __init__(
-        self,
-        engine: Engine,
-        max_failures: int = 5,
-        window: dt.timedelta = dt.timedelta(minutes=15),
-    ) -> None:
-        if max_failures < 1 or window <= dt.timedelta(0):
-            raise ValueError("max_failures and window must be positive")
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._max_failures = max_failures
-        self._window = window
+        self._new_buckets = 0
 
-    def retry_after(self, key: str, now: dt.datetime) -> int | None:
-        # Only the latest max_failures failures can keep the key blocked (see seconds_blocked).
-        latest = (
-            select(login_failures.c.failed_at)
-            .where(
-                login_failures.c.key == _stored(key),
-                login_failures.c.failed_at > now - self._window,
-            )
-            .order_by(login_failures.c.failed_at.desc())
-            .limit(self._max_failures)
-        )
-        with self._engine.begin() as connection:
-            newest_first = connection.execute(latest).scalars().all()
-        return seconds_blocked(
-            newest_first[::-1], now, max_failures=self._max_failures, window=self._window
-        )
+    def take(self, buckets: Sequence[Bucket], now: dt.datetime) -> int | None:
+        at = epoch_ms(now)
+        taken: list[Bucket] = []
+        for bucket in buckets:
+            refused = self._take(bucket, at)
+            if refused is not None:
+                for earlier in reversed(taken):
+                    self._give_back(earlier, at)
+                return refused
+            taken.append(bucket)
+        return None
 
-    def failed(self, key: str, now: dt.datetime) -> None:
-        stored = _stored(key)
-        with self._engine.begin() as connection:
-            connection.execute(
-                delete(login_failures).where(
-                    login_failures.c.key == stored,
-                    login_failures.c.failed_at <= now - self._window,
-                )
-            )
-            connection.execute(insert(login_failures).values(key=stored, failed_at=now))
+    def give_back(self, bucket: Bucket, now: dt.datetime) -> None:
+        self._give_back(bucket, epoch_ms(now))
 
-    def succeeded(self, key: str) -> None:
+    def reset(self, key: str) -> None:
         with self._engine.begin() as connection:
-            connection.execute(delete(login_failures).where(login_failures.c.key == _stored(key)))
+            connection.execute(delete(buckets_table).where(buckets_table.c.key == _stored(key)))
 
     def forget_expired(self, now: dt.datetime) -> int:
-        """Delete every failure that has left the window, of any key; how many were deleted.
+        """Delete the rows of every full bucket (their ``tat`` has passed); how many were deleted.
 
-        ``failed`` only tidies its own key: the rows of keys never tried again stay until this
-        runs (from a periodic job, say).
+        A full bucket and no row mean the same, so this changes no decision. It runs by itself
+        every few hundred new buckets; a periodic job may call it too.
         """
         with self._engine.begin() as connection:
             result = connection.execute(
-                delete(login_failures).where(login_failures.c.failed_at <= now - self._window)
+                delete(buckets_table).where(buckets_table.c.tat <= epoch_ms(now))
             )
         return result.rowcount
+
+    def _take(self, bucket: Bucket, now: int) -> int | None:
+        """None when the bucket allowed the attempt (and took it), else the seconds to wait."""
+        key, rate = _stored(bucket.key), bucket.rate
+        for _ in range(_ROUNDS):
+            with self._engine.begin() as connection:
+                if _consume(connection, key, now, bucket.rate):
+                    return None
+                tat = connection.execute(
+                    select(buckets_table.c.tat).where(buckets_table.c.key == key)
+                ).scalar_one_or_none()
+            if tat is not None:
+                verdict = throttling.take(tat, now, rate)
+                if not verdict.allowed:
+                    return verdict.retry_after
+                continue  # given back or reset since the UPDATE: decide again
+            if self._create(key, now + rate.interval_ms):
+                self._after_new_bucket(now)
+                return None
+        return 1
+
+    def _create(self, key: str, tat: int) -> bool:
+        """Insert the row of a new bucket; False when another process inserted it first."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(insert(buckets_table).values(key=key, tat=tat))
+        except IntegrityError:
+            return False
+        return True
+
+    def _give_back(self, bucket: Bucket, now: int) -> None:
+        table = buckets_table
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(table.c.key == _stored(bucket.key), table.c.tat > now)
+                .values(tat=table.c.tat - bucket.rate.interval_ms)
+            )
+
+    def _after_new_bucket(self, now: int) -> None:
+        self._new_buckets += 1
+        if self._new_buckets % _SWEEP_EVERY == 0:
+            with self._engine.begin() as connection:
+                connection.execute(delete(buckets_table).where(buckets_table.c.tat <= now))
+
+
+def _consume(connection: Connection, key: str, now: int, rate: throttling.Rate) -> bool:
+    """The GCRA rule as one conditional UPDATE: True when the bucket had room (and was taken)."""
+    table = buckets_table
+    start = case((table.c.tat > now, table.c.tat), else_=literal(now, table.c.tat.type))
+    result = connection.execute(
+        update(table)
+        .where(table.c.key == key, table.c.tat <= now + rate.tolerance_ms)
+        .values(tat=start + rate.interval_ms)
+    )
+    return result.rowcount == 1
 
 
 def _stored(key: str) -> str:

@@ -7,11 +7,10 @@ the OpenAPI document are both made from this table, so they cannot drift apart.
 
 from __future__ import annotations
 
-import json
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 import attrs
@@ -19,18 +18,23 @@ import falcon
 from attrs import frozen
 
 from medbook.domain.accounts import Actor
+from medbook.domain.entity import MAX_ID
 from medbook.domain.errors import TooLarge, Unauthenticated
+from medbook.entrypoints.http.body import MalformedBody, decode_json
+from medbook.entrypoints.http.client import IPNetwork, client_address
 from medbook.entrypoints.http.converter import BodyError, structure, unstructure
 
 
 @frozen
 class Call:
-    """What a handler gets: the caller (None when anonymous), the parsed body, query and path."""
+    """What a handler gets: the caller (None when anonymous), the parsed body, query and path,
+    and the client's address (see ``client.client_address``; None when unknown)."""
 
     actor: Actor | None
     body: Any
     query: Any
     params: dict[str, Any]
+    client: str | None = None
 
     @property
     def me(self) -> Actor:
@@ -69,10 +73,17 @@ class Route:
 class _Resource:
     """Serves one route: authenticates, parses, calls the handler, renders its result."""
 
-    def __init__(self, services: Any, route: Route, max_body: int) -> None:
+    def __init__(
+        self,
+        services: Any,
+        route: Route,
+        max_body: int,
+        trusted_proxies: Sequence[IPNetwork] = (),
+    ) -> None:
         self.services = services
         self.route = route
         self.max_body = max_body
+        self.trusted_proxies = trusted_proxies
 
     def _serve(
         self, method: str, req: falcon.Request, resp: falcon.Response, **params: Any
@@ -83,7 +94,10 @@ class _Resource:
         if operation.files:
             body = self._file(req)
         query = parse_query(req, operation.query) if operation.query else None
-        result = operation.handler(self.services, Call(actor, body, query, params))
+        client = client_address(
+            req.remote_addr, req.get_header("X-Forwarded-For"), self.trusted_proxies
+        )
+        result = operation.handler(self.services, Call(actor, body, query, params, client))
         resp.status = falcon.code_to_http_status(operation.status)
         if result is not None:
             resp.media = unstructure(result)
@@ -103,7 +117,7 @@ class _Resource:
         filename = req.get_header("X-Filename")
         disposition = req.get_header("Content-Disposition") or ""
         match = re.search(r'filename="?([^";]+)"?', disposition)
-        return FileBody(req.bounded_stream, filename or (match[1] if match else None))
+        return FileBody(body_stream(req), filename or (match[1] if match else None))
 
     def _body(self, req: falcon.Request, cls: type) -> Any:
         length = req.content_length
@@ -114,27 +128,40 @@ class _Resource:
         media_type = (req.content_type or "").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
-        raw = req.bounded_stream.read(self.max_body + 1)
+        raw = body_stream(req).read(self.max_body + 1)
         if len(raw) > self.max_body:
             raise falcon.HTTPContentTooLarge(
                 description=f"the body may be at most {self.max_body} bytes"
             )
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except RecursionError:
-            raise falcon.HTTPBadRequest(description="the body is nested too deeply") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise falcon.HTTPBadRequest(
-                description=f"the body is not valid JSON: {error}"
-            ) from None
+            data = decode_json(raw)
+        except MalformedBody as error:
+            raise falcon.HTTPBadRequest(description=str(error), code="malformed_body") from None
         return structure(data, cls)
 
 
-def make_resource(services: Any, route: Route, max_body: int) -> _Resource:
+def body_stream(req: falcon.Request) -> BinaryIO:
+    """The request body: ``Content-Length`` bytes, or a chunked body read to its end.
+
+    Falcon's ``bounded_stream`` reads nothing when there is no ``Content-Length``; a chunked body
+    has none, and the WSGI server (gunicorn) has already removed the chunk framing. Callers bound
+    what they read with their own limit either way.
+    """
+    chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
+    if chunked and req.content_length is None:
+        stream: BinaryIO = req.stream
+        return stream
+    bounded: BinaryIO = req.bounded_stream
+    return bounded
+
+
+def make_resource(
+    services: Any, route: Route, max_body: int, trusted_proxies: Sequence[IPNetwork] = ()
+) -> _Resource:
     """A resource with a responder for each of the route's methods (and none for the others)."""
     responders = {f"on_{method.lower()}": _responder(method) for method in route.operations}
     cls = type("RouteResource", (_Resource,), responders)
-    resource: _Resource = cls(services, route, max_body)
+    resource: _Resource = cls(services, route, max_body, trusted_proxies)
     return resource
 
 
@@ -147,15 +174,14 @@ def _responder(method: str) -> Callable[..., None]:
 
 # --- ids in paths --------------------------------------------------------------------------------
 
-#: Ids are positive 32-bit integers: anything else cannot name a row, so the route does not match.
-MAX_ID = 2**31 - 1
-
 
 class IdConverter(falcon.routing.BaseConverter):
-    """``{name:id}`` in a route: a positive integer no larger than ``MAX_ID``."""
+    """``{name:id}`` in a route: a positive integer no larger than ``MAX_ID``, written the one way
+    it is written in our answers (``/v1/doctors/01`` names no doctor: it is not a canonical id)."""
 
     def convert(self, value: str) -> int | None:
-        if not value.isascii() or not value.isdigit() or len(value) > 10:
+        canonical = value.isascii() and value.isdigit() and not value.startswith("0")
+        if not canonical or len(value) > 10:
             return None
         number = int(value)
         return number if 1 <= number <= MAX_ID else None

@@ -43,6 +43,23 @@ class Ready:
         resp.media = {"status": "ready"}
 
 
+class SafeHeaders:
+    """Headers every answer carries, errors included.
+
+    ``nosniff``: a browser takes the declared content type, never guesses one from the bytes.
+    ``no-store``: the API's answers carry tokens and personal data (a patient's appointments, a
+    doctor's profile), which no browser, proxy or CDN may keep; a resource that may be cached
+    (stored files) says so itself and is left alone.
+    """
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        if resp.get_header("Cache-Control") is None:
+            resp.set_header("Cache-Control", "no-store")
+
+
 class OpenApi:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
@@ -56,13 +73,14 @@ def create_app(
     *,
     routes: tuple[Route, ...] = ROUTES,
     max_body_bytes: int = 1024 * 1024,
+    trusted_proxies: tuple[bootstrap.IPNetwork, ...] = (),
 ) -> falcon.App:
-    app = falcon.App(cors_enable=False)
+    app = falcon.App(cors_enable=False, middleware=[SafeHeaders()])
     app.req_options.strip_url_path_trailing_slash = True
     app.router_options.converters["id"] = IdConverter
     errors.install(app)
     for route in routes:
-        app.add_route(route.path, make_resource(services, route, max_body_bytes))
+        app.add_route(route.path, make_resource(services, route, max_body_bytes, trusted_proxies))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(services))
     app.add_route("/files/{key:path}", Files(services.uploads.storage))
@@ -78,4 +96,8 @@ def get_app() -> falcon.App:
     except ValueError as error:
         raise SystemExit(f"refusing to serve: MEDBOOK_JWT_SECRET {error}") from None
     services = bootstrap.bootstrap(settings)
-    return create_app(services, max_body_bytes=settings.max_body_bytes)
+    return create_app(
+        services,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxies,
+    )

@@ -16,17 +16,17 @@ S = Any  # the bootstrap.Services of the app
 
 
 def register_patient(s: S, c: Call) -> v.PatientCreated:
-    p = s.accounts.register_patient(c.body.phone, c.body.name, c.body.password)
+    p = s.accounts.register_patient(c.body.phone, c.body.name, c.body.password, client=c.client)
     return v.PatientCreated(p.id, p.phone, p.name)
 
 
 def register_doctor(s: S, c: Call) -> v.DoctorCreated:
-    d = s.accounts.register_doctor(c.body.phone, c.body.name, c.body.password)
+    d = s.accounts.register_doctor(c.body.phone, c.body.name, c.body.password, client=c.client)
     return v.DoctorCreated(d.id, d.phone, d.name, d.verified)
 
 
 def login(s: S, c: Call) -> v.LoggedIn:
-    r = s.accounts.login(c.body.phone, c.body.password, c.body.role)
+    r = s.accounts.login(c.body.phone, c.body.password, c.body.role, client=c.client)
     return v.LoggedIn(r.actor.id, r.name, r.actor.role, r.token, r.avatar_url)
 
 
@@ -183,7 +183,7 @@ ROUTES: tuple[Route, ...] = (
                 body=v.Register,
                 status=201,
                 response=v.PatientCreated,
-                errors=(409, 422),
+                errors=(409, 422, 429),
             )
         },
         "accounts",
@@ -198,7 +198,7 @@ ROUTES: tuple[Route, ...] = (
                 body=v.Register,
                 status=201,
                 response=v.DoctorCreated,
-                errors=(409, 422),
+                errors=(409, 422, 429),
             )
         },
         "accounts",

@@ -1,0 +1,78 @@
+"""Throttle buckets in Redis (``MEDBOOK_REDIS_URL``): shared by every server, without a database
+write per attempt. Each call is one Lua script, which Redis runs atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import redis
+
+from medbook.domain import throttling
+from medbook.domain.throttling import Bucket, epoch_ms
+
+#: The GCRA rule of ``medbook.domain.throttling`` over every bucket of one attempt at once: when
+#: one refuses, none is taken, and the answer is its index (1-based) and ``tat``; else 0. A key
+#: expires when its bucket is full again, so nothing is left to sweep.
+_TAKE = """
+local now = tonumber(ARGV[1])
+local tats = {}
+for i, key in ipairs(KEYS) do
+  local interval, tolerance = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat > now + tolerance then
+    return {i, string.format('%d', tat)}
+  end
+  tats[i] = math.max(tat, now) + interval
+end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, string.format('%d', tats[i]), 'PX', string.format('%d', tats[i] - now))
+end
+return {0, '0'}
+"""
+
+_GIVE_BACK = """
+local now, interval = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now) - interval
+if tat > now then
+  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', string.format('%d', tat - now))
+else
+  redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisThrottle:
+    """GCRA buckets as Redis strings (the ``tat`` in epoch milliseconds) under ``prefix``."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "medbook:throttle:") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._take = client.register_script(_TAKE)
+        self._give_back = client.register_script(_GIVE_BACK)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "medbook:throttle:") -> RedisThrottle:
+        return cls(redis.Redis.from_url(url), prefix)
+
+    def take(self, buckets: Sequence[Bucket], now: dt.datetime) -> int | None:
+        if not buckets:
+            return None
+        at = epoch_ms(now)
+        rates = [n for b in buckets for n in (b.rate.interval_ms, b.rate.tolerance_ms)]
+        refused, tat = self._take(keys=[self._prefix + b.key for b in buckets], args=[at, *rates])
+        if int(refused) == 0:
+            return None
+        return throttling.retry_after(int(tat), at, buckets[int(refused) - 1].rate)
+
+    def give_back(self, bucket: Bucket, now: dt.datetime) -> None:
+        self._give_back(
+            keys=[self._prefix + bucket.key], args=[epoch_ms(now), bucket.rate.interval_ms]
+        )
+
+    def reset(self, key: str) -> None:
+        self._client.delete(self._prefix + key)
+
+    def close(self) -> None:
+        self._client.close()
