@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from hypothesis import event
 from hypothesis import strategies as st
@@ -58,6 +58,7 @@ from medbook.domain.errors import (
     DailyLimitReached,
     DomainError,
     InvalidTransition,
+    InvalidValue,
     NotCancellable,
     NotOffered,
     NotYetStarted,
@@ -65,6 +66,7 @@ from medbook.domain.errors import (
     SessionFull,
 )
 from medbook.domain.schedule import MAX_QUOTA
+from medbook.domain.text import ADDRESS, SPECIALTY, STAFF_NUMBER, TextRule
 from medbook.ports.repositories import Places
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
@@ -91,6 +93,21 @@ _NAMES = st.sampled_from(
     ("Ruijin Hospital", "北京协和医院", "华山医院", "West China Hospital", "St. Mary's")
 )
 _TEXT = st.characters(codec="utf-8", categories=("L", "N", "Zs", "Pd", "Po"))
+
+
+def _accepted_by(rule: TextRule) -> Callable[[str], bool]:
+    """Keeps the examples ``rule`` accepts (a letter may look blank, or grow under NFC)."""
+
+    def accepted(text: str) -> bool:
+        try:
+            rule.check(text, "text")
+        except InvalidValue:
+            return False
+        return True
+
+    return accepted
+
+
 _MORNING_STARTS = tuple(dt.time(hour, minute) for hour in range(7, 12) for minute in (0, 30))
 _AFTERNOON_STARTS = tuple(dt.time(hour, minute) for hour in range(12, 16) for minute in (0, 30))
 
@@ -149,8 +166,8 @@ def geo_points() -> st.SearchStrategy[GeoPoint]:
 
 def hospital_names(max_size: int = 200) -> st.SearchStrategy[str]:
     """Non-blank names of at most ``max_size`` characters, real ones and Unicode ones."""
-    made_up = st.text(_TEXT, min_size=1, max_size=max_size).filter(str.strip)
-    return _NAMES | made_up
+    made_up = st.text(_TEXT, min_size=1, max_size=max_size)
+    return _NAMES | made_up.filter(_accepted_by(TextRule(max_size)))
 
 
 def hospitals(*, timezones: Sequence[str] = HOSPITAL_TIMEZONES) -> st.SearchStrategy[Hospital]:
@@ -158,7 +175,7 @@ def hospitals(*, timezones: Sequence[str] = HOSPITAL_TIMEZONES) -> st.SearchStra
     return st.builds(
         Hospital,
         name=hospital_names(),
-        address=st.text(_TEXT, max_size=120),
+        address=st.text(_TEXT, max_size=120).filter(_accepted_by(ADDRESS)),
         location=st.none() | geo_points(),
         timezone=st.sampled_from(timezones),
     )
@@ -203,8 +220,9 @@ def doctors(
         phone=phones(),
         rank=st.sampled_from(Rank),
         gender=st.none() | st.sampled_from(Gender),
-        staff_number=st.none() | st.text(_TEXT, min_size=1, max_size=8),
-        specialty=st.text(_TEXT, max_size=200),
+        staff_number=st.none()
+        | st.text(_TEXT, min_size=1, max_size=8).filter(_accepted_by(STAFF_NUMBER)),
+        specialty=st.text(_TEXT, max_size=200).filter(_accepted_by(SPECIALTY)),
         birth_date=st.none() | st.dates(dt.date(1930, 1, 1), dt.date(2010, 12, 31)),
         avatar_url=st.none()
         | st.from_regex(r"https://cdn\.example\.com/[a-z0-9]{1,40}\.png", fullmatch=True),
