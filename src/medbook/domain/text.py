@@ -2,7 +2,8 @@
 
 Every free-text field of the domain goes through a ``TextRule``:
 
-- it is normalised to NFC, so that "é" typed as one character or as "e" + U+0301 is one name;
+- it is normalised to NFC, so that "é" typed as one character or as "e" + U+0301 is one name,
+  and spaces around it are trimmed ("Cardiology " is "Cardiology");
 - control characters (C0, DEL, C1) are refused, except tab and line breaks in multi-line text;
   so are lone surrogates and the bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E,
   U+200F, U+061C), which make a name display as something else than it is ("Trojan Source",
@@ -69,10 +70,10 @@ class TextRule:
         return 1 if self.required else 0
 
     def check(self, value: str, field: str) -> str:
-        """``value`` normalised to NFC, or ``InvalidValue`` naming ``field``."""
+        """``value`` normalised to NFC and trimmed, or ``InvalidValue`` naming ``field``."""
         if not isinstance(value, str):
             raise InvalidValue(field, "must be text")
-        text = unicodedata.normalize("NFC", value)
+        text = nfc(value)
         bad = next((c for c in text if is_forbidden(c, multiline=self.multiline)), None)
         if bad is not None:
             raise InvalidValue(field, f"must not contain {_describe(bad)}")
@@ -98,9 +99,15 @@ class _Validator:
             self.rule.check(value, self.field)
 
 
+#: What is trimmed from both ends of text: the spaces of every script (category Zs). Control
+#: characters, line breaks included, are not trimmed: they are refused wherever they are.
+TRIMMED = "".join(chr(code) for code in range(0x3001) if unicodedata.category(chr(code)) == "Zs")
+
+
 def nfc(value: str) -> str:
-    """An attrs converter: text in NFC (anything else untouched, for the validator to refuse)."""
-    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+    """An attrs converter: text in NFC without surrounding spaces (anything that is not text is
+    left as it is, for the validator to refuse)."""
+    return unicodedata.normalize("NFC", value).strip(TRIMMED) if isinstance(value, str) else value
 
 
 def nfc_or_none(value: str | None) -> str | None:

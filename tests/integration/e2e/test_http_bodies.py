@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import pytest
 from e2e_support import Server
 
 from medbook.demo import DEMO_PASSWORD, DEMO_PATIENT
@@ -56,3 +58,40 @@ def test_a_chunked_body_over_the_limit_is_refused(demo_server: Server) -> None:
 
     assert status == 413, raw
     assert headers["content-type"].startswith("application/problem+json")
+
+
+def _raw(server: Server, request: bytes, *, close_write: bool = False) -> tuple[int, bytes]:
+    """Send ``request`` bytes as they are; the status and body of the answer."""
+    address = urlsplit(server.base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(request)
+        if close_write:
+            connection.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, response.read()
+
+
+HEAD = (
+    b"POST /v1/sessions HTTP/1.1\r\nHost: medbook\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("framing", "close_write"),
+    [
+        (b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", False),  # not a chunk size
+        (b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", False),  # no CRLF after a chunk
+        (b"Transfer-Encoding: chunked\r\n\r\n10\r\n{}", True),  # cut short
+        (b"Content-Length: 100\r\n\r\n{}", True),  # fewer bytes than it says
+    ],
+    ids=["bad-chunk-size", "chunk-without-terminator", "chunked-cut-short", "length-cut-short"],
+)
+def test_a_badly_framed_body_is_a_400_problem(
+    demo_server: Server, framing: bytes, close_write: bool
+) -> None:
+    status, raw = _raw(demo_server, HEAD + framing, close_write=close_write)
+
+    assert status == 400, raw
+    assert json.loads(raw)["code"] == "malformed_body"

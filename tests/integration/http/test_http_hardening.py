@@ -216,3 +216,45 @@ def test_the_first_bookable_day_is_still_bookable(world: World) -> None:
     )
 
     ok(result, 201)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("lat=%D9%A1&lng=1", "lat"),  # an Arabic-Indic one: Python's float() would take it
+        ("lat=%EF%BC%91&lng=1", "lat"),  # a fullwidth one
+        ("lat=1&lng=1&lat=2", "lat"),  # which one?
+    ],
+)
+def test_query_numbers_are_ascii_and_given_once(world: World, query: str, field: str) -> None:
+    result = world.api.client.simulate_get("/v1/hospitals", query_string=query)
+
+    problem(result, 422, fields={field})
+
+
+def test_a_body_shorter_than_its_content_length_is_refused(world: World) -> None:
+    result = world.api.client.simulate_post(
+        "/v1/sessions",
+        body=b"{}",
+        headers={"Content-Type": "application/json", "Content-Length": "100"},
+    )
+
+    assert problem(result, 400, "malformed_body")["detail"] == (
+        "the body ended after 2 of its 100 bytes"
+    )
+
+
+def test_department_names_are_unique_as_written_on_every_database(sql_world: World) -> None:
+    # MariaDB's default collation took every emoji for every other, and "é" for "e".
+    path = f"/v1/hospitals/{sql_world.shanghai}/departments"
+    token = sql_world.admin.token
+    created = [
+        sql_world.api.post(path, token=token, json={"name": name})
+        for name in ("😀 Clinic", "😁 Clinic", "Cárdiology", "Cardiology ")
+    ]
+    again = sql_world.api.post(path, token=token, json={"name": " 😀 Clinic"})
+
+    names = [ok(result, 201)["name"] for result in created[:3]]
+    assert names == ["😀 Clinic", "😁 Clinic", "Cárdiology"]
+    problem(created[3], 409, "department_exists")  # trimmed, it is the world's "Cardiology"
+    problem(again, 409, "department_exists")

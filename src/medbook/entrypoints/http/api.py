@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import attrs
 import falcon
 from attrs import frozen
+from gunicorn.http.errors import ParseException
 
 from medbook.domain.accounts import Actor
 from medbook.domain.entity import MAX_ID
@@ -145,14 +146,44 @@ def body_stream(req: falcon.Request) -> BinaryIO:
 
     Falcon's ``bounded_stream`` reads nothing when there is no ``Content-Length``; a chunked body
     has none, and the WSGI server (gunicorn) has already removed the chunk framing. Callers bound
-    what they read with their own limit either way.
+    what they read with their own limit either way. A body the client framed wrongly (a bad chunk,
+    a connection closed before ``Content-Length`` bytes came) is a 400, not a server error.
     """
     chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
-    if chunked and req.content_length is None:
-        stream: BinaryIO = req.stream
-        return stream
-    bounded: BinaryIO = req.bounded_stream
-    return bounded
+    stream = req.stream if chunked and req.content_length is None else req.bounded_stream
+    return typing.cast(BinaryIO, WholeBody(stream, None if chunked else req.content_length))
+
+
+#: What a WSGI server raises while reading a body the client framed wrongly: gunicorn's own parse
+#: errors (a bad chunk size, a chunk without its CRLF), OSError for a body cut short or a reset
+#: socket, ValueError from servers that check less.
+_UNREADABLE = (ParseException, OSError, ValueError)
+
+
+class WholeBody:
+    """A request body that ends where its framing says, or fails with a 400 saying why."""
+
+    def __init__(self, stream: Any, length: int | None) -> None:
+        self._stream = stream
+        self._length = length
+        self._read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data: bytes = self._stream.read(size)
+        except _UNREADABLE as error:
+            raise falcon.HTTPBadRequest(
+                description=f"the body could not be read: {type(error).__name__}",
+                code="malformed_body",
+            ) from None
+        self._read += len(data)
+        ended = not data or size < 0 or len(data) < size
+        if ended and self._length is not None and self._read < self._length:
+            raise falcon.HTTPBadRequest(
+                description=f"the body ended after {self._read} of its {self._length} bytes",
+                code="malformed_body",
+            )
+        return data
 
 
 def make_resource(
@@ -189,8 +220,9 @@ class IdConverter(falcon.routing.BaseConverter):
 
 # --- query strings -------------------------------------------------------------------------------
 
-_INT = re.compile(r"-?\d{1,18}")
-_FLOAT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+# ASCII digits only: \d would take U+0661 (Arabic-Indic one), which Python reads as 1.
+_INT = re.compile(r"-?[0-9]{1,18}")
+_FLOAT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 def _base(kind: Any) -> Any:
@@ -210,6 +242,9 @@ def parse_query(req: falcon.Request, cls: type) -> Any:
         name = query_name(field)
         raw = req.get_param(name)
         if raw is None:
+            continue
+        if isinstance(req.params.get(name), list):
+            errors.append({"field": name, "message": "must be given once"})
             continue
         kind = _base(hints[field.name])
         if kind is int and not _INT.fullmatch(raw):
