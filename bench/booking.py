@@ -28,7 +28,7 @@ from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
 from medbook.adapters.sql.migrate import upgrade
 from medbook.domain import PERIODS, WeeklySchedule
-from medbook.domain.errors import DomainError
+from medbook.domain.shared.errors import DomainError
 from medbook.services import BookingService, DirectoryService
 
 NOW = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)

@@ -32,7 +32,7 @@ from medbook.adapters.sql import migrate as sql_migrate
 from medbook.adapters.sql.throttle import SqlThrottle
 from medbook.adapters.storage.url import storage_from_url
 from medbook.domain import BookingPolicy
-from medbook.domain.throttling import AttemptLimits, Rate
+from medbook.domain.accounts.throttling import AttemptLimits, Rate
 from medbook.ports.clock import Clock
 from medbook.ports.security import PasswordHasher, Throttle, TokenService
 from medbook.ports.storage import ObjectStorage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from medbook.bootstrap import Services
 from medbook.domain import GeoPoint, Rank, WeeklySchedule
-from medbook.domain.accounts import Role
+from medbook.domain.shared.actors import Role
 
 #: (hospital, address, (lat, lng), {department: [(doctor, phone, rank, specialty)]})
 DEMO_HOSPITALS = (

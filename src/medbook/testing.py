@@ -51,7 +51,8 @@ from medbook.domain import (
     Session,
     WeeklySchedule,
 )
-from medbook.domain.errors import (
+from medbook.domain.shared.calendar import MAX_QUOTA
+from medbook.domain.shared.errors import (
     AlreadyBooked,
     AlreadyOnLeave,
     AppointmentNotFound,
@@ -65,8 +66,7 @@ from medbook.domain.errors import (
     OutsideWindow,
     SessionFull,
 )
-from medbook.domain.schedule import MAX_QUOTA
-from medbook.domain.text import ADDRESS, SPECIALTY, STAFF_NUMBER, TextRule
+from medbook.domain.shared.text import ADDRESS, SPECIALTY, STAFF_NUMBER, TextRule
 from medbook.ports.repositories import Places
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService

@@ -16,9 +16,9 @@ from medbook.adapters.security import Argon2Hasher
 from medbook.adapters.sql import SqlUnitOfWork
 from medbook.adapters.sql.throttle import SqlThrottle
 from medbook.bootstrap import Services, build_services
-from medbook.domain.accounts import Role
-from medbook.domain.errors import DomainError
-from medbook.domain.throttling import AttemptLimits, Rate
+from medbook.domain.accounts.throttling import AttemptLimits, Rate
+from medbook.domain.shared.actors import Role
+from medbook.domain.shared.errors import DomainError
 
 PHONE = "13900000001"
 PASSWORD = "correct horse battery"

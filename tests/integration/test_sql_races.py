@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork
 from medbook.domain import Period, Session, WeeklySchedule
-from medbook.domain.errors import DomainError
+from medbook.domain.shared.errors import DomainError
 from medbook.services import BookingService, DirectoryService
 
 TOMORROW = dt.date(2026, 11, 26)

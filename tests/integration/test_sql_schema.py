@@ -15,7 +15,7 @@ from medbook.adapters.sql import SqlUnitOfWork
 from medbook.adapters.sql import tables as t
 from medbook.adapters.sql.migrate import current_revision, downgrade, head_revision, upgrade
 from medbook.domain import Appointment, Period, Session, WeeklySchedule
-from medbook.domain.errors import AlreadyBooked
+from medbook.domain.shared.errors import AlreadyBooked
 from medbook.services import DirectoryService
 
 NOW = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)

@@ -28,9 +28,9 @@ from medbook.adapters.sql.migrate import upgrade
 from medbook.adapters.sql.tables import throttle_buckets
 from medbook.adapters.sql.throttle import SqlThrottle
 from medbook.bootstrap import Settings, bootstrap
-from medbook.domain.accounts import Role
-from medbook.domain.errors import TooManyAttempts, Unauthenticated
-from medbook.domain.throttling import Bucket, Rate
+from medbook.domain.accounts.throttling import Bucket, Rate
+from medbook.domain.shared.actors import Role
+from medbook.domain.shared.errors import TooManyAttempts, Unauthenticated
 from medbook.ports.security import Throttle
 
 NOW = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)

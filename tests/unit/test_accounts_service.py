@@ -13,8 +13,9 @@ from unit_support import NOW, ident
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.adapters.security import Argon2Hasher, MemoryThrottle
 from medbook.domain import Department, Doctor, Hospital
-from medbook.domain.accounts import Actor, Admin, Credential, Patient, Role, Sex
-from medbook.domain.errors import (
+from medbook.domain.accounts.model import Admin, Credential, Patient, Sex
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import (
     DoctorNotFound,
     Forbidden,
     HospitalNotFound,

@@ -21,8 +21,10 @@ from medbook.domain import (
     Rank,
     WeeklySchedule,
 )
-from medbook.domain.accounts import Actor, Patient, Role
-from medbook.domain.errors import (
+from medbook.domain.accounts.model import Patient
+from medbook.domain.notifications.model import Notification, NotificationKind
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import (
     AlreadyOnLeave,
     AppointmentNotFound,
     DoctorNotFound,
@@ -30,7 +32,6 @@ from medbook.domain.errors import (
     InvalidValue,
     OutsideWindow,
 )
-from medbook.domain.notifications import Notification, NotificationKind
 from medbook.services import BookingService, DirectoryService
 from medbook.services.directory import DoctorProfileChanges
 

@@ -9,7 +9,7 @@ import pytest
 from unit_support import NOW, TOMORROW
 
 from medbook.domain import Appointment, AppointmentStatus, CancelledBy, Period, Session
-from medbook.domain.errors import InvalidTransition, InvalidValue, NotCancellable
+from medbook.domain.shared.errors import InvalidTransition, InvalidValue, NotCancellable
 
 SESSION = Session(7, TOMORROW, Period.AFTERNOON)
 LATER = NOW + dt.timedelta(hours=1)

@@ -22,8 +22,8 @@ from medbook.domain import (
     Session,
     WeeklySchedule,
 )
-from medbook.domain.directory import ensure_mobile
-from medbook.domain.schedule import MAX_QUOTA
+from medbook.domain.shared.calendar import MAX_QUOTA
+from medbook.domain.shared.text import ensure_mobile
 from medbook.services import BookingService, DirectoryService
 from medbook.testing import (
     HOSPITAL_TIMEZONES,

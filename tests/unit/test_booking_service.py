@@ -27,7 +27,7 @@ from medbook.domain import (
     Session,
     WeeklySchedule,
 )
-from medbook.domain.errors import (
+from medbook.domain.shared.errors import (
     AlreadyBooked,
     AppointmentNotFound,
     DailyLimitReached,

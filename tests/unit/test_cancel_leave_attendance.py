@@ -17,7 +17,7 @@ from medbook.domain import (
     Session,
     WeeklySchedule,
 )
-from medbook.domain.errors import (
+from medbook.domain.shared.errors import (
     AlreadyOnLeave,
     AppointmentNotFound,
     DoctorNotFound,

@@ -9,7 +9,7 @@ import ipaddress
 import pytest
 
 from medbook.bootstrap import Settings, parse_networks
-from medbook.domain.throttling import AttemptLimits, Rate
+from medbook.domain.accounts.throttling import AttemptLimits, Rate
 from medbook.entrypoints.http.client import client_address
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8:ffff::/48"))

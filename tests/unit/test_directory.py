@@ -17,7 +17,7 @@ from medbook.domain import (
     Rank,
     WeeklySchedule,
 )
-from medbook.domain.errors import DepartmentMismatch, InvalidValue
+from medbook.domain.shared.errors import DepartmentMismatch, InvalidValue
 
 RUIJIN = Hospital("Ruijin Hospital", id=1)
 HUASHAN = Hospital("Huashan Hospital", id=2)

@@ -8,7 +8,7 @@ import pytest
 from unit_support import TOMORROW, MakeDoctor, PlacesLeft, ident
 
 from medbook.domain import Department, Doctor, GeoPoint, Hospital, Period, Rank, WeeklySchedule
-from medbook.domain.errors import (
+from medbook.domain.shared.errors import (
     DepartmentMismatch,
     DepartmentNotFound,
     DoctorNotFound,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from medbook.domain import errors
-from medbook.domain.errors import DomainError, InvalidValue
+from medbook.domain.shared import errors
+from medbook.domain.shared.errors import DomainError, InvalidValue
 
 
 def every_error_class() -> list[type[DomainError]]:

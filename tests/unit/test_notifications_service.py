@@ -10,9 +10,10 @@ from unit_support import NOW, TOMORROW, ident
 
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.domain import Doctor, Period
-from medbook.domain.accounts import Actor, Patient, Role
-from medbook.domain.errors import NotificationNotFound
-from medbook.domain.notifications import Notification, NotificationKind
+from medbook.domain.accounts.model import Patient
+from medbook.domain.notifications.model import Notification, NotificationKind
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import NotificationNotFound
 from medbook.services import BookingService
 from medbook.services.notifications import NotificationService
 

@@ -9,20 +9,20 @@ import pytest
 from unit_support import LAST_BOOKABLE, NOW, SHANGHAI, TODAY, TOMORROW, local
 
 from medbook.domain import BookingPolicy, Period, Session
-from medbook.domain.errors import (
+from medbook.domain.booking.policy import (
+    ensure_cancellable_time,
+    ensure_daily_limit,
+    ensure_doctor_bookable,
+    ensure_offered,
+    ensure_within_window,
+)
+from medbook.domain.shared.errors import (
     DailyLimitReached,
     DoctorNotFound,
     InvalidValue,
     NotCancellable,
     NotOffered,
     OutsideWindow,
-)
-from medbook.domain.policy import (
-    ensure_cancellable_time,
-    ensure_daily_limit,
-    ensure_doctor_bookable,
-    ensure_offered,
-    ensure_within_window,
 )
 
 POLICY = BookingPolicy()

@@ -7,7 +7,7 @@ from unit_support import TOMORROW, Boom, PlacesLeft, failing
 
 from medbook.adapters.memory import ManualClock, MemoryStore, MemoryUnitOfWork
 from medbook.domain import AppointmentStatus, Period, WeeklySchedule
-from medbook.domain.errors import SessionFull
+from medbook.domain.shared.errors import SessionFull
 from medbook.ports.unit_of_work import TransientConflict
 from medbook.services import BookingService, DirectoryService
 

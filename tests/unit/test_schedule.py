@@ -8,8 +8,9 @@ import pytest
 from unit_support import TODAY
 
 from medbook.domain import WEEKDAYS, Leave, OfferedSession, Period, Session, WeeklySchedule
-from medbook.domain.errors import InvalidValue
-from medbook.domain.schedule import MAX_QUOTA, sessions_between
+from medbook.domain.booking.sessions import sessions_between
+from medbook.domain.shared.calendar import MAX_QUOTA
+from medbook.domain.shared.errors import InvalidValue
 
 # 2026-11-23 is a Monday; the week runs to Sunday 2026-11-29.
 MONDAY = dt.date(2026, 11, 23)

@@ -20,8 +20,8 @@ from medbook.adapters.security import (
     JwtTokens,
     check_jwt_secret,
 )
-from medbook.domain.accounts import Actor, Role
-from medbook.domain.errors import Unauthenticated
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import Unauthenticated
 
 #: Cheap parameters so that the tests stay fast; only one test hashes with the real defaults.
 CHEAP = {"memory_cost": 8, "time_cost": 1, "parallelism": 1}

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from medbook.domain import Department, Hospital
-from medbook.domain.accounts import Patient
-from medbook.domain.errors import InvalidValue
-from medbook.domain.text import (
+from medbook.domain.accounts.model import Patient
+from medbook.domain.shared.errors import InvalidValue
+from medbook.domain.shared.text import (
     DESCRIPTION,
     PERSON_NAME,
     SPECIALTY,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from medbook.domain.throttling import (
+from medbook.domain.accounts.throttling import (
     AttemptLimits,
     Rate,
     client_group,

@@ -7,8 +7,8 @@ import warnings
 
 from PIL import Image
 
-from medbook.domain.errors import InvalidValue
-from medbook.domain.uploads import MAX_IMAGE_PIXELS, FileType
+from medbook.domain.files.uploads import MAX_IMAGE_PIXELS, FileType
+from medbook.domain.shared.errors import InvalidValue
 
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 

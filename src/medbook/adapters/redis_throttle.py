@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import redis
 
-from medbook.domain import throttling
-from medbook.domain.throttling import Bucket, epoch_ms
+from medbook.domain.accounts import throttling
+from medbook.domain.accounts.throttling import Bucket, epoch_ms
 
 #: The GCRA rule of ``medbook.domain.throttling`` over every bucket of one attempt at once: when
 #: one refuses, none is taken, and the answer is its index (1-based) and ``tat``; else 0. A key

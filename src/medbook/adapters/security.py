@@ -13,11 +13,11 @@ import argon2
 import jwt
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from medbook.domain import throttling
-from medbook.domain.accounts import Actor, Role
-from medbook.domain.entity import MAX_ID, is_id
-from medbook.domain.errors import Unauthenticated
-from medbook.domain.throttling import Bucket, epoch_ms
+from medbook.domain.accounts import throttling
+from medbook.domain.accounts.throttling import Bucket, epoch_ms
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.entity import MAX_ID, is_id
+from medbook.domain.shared.errors import Unauthenticated
 
 # --- passwords -----------------------------------------------------------------------------------
 

@@ -1,17 +1,16 @@
-"""The pure core of medbook: attrs classes and functions, no I/O, no clock, no framework."""
+"""The pure core of medbook: attrs classes and functions, no I/O, no clock, no framework.
 
-from medbook.domain.appointments import Appointment, AppointmentStatus, CancelledBy
-from medbook.domain.directory import Department, Doctor, Gender, GeoPoint, Hospital, Rank
-from medbook.domain.policy import BookingPolicy
-from medbook.domain.schedule import (
-    PERIODS,
-    WEEKDAYS,
-    Leave,
-    OfferedSession,
-    Period,
-    Session,
-    WeeklySchedule,
-)
+One package per bounded context (``accounts``, ``directory``, ``booking``, ``notifications``,
+``files``) and the shared kernel (``shared``) they all build on; see docs/architecture.md. The
+names below are the ones library users reach for most, re-exported for convenience.
+"""
+
+from medbook.domain.booking.appointments import Appointment, AppointmentStatus, CancelledBy
+from medbook.domain.booking.policy import BookingPolicy
+from medbook.domain.booking.sessions import Leave, OfferedSession
+from medbook.domain.directory.model import Department, Doctor, Gender, Hospital, Rank
+from medbook.domain.shared.calendar import PERIODS, WEEKDAYS, Period, Session, WeeklySchedule
+from medbook.domain.shared.geo import GeoPoint
 
 __all__ = [
     "PERIODS",

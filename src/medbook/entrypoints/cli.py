@@ -14,7 +14,7 @@ from typing import Any
 from medbook import bootstrap
 from medbook.demo import how_to_log_in, load_demo
 from medbook.domain import GeoPoint, Period
-from medbook.domain.errors import DomainError
+from medbook.domain.shared.errors import DomainError
 
 
 def _date(text: str) -> dt.date:

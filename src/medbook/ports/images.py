@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from medbook.domain.uploads import FileType
+from medbook.domain.files.uploads import FileType
 
 
 class ImageInspector(Protocol):

@@ -21,8 +21,9 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.accounts import Actor, Admin, Credential, Patient, Role
-from medbook.domain.notifications import Notification
+from medbook.domain.accounts.model import Admin, Credential, Patient
+from medbook.domain.notifications.model import Notification
+from medbook.domain.shared.actors import Actor, Role
 
 
 class HospitalRepository(Protocol):

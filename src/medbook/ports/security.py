@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
-from medbook.domain.accounts import Actor
-from medbook.domain.throttling import Bucket
+from medbook.domain.accounts.throttling import Bucket
+from medbook.domain.shared.actors import Actor
 
 
 class PasswordHasher(Protocol):

@@ -8,16 +8,12 @@ import zoneinfo
 from attrs import define, field, frozen
 
 from medbook.domain import Doctor
-from medbook.domain.accounts import (
-    Actor,
-    Admin,
-    Credential,
-    Patient,
-    Role,
-    ensure_password_policy,
-)
-from medbook.domain.directory import DEFAULT_TIMEZONE, ensure_mobile
-from medbook.domain.errors import (
+from medbook.domain.accounts.identity import check_resident_id
+from medbook.domain.accounts.model import Admin, Credential, Patient, ensure_password_policy
+from medbook.domain.accounts.throttling import AttemptLimits
+from medbook.domain.directory.model import DEFAULT_TIMEZONE
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import (
     DoctorNotFound,
     DomainError,
     InvalidValue,
@@ -26,9 +22,7 @@ from medbook.domain.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
-from medbook.domain.identity import check_resident_id
-from medbook.domain.text import PERSON_NAME
-from medbook.domain.throttling import AttemptLimits
+from medbook.domain.shared.text import PERSON_NAME, ensure_mobile
 from medbook.ports.clock import Clock
 from medbook.ports.security import PasswordHasher, Throttle, TokenService
 from medbook.ports.unit_of_work import UnitOfWork

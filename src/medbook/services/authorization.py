@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from medbook.domain.accounts import Actor, Role
-from medbook.domain.errors import Forbidden
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import Forbidden
 
 
 def require_role(actor: Actor, *roles: Role) -> None:

@@ -17,8 +17,18 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.accounts import Actor, Role
-from medbook.domain.errors import (
+from medbook.domain.booking.policy import (
+    daily_limit_reached,
+    ensure_cancellable_time,
+    ensure_doctor_bookable,
+    ensure_leave_time,
+    ensure_offered,
+    ensure_within_window,
+)
+from medbook.domain.booking.sessions import sessions_between
+from medbook.domain.notifications.model import Notification, NotificationKind
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import (
     AlreadyBooked,
     AppointmentNotFound,
     DoctorNotFound,
@@ -27,16 +37,6 @@ from medbook.domain.errors import (
     NotYetStarted,
     SessionFull,
 )
-from medbook.domain.notifications import Notification, NotificationKind
-from medbook.domain.policy import (
-    daily_limit_reached,
-    ensure_cancellable_time,
-    ensure_doctor_bookable,
-    ensure_leave_time,
-    ensure_offered,
-    ensure_within_window,
-)
-from medbook.domain.schedule import sessions_between
 from medbook.ports.clock import Clock
 from medbook.ports.repositories import Places
 from medbook.ports.unit_of_work import UnitOfWork

@@ -10,16 +10,16 @@ import attrs
 from attrs import define, frozen
 
 from medbook.domain import Department, Doctor, Gender, GeoPoint, Hospital, Rank, WeeklySchedule
-from medbook.domain.accounts import Actor, Role
-from medbook.domain.directory import DEFAULT_TIMEZONE
-from medbook.domain.errors import (
+from medbook.domain.directory.model import DEFAULT_TIMEZONE
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import (
     DepartmentNotFound,
     DoctorNotFound,
     HospitalNotFound,
     InvalidValue,
 )
-from medbook.domain.geo import distance_km
-from medbook.domain.text import ensure_birth_date
+from medbook.domain.shared.geo import distance_km
+from medbook.domain.shared.text import ensure_birth_date
 from medbook.ports.clock import Clock
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.authorization import require_admin_of, require_role

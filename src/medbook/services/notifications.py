@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from attrs import define
 
-from medbook.domain.accounts import Actor
-from medbook.domain.errors import NotificationNotFound
-from medbook.domain.notifications import Notification
+from medbook.domain.notifications.model import Notification
+from medbook.domain.shared.actors import Actor
+from medbook.domain.shared.errors import NotificationNotFound
 from medbook.ports.clock import Clock
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally

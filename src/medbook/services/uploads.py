@@ -7,10 +7,8 @@ from typing import BinaryIO
 
 from attrs import define, frozen
 
-from medbook.domain.accounts import Actor, Role
-from medbook.domain.directory import Doctor
-from medbook.domain.errors import TooLarge, UnsupportedType
-from medbook.domain.uploads import (
+from medbook.domain.directory.model import Doctor
+from medbook.domain.files.uploads import (
     JPEG,
     PNG,
     SNIFF_BYTES,
@@ -19,6 +17,8 @@ from medbook.domain.uploads import (
     ensure_size,
     sniff,
 )
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import TooLarge, UnsupportedType
 from medbook.ports.clock import Clock
 from medbook.ports.images import ImageInspector
 from medbook.ports.storage import ObjectStorage

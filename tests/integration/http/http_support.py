@@ -25,7 +25,7 @@ from medbook.adapters.memory import ManualClock
 from medbook.adapters.security import Argon2Hasher
 from medbook.bootstrap import Services
 from medbook.domain import GeoPoint, Rank, WeeklySchedule
-from medbook.domain.accounts import Role
+from medbook.domain.shared.actors import Role
 from medbook.entrypoints.http.app import PLAIN_ROUTES
 from medbook.entrypoints.http.routes import ROUTES
 

@@ -20,7 +20,7 @@ from http_support import (
 )
 
 from medbook.adapters.security import JwtTokens
-from medbook.domain.accounts import Actor, Role
+from medbook.domain.shared.actors import Actor, Role
 
 # --- registration --------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from http_support import (
     problem,
 )
 
-from medbook.domain.accounts import Actor, Role
+from medbook.domain.shared.actors import Actor, Role
 
 # --- 1. the token's subject -----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from http_support import Api, World, fast_hasher, ok, problem
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
 from medbook.bootstrap import build_services
-from medbook.domain.errors import InvalidValue
+from medbook.domain.shared.errors import InvalidValue
 from medbook.entrypoints.http.app import create_app
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from medbook.adapters.storage import LocalStorage, storage_from_url
 from medbook.adapters.storage.s3 import S3Storage, s3_client
-from medbook.domain.errors import Conflict, InvalidKey, InvalidValue, ObjectNotFound
+from medbook.domain.shared.errors import Conflict, InvalidKey, InvalidValue, ObjectNotFound
 from medbook.ports.storage import ObjectStorage, StoredObject
 
 MIB = 1024 * 1024

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import BinaryIO
 
 from medbook.adapters.storage.keys import check_key
-from medbook.domain.errors import ObjectNotFound
+from medbook.domain.shared.errors import ObjectNotFound
 from medbook.ports.storage import StoredObject
 
 

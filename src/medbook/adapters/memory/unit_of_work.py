@@ -24,9 +24,10 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.accounts import Actor, Admin, Credential, Patient, Role
-from medbook.domain.errors import AlreadyBooked, AlreadyOnLeave, DepartmentExists, PhoneTaken
-from medbook.domain.notifications import Notification
+from medbook.domain.accounts.model import Admin, Credential, Patient
+from medbook.domain.notifications.model import Notification
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave, DepartmentExists, PhoneTaken
 from medbook.ports.repositories import Places
 
 Tables = dict[str, dict[Any, Any]]

@@ -24,8 +24,9 @@ from sqlalchemy import (
 
 from medbook.adapters.sql.types import ScheduleType, UtcDateTime
 from medbook.domain import AppointmentStatus, CancelledBy, Gender, Period, Rank
-from medbook.domain.accounts import Role, Sex
-from medbook.domain.notifications import NotificationKind
+from medbook.domain.accounts.model import Sex
+from medbook.domain.notifications.model import NotificationKind
+from medbook.domain.shared.actors import Role
 
 metadata = MetaData(
     naming_convention={

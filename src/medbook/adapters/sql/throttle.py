@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Engine, case, delete, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from medbook.adapters.sql.tables import throttle_buckets as buckets_table
-from medbook.domain import throttling
-from medbook.domain.throttling import Bucket, epoch_ms
+from medbook.domain.accounts import throttling
+from medbook.domain.accounts.throttling import Bucket, epoch_ms
 
 #: The width of ``throttle_buckets.key``.
 KEY_LENGTH = 64

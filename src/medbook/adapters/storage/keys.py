@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from medbook.domain.errors import InvalidKey, InvalidValue
+from medbook.domain.shared.errors import InvalidKey, InvalidValue
 
 #: The longest key; S3 allows 1024 bytes, the margin leaves room for a bucket prefix and a sidecar.
 MAX_KEY_LENGTH = 255

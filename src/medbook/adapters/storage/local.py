@@ -19,7 +19,7 @@ from medbook.adapters.storage.keys import (
     check_key,
     check_metadata,
 )
-from medbook.domain.errors import Conflict, InvalidKey, ObjectNotFound
+from medbook.domain.shared.errors import Conflict, InvalidKey, ObjectNotFound
 from medbook.ports.storage import StoredObject
 
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"

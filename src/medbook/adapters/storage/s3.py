@@ -23,7 +23,7 @@ from medbook.adapters.storage.keys import (
     check_metadata,
     encode_metadata_value,
 )
-from medbook.domain.errors import InvalidKey, ObjectNotFound
+from medbook.domain.shared.errors import InvalidKey, ObjectNotFound
 from medbook.ports.storage import StoredObject
 
 AddressingStyle = Literal["path", "virtual"]

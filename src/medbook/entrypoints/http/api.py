@@ -18,9 +18,9 @@ import falcon
 from attrs import frozen
 from gunicorn.http.errors import ParseException
 
-from medbook.domain.accounts import Actor
-from medbook.domain.entity import MAX_ID
-from medbook.domain.errors import TooLarge, Unauthenticated
+from medbook.domain.shared.actors import Actor
+from medbook.domain.shared.entity import MAX_ID
+from medbook.domain.shared.errors import TooLarge, Unauthenticated
 from medbook.entrypoints.http.body import MalformedBody, decode_json
 from medbook.entrypoints.http.client import IPNetwork, client_address
 from medbook.entrypoints.http.converter import BodyError, structure, unstructure

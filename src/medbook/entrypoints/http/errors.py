@@ -9,7 +9,7 @@ from typing import Any
 
 import falcon
 
-from medbook.domain import errors as e
+from medbook.domain.shared import errors as e
 from medbook.entrypoints.http.converter import BodyError
 from medbook.ports.unit_of_work import TransientConflict
 

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 import medbook
-from medbook.domain.entity import MAX_ID
+from medbook.domain.shared.entity import MAX_ID
 from medbook.entrypoints.http.api import Route, query_name
 from medbook.entrypoints.http.errors import TITLES
 

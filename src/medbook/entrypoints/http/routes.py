@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from medbook.domain import WEEKDAYS, WeeklySchedule
-from medbook.domain.errors import AppointmentNotFound
+from medbook.domain.shared.errors import AppointmentNotFound
 from medbook.entrypoints.http import views as v
 from medbook.entrypoints.http.api import Call, Operation, Route
 from medbook.services.directory import DoctorProfileChanges

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from medbook.domain.text import TextRule, is_forbidden, is_invisible
+from medbook.domain.shared.text import TextRule, is_forbidden, is_invisible
 
 _SURROGATES = range(0xD800, 0xE000)
 

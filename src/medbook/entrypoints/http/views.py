@@ -9,10 +9,17 @@ import attrs
 from attrs import field, frozen
 
 from medbook.domain import Appointment, Department, Doctor, Gender, Hospital, Period, Rank
-from medbook.domain.accounts import Role, Sex
-from medbook.domain.directory import MOBILE_PATTERN
-from medbook.domain.notifications import Notification
-from medbook.domain.text import DEPARTMENT_NAME, DESCRIPTION, PERSON_NAME, SPECIALTY, STAFF_NUMBER
+from medbook.domain.accounts.model import Sex
+from medbook.domain.notifications.model import Notification
+from medbook.domain.shared.actors import Role
+from medbook.domain.shared.text import (
+    DEPARTMENT_NAME,
+    DESCRIPTION,
+    MOBILE_PATTERN,
+    PERSON_NAME,
+    SPECIALTY,
+    STAFF_NUMBER,
+)
 from medbook.entrypoints.http.text_schema import text_schema
 from medbook.services.booking import AppointmentView
 from medbook.services.directory import HospitalNearby

@@ -19,12 +19,13 @@ The HTTP layer derives the JSON Schema pattern of each field from ``is_forbidden
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from typing import Any
 
 from attrs import frozen
 
-from medbook.domain.errors import InvalidValue
+from medbook.domain.shared.errors import InvalidValue
 
 #: Bidirectional formatting controls and marks (Unicode TR 9): never part of a name.
 BIDI_CONTROLS = frozenset(
@@ -159,3 +160,17 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February, in a year that has none
         return day.replace(year=day.year - years, day=28)
+
+
+# --- phone numbers -------------------------------------------------------------------------------
+
+MOBILE_PATTERN = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only (\d matches others)
+
+
+def ensure_mobile(phone: str, field_name: str = "phone") -> str:
+    """A mainland mobile number: 11 digits, starting 13 to 19."""
+    if not MOBILE_PATTERN.fullmatch(phone):
+        raise InvalidValue(
+            field_name, "must be an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)"
+        )
+    return phone

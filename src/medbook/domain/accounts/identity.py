@@ -11,8 +11,8 @@ import datetime as dt
 
 from attrs import frozen
 
-from medbook.domain.accounts import Sex
-from medbook.domain.errors import InvalidIdNumber
+from medbook.domain.accounts.model import Sex
+from medbook.domain.shared.errors import InvalidIdNumber
 
 ID_NUMBER_LENGTH = 18
 #: No resident identity number was issued to anyone born earlier.

@@ -7,8 +7,8 @@ import enum
 
 from attrs import define, field
 
-from medbook.domain.accounts import Role
-from medbook.domain.entity import Entity
+from medbook.domain.shared.actors import Role
+from medbook.domain.shared.entity import Entity
 
 
 class NotificationKind(enum.Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from medbook.domain.errors import InvalidValue, TooLarge, UnsupportedType
+from medbook.domain.shared.errors import InvalidValue, TooLarge, UnsupportedType
 
 #: The smallest prefix of a file that ``sniff`` needs.
 SNIFF_BYTES = 12

@@ -5,38 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from attrs import define, field, frozen
+from attrs import define, field
 
-from medbook.domain.entity import Entity
-from medbook.domain.errors import InvalidValue
-from medbook.domain.text import PERSON_NAME, nfc, nfc_or_none
+from medbook.domain.shared.actors import Role
+from medbook.domain.shared.entity import Entity
+from medbook.domain.shared.errors import InvalidValue
+from medbook.domain.shared.text import PERSON_NAME, nfc, nfc_or_none
 
 PASSWORD_MIN_LENGTH = 8
 #: Long enough for passphrases; the bound keeps hashing cost predictable.
 PASSWORD_MAX_LENGTH = 128
 
 
-class Role(enum.Enum):
-    PATIENT = "patient"
-    DOCTOR = "doctor"
-    ADMIN = "admin"  # a hospital administrator, bound to one hospital
-
-
 class Sex(enum.Enum):
     FEMALE = "female"
     MALE = "male"
-
-
-@frozen
-class Actor:
-    """The authenticated caller: the id of their patient, doctor or admin record, and their role."""
-
-    id: int
-    role: Role
-    hospital_id: int | None = None  # the admin's hospital
-
-    def is_(self, role: Role, user_id: int | None = None) -> bool:
-        return self.role is role and (user_id is None or self.id == user_id)
 
 
 def ensure_password_policy(password: str) -> str:

@@ -1,14 +1,14 @@
-"""A doctor's weekly schedule, leave, and the sessions they really offer."""
+"""The calendar every context shares: periods, sessions, and a doctor's weekly schedule."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from attrs import field, frozen
 
-from medbook.domain.errors import InvalidValue
+from medbook.domain.shared.errors import InvalidValue
 
 WEEKDAYS: tuple[str, ...] = (
     "monday",
@@ -103,41 +103,3 @@ class Session:
 
     def __str__(self) -> str:
         return f"doctor {self.doctor_id}, {self.date.isoformat()} {self.period.value}"
-
-
-@frozen
-class Leave:
-    """A doctor is away for one session."""
-
-    doctor_id: int
-    date: dt.date
-    period: Period
-
-    @property
-    def session(self) -> Session:
-        return Session(self.doctor_id, self.date, self.period)
-
-
-@frozen
-class OfferedSession:
-    """A session the schedule really offers, with how many places remain."""
-
-    session: Session
-    quota: int
-    booked: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.quota - self.booked)
-
-
-def sessions_between(
-    doctor_id: int, schedule: WeeklySchedule, start: dt.date, end: dt.date
-) -> Iterator[Session]:
-    """Every session from ``start`` to ``end`` (both included) the weekly schedule switches on."""
-    day = start
-    while day <= end:
-        for period in PERIODS:
-            if schedule.quota(day, period) > 0:
-                yield Session(doctor_id, day, period)
-        day += dt.timedelta(days=1)

@@ -6,7 +6,8 @@ import datetime as dt
 
 from attrs import field, frozen
 
-from medbook.domain.errors import (
+from medbook.domain.shared.calendar import Period, Session
+from medbook.domain.shared.errors import (
     DailyLimitReached,
     DoctorNotFound,
     InvalidValue,
@@ -14,7 +15,6 @@ from medbook.domain.errors import (
     NotOffered,
     OutsideWindow,
 )
-from medbook.domain.schedule import Period, Session
 
 
 def _aware(value: dt.datetime, name: str = "now") -> dt.datetime:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
 import zoneinfo
 from typing import Any
 
-from attrs import define, field, frozen
+from attrs import define, field
 
-from medbook.domain.entity import Entity
-from medbook.domain.errors import DepartmentMismatch, InvalidValue
-from medbook.domain.schedule import WeeklySchedule
-from medbook.domain.text import (
+from medbook.domain.shared.calendar import WeeklySchedule
+from medbook.domain.shared.entity import Entity
+from medbook.domain.shared.errors import DepartmentMismatch, InvalidValue
+from medbook.domain.shared.geo import GeoPoint
+from medbook.domain.shared.text import (
     ADDRESS,
     DEPARTMENT_NAME,
     DESCRIPTION,
@@ -22,22 +22,13 @@ from medbook.domain.text import (
     SPECIALTY,
     STAFF_NUMBER,
     TextRule,
+    ensure_mobile,
     nfc,
     nfc_or_none,
 )
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-MOBILE_PATTERN = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only (\d matches others)
 STAFF_NUMBER_MAX = STAFF_NUMBER.max_length
-
-
-def ensure_mobile(phone: str, field_name: str = "phone") -> str:
-    """A mainland mobile number: 11 digits, starting 13 to 19."""
-    if not MOBILE_PATTERN.fullmatch(phone):
-        raise InvalidValue(
-            field_name, "must be an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)"
-        )
-    return phone
 
 
 def ensure_name(value: str, field_name: str, max_length: int) -> str:
@@ -57,24 +48,6 @@ def _timezone(instance: object, attribute: object, value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise InvalidValue("timezone", f"unknown time zone {value!r}") from None
-
-
-@frozen
-class GeoPoint:
-    """A WGS-84 position in degrees."""
-
-    lat: float = field()
-    lng: float = field()
-
-    @lat.validator
-    def _lat(self, attribute: object, value: float) -> None:
-        if not -90.0 <= value <= 90.0:
-            raise InvalidValue("lat", "latitude must be between -90 and 90")
-
-    @lng.validator
-    def _lng(self, attribute: object, value: float) -> None:
-        if not -180.0 <= value <= 180.0:
-            raise InvalidValue("lng", "longitude must be between -180 and 180")
 
 
 @define(slots=False, eq=False)

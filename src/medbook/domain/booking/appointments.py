@@ -7,9 +7,9 @@ import enum
 
 from attrs import define
 
-from medbook.domain.entity import Entity
-from medbook.domain.errors import InvalidTransition, InvalidValue, NotCancellable
-from medbook.domain.schedule import Period, Session
+from medbook.domain.shared.calendar import Period, Session
+from medbook.domain.shared.entity import Entity
+from medbook.domain.shared.errors import InvalidTransition, InvalidValue, NotCancellable
 
 
 class AppointmentStatus(enum.Enum):

@@ -1,0 +1,1 @@
+"""Accounts: patients, hospital admins, logins and password rules, identity numbers, throttling."""

@@ -1,0 +1,1 @@
+"""Booking: appointments, the booking rules, leave and the sessions on offer."""

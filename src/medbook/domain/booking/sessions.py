@@ -1,0 +1,48 @@
+"""Leave, and the sessions a doctor really offers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from attrs import frozen
+
+from medbook.domain.shared.calendar import PERIODS, Period, Session, WeeklySchedule
+
+
+@frozen
+class Leave:
+    """A doctor is away for one session."""
+
+    doctor_id: int
+    date: dt.date
+    period: Period
+
+    @property
+    def session(self) -> Session:
+        return Session(self.doctor_id, self.date, self.period)
+
+
+@frozen
+class OfferedSession:
+    """A session the schedule really offers, with how many places remain."""
+
+    session: Session
+    quota: int
+    booked: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.quota - self.booked)
+
+
+def sessions_between(
+    doctor_id: int, schedule: WeeklySchedule, start: dt.date, end: dt.date
+) -> Iterator[Session]:
+    """Every session from ``start`` to ``end`` (both included) the weekly schedule switches on."""
+    day = start
+    while day <= end:
+        for period in PERIODS:
+            if schedule.quota(day, period) > 0:
+                yield Session(doctor_id, day, period)
+        day += dt.timedelta(days=1)

@@ -1,0 +1,1 @@
+"""The hospital directory: hospital → department → doctor."""

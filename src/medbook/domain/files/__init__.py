@@ -1,0 +1,1 @@
+"""Files: the upload rules (types from the bytes, sizes, image dimensions)."""
