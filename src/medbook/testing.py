@@ -67,7 +67,7 @@ from medbook.domain.shared.errors import (
     SessionFull,
 )
 from medbook.domain.shared.text import ADDRESS, SPECIALTY, STAFF_NUMBER, TextRule
-from medbook.ports.repositories import Places
+from medbook.ports.booking_ledger import Places
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
 from medbook.services.transactions import UnitOfWorkFactory

@@ -8,7 +8,7 @@ from unit_support import TOMORROW, Boom, PlacesLeft, failing
 from medbook.adapters.memory import ManualClock, MemoryStore, MemoryUnitOfWork
 from medbook.domain import AppointmentStatus, Period, WeeklySchedule
 from medbook.domain.shared.errors import SessionFull
-from medbook.ports.unit_of_work import TransientConflict
+from medbook.ports.transaction import TransientConflict
 from medbook.services import BookingService, DirectoryService
 
 MORNING = Period.MORNING

@@ -9,7 +9,7 @@ from typing import Self
 import pytest
 
 from medbook.domain.shared.errors import SessionFull
-from medbook.ports.unit_of_work import TransientConflict
+from medbook.ports.transaction import TransientConflict
 from medbook.services import transactions
 from medbook.services.transactions import ATTEMPTS, read_only, transactionally
 

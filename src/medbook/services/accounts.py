@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
+from collections.abc import Callable
 
 from attrs import define, field, frozen
 
@@ -23,12 +24,12 @@ from medbook.domain.shared.errors import (
     Unauthenticated,
 )
 from medbook.domain.shared.text import PERSON_NAME, ensure_mobile
+from medbook.ports.accounts import AccountsUnitOfWork
 from medbook.ports.clock import Clock
 from medbook.ports.security import PasswordHasher, Throttle, TokenService
-from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.authorization import require_admin_of, require_role
 from medbook.services.directory import doctor_of, hospital_of
-from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
+from medbook.services.transactions import read_only, transactionally
 
 
 @frozen
@@ -59,7 +60,7 @@ class Profile:
 
 @define
 class AccountService:
-    new_uow: UnitOfWorkFactory
+    new_uow: Callable[[], AccountsUnitOfWork]
     clock: Clock
     hasher: PasswordHasher
     tokens: TokenService
@@ -81,7 +82,7 @@ class AccountService:
         password_hash = self.hasher.hash(ensure_password_policy(password))
         now = self.clock.now()
 
-        def work(uow: UnitOfWork) -> Patient:
+        def work(uow: AccountsUnitOfWork) -> Patient:
             patient = uow.patients.add(Patient(name, phone, created_at=now))
             assert patient.id is not None
             uow.credentials.add(Credential(Role.PATIENT, phone, patient.id, password_hash))
@@ -98,7 +99,7 @@ class AccountService:
         password_hash = self.hasher.hash(ensure_password_policy(password))
         doctor = Doctor.register(name=name, phone=phone)
 
-        def work(uow: UnitOfWork) -> Doctor:
+        def work(uow: AccountsUnitOfWork) -> Doctor:
             stored = uow.doctors.add(doctor)
             assert stored.id is not None
             uow.credentials.add(Credential(Role.DOCTOR, phone, stored.id, password_hash))
@@ -118,7 +119,7 @@ class AccountService:
         ensure_mobile(phone)
         password_hash = self.hasher.hash(ensure_password_policy(password))
 
-        def work(uow: UnitOfWork) -> Admin:
+        def work(uow: AccountsUnitOfWork) -> Admin:
             hospital_of(uow, hospital_id)
             admin = uow.admins.add(Admin(hospital_id, name, phone))
             assert admin.id is not None
@@ -132,7 +133,7 @@ class AccountService:
         ensure_mobile(phone)
         password_hash = self.hasher.hash(ensure_password_policy(password))
 
-        def work(uow: UnitOfWork) -> Credential:
+        def work(uow: AccountsUnitOfWork) -> Credential:
             found = _profile(uow, role, user_id, missing=NotFound)
             if found.phone != phone:
                 raise InvalidValue("phone", "is not the phone number of that account")
@@ -184,7 +185,7 @@ class AccountService:
     def _rehash(self, credential: Credential, password: str) -> None:
         credential.password_hash = self.hasher.hash(password)
 
-        def work(uow: UnitOfWork) -> None:
+        def work(uow: AccountsUnitOfWork) -> None:
             uow.credentials.save(credential)
 
         transactionally(self.new_uow, work)
@@ -192,9 +193,13 @@ class AccountService:
     def authenticate(self, token: str) -> Actor:
         """The actor behind a bearer token; ``Unauthenticated`` when it is not valid (any more)."""
         claimed = self.tokens.verify(token, self.clock.now())
+
         # Who the caller is now comes from the stored login, not from the token: an admin moved
         # to another hospital acts for that one, whatever an older token says.
-        actor = read_only(self.new_uow, lambda uow: uow.credentials.actor(claimed.role, claimed.id))
+        def who(uow: AccountsUnitOfWork) -> Actor | None:
+            return uow.credentials.actor(claimed.role, claimed.id)
+
+        actor = read_only(self.new_uow, who)
         if actor is None:
             raise Unauthenticated("the account no longer exists")
         return actor
@@ -215,7 +220,7 @@ class AccountService:
         today = self.clock.now().astimezone(zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)).date()
         resident = check_resident_id(id_number, today)
 
-        def work(uow: UnitOfWork) -> IdentityChecked:
+        def work(uow: AccountsUnitOfWork) -> IdentityChecked:
             patient = uow.patients.get(actor.id)
             if patient is None:
                 raise PatientNotFound("no such patient")
@@ -233,7 +238,7 @@ class AccountService:
 
         require_role(actor, Role.ADMIN)
 
-        def work(uow: UnitOfWork) -> Doctor:
+        def work(uow: AccountsUnitOfWork) -> Doctor:
             doctor = doctor_of(uow, doctor_id, for_update=True)
             if actor.role is Role.ADMIN and doctor.hospital_id != actor.hospital_id:
                 # Existence of another hospital's doctors is not the admin's business: the same
@@ -248,7 +253,7 @@ class AccountService:
 
 
 def _profile(
-    uow: UnitOfWork, role: Role, user_id: int, missing: type[DomainError] = Unauthenticated
+    uow: AccountsUnitOfWork, role: Role, user_id: int, missing: type[DomainError] = Unauthenticated
 ) -> Profile:
     gone = f"no {role.value} {user_id}" if missing is not Unauthenticated else "the account is gone"
     if role is Role.PATIENT:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from attrs import define, field, frozen
 
@@ -37,12 +37,12 @@ from medbook.domain.shared.errors import (
     NotYetStarted,
     SessionFull,
 )
+from medbook.ports.booking import BookingUnitOfWork
+from medbook.ports.booking_ledger import Places
 from medbook.ports.clock import Clock
-from medbook.ports.repositories import Places
-from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.authorization import require_role
 from medbook.services.directory import doctor_of, doctor_tz
-from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
+from medbook.services.transactions import read_only, transactionally
 
 #: The longest range ``offered_sessions`` answers for at once.
 MAX_LISTING_DAYS = 92
@@ -91,7 +91,7 @@ class AppointmentView:
     department: str | None
 
 
-def _view(uow: UnitOfWork, appointment: Appointment) -> AppointmentView:
+def _view(uow: BookingUnitOfWork, appointment: Appointment) -> AppointmentView:
     patient = uow.patients.get(appointment.patient_id)
     doctor = doctor_of(uow, appointment.doctor_id)
     hospital = uow.hospitals.get(doctor.hospital_id) if doctor.hospital_id else None
@@ -106,7 +106,7 @@ def _view(uow: UnitOfWork, appointment: Appointment) -> AppointmentView:
     )
 
 
-def _give_back(uow: UnitOfWork, doctor: Doctor, places: Places, count: int) -> None:
+def _give_back(uow: BookingUnitOfWork, doctor: Doctor, places: Places, count: int) -> None:
     """Release ``count`` places; a quota kept above the schedule for held places shrinks back.
 
     Lowering a schedule's quota never takes a place from a patient (the ledger keeps the quota at
@@ -120,7 +120,7 @@ def _give_back(uow: UnitOfWork, doctor: Doctor, places: Places, count: int) -> N
 
 @define
 class BookingService:
-    new_uow: UnitOfWorkFactory
+    new_uow: Callable[[], BookingUnitOfWork]
     clock: Clock
     policy: BookingPolicy = field(factory=BookingPolicy)
 
@@ -139,7 +139,7 @@ class BookingService:
             if (end - start).days > MAX_LISTING_DAYS:
                 raise InvalidValue("to", f"at most {MAX_LISTING_DAYS} days after from")
 
-        def query(uow: UnitOfWork) -> list[OfferedSession]:
+        def query(uow: BookingUnitOfWork) -> list[OfferedSession]:
             doctor = doctor_of(uow, doctor_id)
             if not doctor.bookable:  # as private as the doctor's profile
                 raise DoctorNotFound(f"no doctor {doctor_id}")
@@ -165,7 +165,7 @@ class BookingService:
         return read_only(self.new_uow, query)
 
     def appointment(self, appointment_id: int) -> Appointment:
-        def query(uow: UnitOfWork) -> Appointment:
+        def query(uow: BookingUnitOfWork) -> Appointment:
             found = uow.appointments.get(appointment_id)
             if found is None:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
@@ -193,21 +193,21 @@ class BookingService:
         transactionally(self.new_uow, lambda uow: self._prepare(uow, session, patient_id))
         return transactionally(self.new_uow, lambda uow: self._book(uow, session, patient_id))
 
-    def _check_session(self, uow: UnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
+    def _check_session(self, uow: BookingUnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
         doctor = doctor_of(uow, session.doctor_id, for_share=True)
         ensure_doctor_bookable(session.doctor_id, doctor.bookable)
         tz = doctor_tz(uow, doctor)
         ensure_within_window(self.policy, session, self.clock.now(), tz)
         return doctor, tz
 
-    def _prepare(self, uow: UnitOfWork, session: Session, patient_id: int) -> None:
+    def _prepare(self, uow: BookingUnitOfWork, session: Session, patient_id: int) -> None:
         doctor, _ = self._check_session(uow, session)
         quota = doctor.schedule.quota(session.date, session.period)
         ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
         uow.places.ensure(session, quota)
         uow.daily_counts.ensure(patient_id, session.date)
 
-    def _book(self, uow: UnitOfWork, session: Session, patient_id: int) -> Appointment:
+    def _book(self, uow: BookingUnitOfWork, session: Session, patient_id: int) -> Appointment:
         doctor, _ = self._check_session(uow, session)
         places = uow.places.lock(session)  # every change to a session's places queues here
         quota = doctor.schedule.quota(session.date, session.period)
@@ -228,7 +228,7 @@ class BookingService:
     def cancel(self, patient_id: int, appointment_id: int) -> Appointment:
         """The patient gives their place back, before the cancellation deadline."""
 
-        def work(uow: UnitOfWork) -> Appointment:
+        def work(uow: BookingUnitOfWork) -> Appointment:
             found = uow.appointments.get(appointment_id)
             if found is None or found.patient_id != patient_id:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
@@ -251,11 +251,11 @@ class BookingService:
         """The doctor takes a session off: its appointments are cancelled, their patients named."""
         session = Session(doctor_id, date, period)
 
-        def prepare(uow: UnitOfWork) -> None:
+        def prepare(uow: BookingUnitOfWork) -> None:
             doctor = doctor_of(uow, doctor_id)
             uow.places.ensure(session, doctor.schedule.quota(date, period))
 
-        def work(uow: UnitOfWork) -> LeaveTaken:
+        def work(uow: BookingUnitOfWork) -> LeaveTaken:
             doctor = doctor_of(uow, doctor_id, for_share=True)
             now = self.clock.now()
             ensure_leave_time(self.policy, session, now, doctor_tz(uow, doctor))
@@ -285,7 +285,7 @@ class BookingService:
     def record_attendance(self, doctor_id: int, appointment_id: int, attended: bool) -> Appointment:
         """After the session has started, the doctor marks an appointment attended or no-show."""
 
-        def work(uow: UnitOfWork) -> Appointment:
+        def work(uow: BookingUnitOfWork) -> Appointment:
             appointment = uow.appointments.get(appointment_id)
             if appointment is None or appointment.doctor_id != doctor_id:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
@@ -322,7 +322,7 @@ class BookingService:
         """A patient's own appointments, or the ones a doctor will see."""
         require_role(actor, Role.PATIENT, Role.DOCTOR)
 
-        def query(uow: UnitOfWork) -> list[AppointmentView]:
+        def query(uow: BookingUnitOfWork) -> list[AppointmentView]:
             if actor.role is Role.PATIENT:
                 found = uow.appointments.of_patient(actor.id, date)
             else:

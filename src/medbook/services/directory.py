@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 from attrs import define, frozen
@@ -21,26 +21,26 @@ from medbook.domain.shared.errors import (
 from medbook.domain.shared.geo import distance_km
 from medbook.domain.shared.text import ensure_birth_date
 from medbook.ports.clock import Clock
-from medbook.ports.unit_of_work import UnitOfWork
+from medbook.ports.directory import DirectoryReads, DirectoryUnitOfWork
 from medbook.services.authorization import require_admin_of, require_role
-from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
+from medbook.services.transactions import read_only, transactionally
 
 
-def hospital_of(uow: UnitOfWork, hospital_id: int) -> Hospital:
+def hospital_of(uow: DirectoryReads, hospital_id: int) -> Hospital:
     hospital = uow.hospitals.get(hospital_id)
     if hospital is None:
         raise HospitalNotFound(f"no hospital {hospital_id}")
     return hospital
 
 
-def department_of(uow: UnitOfWork, department_id: int) -> Department:
+def department_of(uow: DirectoryReads, department_id: int) -> Department:
     department = uow.departments.get(department_id)
     if department is None:
         raise DepartmentNotFound(f"no department {department_id}")
     return department
 
 
-def doctor_tz(uow: UnitOfWork, doctor: Doctor) -> dt.tzinfo:
+def doctor_tz(uow: DirectoryReads, doctor: Doctor) -> dt.tzinfo:
     """The time zone of the doctor's hospital (the default zone before they join one)."""
     if doctor.hospital_id is None:
         return zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)
@@ -48,7 +48,7 @@ def doctor_tz(uow: UnitOfWork, doctor: Doctor) -> dt.tzinfo:
 
 
 def doctor_of(
-    uow: UnitOfWork, doctor_id: int, *, for_update: bool = False, for_share: bool = False
+    uow: DirectoryReads, doctor_id: int, *, for_update: bool = False, for_share: bool = False
 ) -> Doctor:
     """The doctor; ``for_update`` before changing and saving them, so no change is lost;
     ``for_share`` to lock the doctor before a session's places (the one lock order: doctor row,
@@ -84,7 +84,7 @@ class HospitalNearby:
 
 @define
 class DirectoryService:
-    new_uow: UnitOfWorkFactory
+    new_uow: Callable[[], DirectoryUnitOfWork]
     clock: Clock
 
     def add_hospital(
@@ -95,10 +95,14 @@ class DirectoryService:
         timezone: str = DEFAULT_TIMEZONE,
     ) -> Hospital:
         hospital = Hospital(name, address, location, timezone)
-        return transactionally(self.new_uow, lambda uow: uow.hospitals.add(hospital))
+
+        def work(uow: DirectoryUnitOfWork) -> Hospital:
+            return uow.hospitals.add(hospital)
+
+        return transactionally(self.new_uow, work)
 
     def add_department(self, hospital_id: int, name: str, description: str = "") -> Department:
-        def work(uow: UnitOfWork) -> Department:
+        def work(uow: DirectoryUnitOfWork) -> Department:
             hospital_of(uow, hospital_id)
             return uow.departments.add(Department(hospital_id, name, description))
 
@@ -121,7 +125,7 @@ class DirectoryService:
         if birth_date is not None:
             ensure_birth_date(birth_date, self._today())
 
-        def work(uow: UnitOfWork) -> Doctor:
+        def work(uow: DirectoryUnitOfWork) -> Doctor:
             doctor = Doctor.join(
                 hospital_of(uow, hospital_id),
                 department_of(uow, department_id),
@@ -138,7 +142,7 @@ class DirectoryService:
         return transactionally(self.new_uow, work)
 
     def set_verified(self, doctor_id: int, verified: bool) -> Doctor:
-        def work(uow: UnitOfWork) -> Doctor:
+        def work(uow: DirectoryUnitOfWork) -> Doctor:
             doctor = doctor_of(uow, doctor_id, for_update=True)
             doctor.verified = verified
             uow.doctors.save(doctor)
@@ -153,7 +157,7 @@ class DirectoryService:
         a quota (or switching a session off) never takes a place from a patient; leave does that.
         """
 
-        def work(uow: UnitOfWork) -> Doctor:
+        def work(uow: DirectoryUnitOfWork) -> Doctor:
             doctor = doctor_of(uow, doctor_id, for_update=True)
             doctor.schedule = schedule
             uow.doctors.save(doctor)
@@ -172,7 +176,7 @@ class DirectoryService:
         return read_only(self.new_uow, lambda uow: uow.hospitals.list())
 
     def departments(self, hospital_id: int) -> Sequence[Department]:
-        def query(uow: UnitOfWork) -> Sequence[Department]:
+        def query(uow: DirectoryUnitOfWork) -> Sequence[Department]:
             hospital_of(uow, hospital_id)
             return uow.departments.of_hospital(hospital_id)
 
@@ -182,7 +186,7 @@ class DirectoryService:
         return read_only(self.new_uow, lambda uow: doctor_of(uow, doctor_id))
 
     def doctors(self, department_id: int, *, verified_only: bool = True) -> Sequence[Doctor]:
-        def query(uow: UnitOfWork) -> Sequence[Doctor]:
+        def query(uow: DirectoryUnitOfWork) -> Sequence[Doctor]:
             department_of(uow, department_id)
             return uow.doctors.of_department(department_id, verified_only=verified_only)
 
@@ -227,7 +231,7 @@ class DirectoryService:
         if changes.birth_date is not None:
             ensure_birth_date(changes.birth_date, self._today())
 
-        def work(uow: UnitOfWork) -> Doctor:
+        def work(uow: DirectoryUnitOfWork) -> Doctor:
             doctor = doctor_of(uow, actor.id, for_update=True)
             hospital_id = changes.hospital_id or doctor.hospital_id
             department_id = changes.department_id or doctor.department_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from attrs import define
 
@@ -10,13 +10,13 @@ from medbook.domain.notifications.model import Notification
 from medbook.domain.shared.actors import Actor
 from medbook.domain.shared.errors import NotificationNotFound
 from medbook.ports.clock import Clock
-from medbook.ports.unit_of_work import UnitOfWork
-from medbook.services.transactions import UnitOfWorkFactory, read_only, transactionally
+from medbook.ports.notifications import NotificationsUnitOfWork
+from medbook.services.transactions import read_only, transactionally
 
 
 @define
 class NotificationService:
-    new_uow: UnitOfWorkFactory
+    new_uow: Callable[[], NotificationsUnitOfWork]
     clock: Clock
 
     def of_actor(self, actor: Actor, *, unread_only: bool = False) -> Sequence[Notification]:
@@ -28,7 +28,7 @@ class NotificationService:
         )
 
     def mark_read(self, actor: Actor, notification_id: int) -> Notification:
-        def work(uow: UnitOfWork) -> Notification:
+        def work(uow: NotificationsUnitOfWork) -> Notification:
             found = uow.notifications.get(notification_id)
             if found is None or (found.recipient_role, found.recipient_id) != (
                 actor.role,

@@ -7,9 +7,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from medbook.ports.unit_of_work import TransientConflict, UnitOfWork
+from medbook.ports.transaction import Transaction, TransientConflict
+from medbook.ports.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+#: A unit of work of some context (``ports.<context>``): each service is typed with its own.
+U = TypeVar("U", bound=Transaction)
+#: What bootstrap hands the services: a store's unit of work of every context.
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 #: How often a transaction is tried before a TransientConflict reaches the caller.
@@ -17,8 +21,8 @@ ATTEMPTS = 12
 
 
 def transactionally(
-    new_uow: UnitOfWorkFactory,
-    work: Callable[[UnitOfWork], T],
+    new_uow: Callable[[], U],
+    work: Callable[[U], T],
     *,
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
@@ -41,7 +45,7 @@ def transactionally(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def read_only(new_uow: UnitOfWorkFactory, work: Callable[[UnitOfWork], T]) -> T:
+def read_only(new_uow: Callable[[], U], work: Callable[[U], T]) -> T:
     """Run ``work`` in a unit of work that is rolled back: for queries."""
     with new_uow() as uow:
         return work(uow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import BinaryIO
 
 from attrs import define, frozen
@@ -20,12 +21,12 @@ from medbook.domain.files.uploads import (
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import TooLarge, UnsupportedType
 from medbook.ports.clock import Clock
+from medbook.ports.files import FilesUnitOfWork
 from medbook.ports.images import ImageInspector
 from medbook.ports.storage import ObjectStorage
-from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services.authorization import require_role
 from medbook.services.directory import doctor_of
-from medbook.services.transactions import UnitOfWorkFactory, transactionally
+from medbook.services.transactions import transactionally
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
@@ -55,7 +56,7 @@ def read_limited(stream: BinaryIO, limit: int) -> bytes:
 
 @define
 class UploadService:
-    new_uow: UnitOfWorkFactory
+    new_uow: Callable[[], FilesUnitOfWork]
     clock: Clock
     storage: ObjectStorage
     images: ImageInspector
@@ -99,7 +100,7 @@ class UploadService:
         self.storage.put(key, data, content_type=file_type.content_type)
         url = self.storage.url(key)
 
-        def work(uow: UnitOfWork) -> tuple[Doctor, str | None]:
+        def work(uow: FilesUnitOfWork) -> tuple[Doctor, str | None]:
             doctor = doctor_of(uow, actor.id, for_update=True)
             old = doctor.avatar_key
             doctor.avatar_key, doctor.avatar_url = key, url

@@ -10,7 +10,7 @@ from medbook.adapters.memory import ManualClock
 from medbook.bootstrap import in_memory
 from medbook.entrypoints.http import app as http_app
 from medbook.entrypoints.http.app import create_app
-from medbook.ports.unit_of_work import TransientConflict
+from medbook.ports.transaction import TransientConflict
 
 
 def _client() -> falcon.testing.TestClient:

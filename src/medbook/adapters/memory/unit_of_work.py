@@ -28,7 +28,7 @@ from medbook.domain.accounts.model import Admin, Credential, Patient
 from medbook.domain.notifications.model import Notification
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave, DepartmentExists, PhoneTaken
-from medbook.ports.repositories import Places
+from medbook.ports.booking_ledger import Places
 
 Tables = dict[str, dict[Any, Any]]
 TABLES = (

@@ -21,7 +21,7 @@ from medbook.adapters.sql.repositories import (
     SqlPatients,
     SqlPlaces,
 )
-from medbook.ports.unit_of_work import TransientConflict
+from medbook.ports.transaction import TransientConflict
 
 #: MySQL/MariaDB error codes after which the whole transaction is worth running again.
 MYSQL_RETRYABLE = {

@@ -11,7 +11,7 @@ import falcon
 
 from medbook.domain.shared import errors as e
 from medbook.entrypoints.http.converter import BodyError
-from medbook.ports.unit_of_work import TransientConflict
+from medbook.ports.transaction import TransientConflict
 
 log = logging.getLogger("medbook.http")
 

@@ -1,0 +1,93 @@
+"""Booking's ports: leave, the daily counts, appointments, and its unit of work.
+
+The daily counts, like the places ledger (``ports.booking_ledger``), are where the database
+guarantees a booking invariant: their ``take`` is a conditional write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
+
+from medbook.domain.booking.appointments import Appointment
+from medbook.domain.booking.sessions import Leave
+from medbook.domain.shared.calendar import Period, Session
+from medbook.ports.accounts import PatientRepository
+from medbook.ports.booking_ledger import Places, PlacesRepository
+from medbook.ports.directory import DirectoryReads
+from medbook.ports.notifications import NotificationRepository
+from medbook.ports.transaction import Transaction
+
+
+class LeaveRepository(Protocol):
+    def add(self, leave: Leave) -> None:
+        """Record a leave; raises ``AlreadyOnLeave`` when that session is already taken off."""
+        ...
+
+    def exists(self, session: Session) -> bool: ...
+
+    def between(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> set[tuple[dt.date, Period]]: ...
+
+
+class DailyCountRepository(Protocol):
+    """How many active appointments each patient holds on each date."""
+
+    def ensure(self, patient_id: int, date: dt.date) -> None: ...
+
+    def take(self, patient_id: int, date: dt.date, limit: int) -> bool:
+        """Count one more appointment if fewer than ``limit`` are held; False otherwise."""
+        ...
+
+    def release(self, patient_id: int, date: dt.date) -> None: ...
+
+    def count(self, patient_id: int, date: dt.date) -> int: ...
+
+
+class AppointmentRepository(Protocol):
+    def add(self, appointment: Appointment) -> Appointment:
+        """Store a new appointment and give it its id.
+
+        Raises ``AlreadyBooked`` when the patient already holds a place in that session (the
+        database's unique key decides, not a prior read).
+        """
+        ...
+
+    def get(self, appointment_id: int) -> Appointment | None: ...
+
+    def save(self, appointment: Appointment) -> None:
+        """Write back a changed status."""
+        ...
+
+    def holding(self, session: Session) -> Sequence[Appointment]:
+        """The appointments that hold a place in the session, by queue number."""
+        ...
+
+    def held_by(self, patient_id: int, session: Session) -> Appointment | None: ...
+
+    def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]: ...
+
+    def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]: ...
+
+
+class BookingUnitOfWork(DirectoryReads, Transaction, Protocol):
+    """Booking's transaction: its own repositories, the directory it books from, the patients it
+    names in its views, and the notifications a leave writes in the same transaction."""
+
+    @property
+    def leaves(self) -> LeaveRepository: ...
+    @property
+    def places(self) -> PlacesRepository: ...
+    @property
+    def daily_counts(self) -> DailyCountRepository: ...
+    @property
+    def appointments(self) -> AppointmentRepository: ...
+    @property
+    def patients(self) -> PatientRepository: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+
+__all__ = ["BookingUnitOfWork", "Places"]

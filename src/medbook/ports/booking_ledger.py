@@ -1,0 +1,56 @@
+"""The places ledger: where the database, not the service, guarantees that no session is
+overbooked (``take`` is a conditional write that fails rather than overbook). Booking owns it; the
+directory resizes it when a doctor's schedule changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from attrs import frozen
+
+from medbook.domain.shared.calendar import Period, Session
+
+
+@frozen
+class Places:
+    """The ledger row of one session: its quota and how many places are held."""
+
+    session: Session
+    quota: int
+    booked: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.quota - self.booked)
+
+
+class PlacesRepository(Protocol):
+    """One ledger row per session that has ever been booked: the guard against overbooking."""
+
+    def ensure(self, session: Session, quota: int) -> None:
+        """Create the session's row with ``quota`` if it does not exist yet (idempotent)."""
+        ...
+
+    def lock(self, session: Session) -> Places:
+        """Read the session's row and hold it until the transaction ends (``ensure`` first)."""
+        ...
+
+    def take(self, session: Session) -> int | None:
+        """Take one place if one is left: the new queue number, or None when the session is full.
+
+        One conditional write (``booked < quota``): never more places than the quota.
+        """
+        ...
+
+    def release(self, session: Session, count: int = 1) -> None:
+        """Give back ``count`` places (cancellation, leave)."""
+        ...
+
+    def resize(self, session: Session, quota: int) -> None:
+        """Set a new quota; never below the places already held."""
+        ...
+
+    def between(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> dict[tuple[dt.date, Period], Places]: ...

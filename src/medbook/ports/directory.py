@@ -1,0 +1,66 @@
+"""The directory's ports: hospitals, departments and doctors, and its unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from medbook.domain.directory.model import Department, Doctor, Hospital
+from medbook.ports.booking_ledger import PlacesRepository
+from medbook.ports.transaction import Transaction
+
+
+class HospitalRepository(Protocol):
+    def add(self, hospital: Hospital) -> Hospital:
+        """Store a new hospital and give it its id."""
+        ...
+
+    def get(self, hospital_id: int) -> Hospital | None: ...
+
+    def list(self) -> Sequence[Hospital]: ...
+
+
+class DepartmentRepository(Protocol):
+    def add(self, department: Department) -> Department: ...
+
+    def get(self, department_id: int) -> Department | None: ...
+
+    def of_hospital(self, hospital_id: int) -> Sequence[Department]: ...
+
+
+class DoctorRepository(Protocol):
+    def add(self, doctor: Doctor) -> Doctor: ...
+
+    def get(
+        self, doctor_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> Doctor | None:
+        """``for_update``: hold the doctor's row until the transaction ends (read-modify-write);
+        ``for_share``: keep it from changing meanwhile (others may share)."""
+        ...
+
+    def save(self, doctor: Doctor) -> None:
+        """Write back a changed doctor (profile, schedule, verification)."""
+        ...
+
+    def of_department(
+        self, department_id: int, *, verified_only: bool = True
+    ) -> Sequence[Doctor]: ...
+
+
+class DirectoryReads(Protocol):
+    """What any context may read of the directory inside its own transaction."""
+
+    @property
+    def hospitals(self) -> HospitalRepository: ...
+    @property
+    def departments(self) -> DepartmentRepository: ...
+    @property
+    def doctors(self) -> DoctorRepository: ...
+
+
+class DirectoryUnitOfWork(DirectoryReads, Transaction, Protocol):
+    """The directory's transaction. A new weekly schedule resizes the sessions' places ledger
+    under the same locks as booking, so the ledger is part of it."""
+
+    @property
+    def places(self) -> PlacesRepository: ...

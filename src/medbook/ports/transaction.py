@@ -1,0 +1,31 @@
+"""Transactions: the one shape every context's unit of work has."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+
+class TransientConflict(Exception):
+    """The store gave up on this transaction (deadlock, lock wait timeout, busy): run it again."""
+
+
+class Transaction(Protocol):
+    """One transaction: everything done inside is committed together or not at all.
+
+    ``with uow:`` begins it; leaving the block without ``commit()`` rolls it back. Each context's
+    unit of work (``ports.<context>``) is a Transaction with the repositories that context uses.
+    """
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
