@@ -23,6 +23,7 @@ from medbook.domain.booking.policy import (
     ensure_doctor_bookable,
     ensure_leave_time,
     ensure_offered,
+    ensure_session_started,
     ensure_within_window,
 )
 from medbook.domain.booking.sessions import sessions_between
@@ -34,7 +35,6 @@ from medbook.domain.shared.errors import (
     DoctorNotFound,
     InvalidValue,
     NotOffered,
-    NotYetStarted,
     SessionFull,
 )
 from medbook.ports.booking import BookingUnitOfWork
@@ -290,10 +290,9 @@ class BookingService:
             if appointment is None or appointment.doctor_id != doctor_id:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
             doctor = doctor_of(uow, doctor_id)
-            if self.clock.now() < self.policy.session_start(
-                appointment.session, doctor_tz(uow, doctor)
-            ):
-                raise NotYetStarted("attendance is recorded once the session has started")
+            ensure_session_started(
+                self.policy, appointment.session, self.clock.now(), doctor_tz(uow, doctor)
+            )
             if attended:
                 appointment.attend()
             else:

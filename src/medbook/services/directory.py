@@ -59,10 +59,6 @@ def doctor_of(
     return doctor
 
 
-#: What a hospital checks before approving a doctor: changing it needs a new approval.
-QUALIFICATIONS = frozenset({"rank", "staff_number"})
-
-
 @frozen
 class DoctorProfileChanges:
     """A doctor's edit of their own profile; None leaves a field as it is."""
@@ -246,12 +242,13 @@ class DirectoryService:
                 if department is None:
                     raise InvalidValue("department_id", "no such department")
                 doctor.move_to(hospital, department)
-            for name in ("gender", "staff_number", "rank", "specialty", "birth_date"):
-                value = getattr(changes, name)
-                if value is not None and value != getattr(doctor, name):
-                    setattr(doctor, name, value)
-                    if name in QUALIFICATIONS:
-                        doctor.verified = False  # the hospital approves what it vouches for
+            doctor.revise(
+                gender=changes.gender,
+                staff_number=changes.staff_number,
+                rank=changes.rank,
+                specialty=changes.specialty,
+                birth_date=changes.birth_date,
+            )
             attrs.validate(doctor)
             uow.doctors.save(doctor)
             return doctor

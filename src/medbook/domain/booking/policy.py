@@ -13,6 +13,7 @@ from medbook.domain.shared.errors import (
     InvalidValue,
     NotCancellable,
     NotOffered,
+    NotYetStarted,
     OutsideWindow,
 )
 
@@ -80,9 +81,8 @@ class BookingPolicy:
         return _aware(now).astimezone(tz).date(), self.last_bookable_date(now, tz)
 
     def is_bookable_time(self, session: Session, now: dt.datetime, tz: dt.tzinfo) -> bool:
-        return _aware(now) < self.session_start(
-            session, tz
-        ) and session.date <= self.last_bookable_date(now, tz)
+        """``ensure_within_window`` as a question: the listing of sessions asks it."""
+        return window_refusal(self, session, now, tz) is None
 
 
 # --- the rules, each on its own ------------------------------------------------------------------
@@ -95,18 +95,29 @@ def ensure_doctor_bookable(doctor_id: int, verified: bool) -> None:
         raise DoctorNotFound(f"no doctor {doctor_id}")
 
 
-def ensure_within_window(
+def window_refusal(
     policy: BookingPolicy, session: Session, now: dt.datetime, tz: dt.tzinfo
-) -> None:
-    """A session is bookable from now until ``window_days`` ahead, and closes at its start."""
+) -> OutsideWindow | None:
+    """Why a session is outside the booking window, or None when it is inside: the window runs
+    from now until ``window_days`` ahead, and a session closes at its start."""
     if _aware(now) >= policy.session_start(session, tz):
-        raise OutsideWindow(f"session {session} has started or is over", field="date")
+        return OutsideWindow(f"session {session} has started or is over", field="date")
     if session.date > policy.last_bookable_date(now, tz):
-        raise OutsideWindow(
+        return OutsideWindow(
             f"sessions can be booked at most {policy.window_days} days ahead",
             field="date",
             last_bookable_date=policy.last_bookable_date(now, tz).isoformat(),
         )
+    return None
+
+
+def ensure_within_window(
+    policy: BookingPolicy, session: Session, now: dt.datetime, tz: dt.tzinfo
+) -> None:
+    """A session is bookable from now until ``window_days`` ahead, and closes at its start."""
+    refusal = window_refusal(policy, session, now, tz)
+    if refusal is not None:
+        raise refusal
 
 
 def ensure_leave_time(
@@ -143,6 +154,14 @@ def ensure_daily_limit(policy: BookingPolicy, active_that_day: int) -> None:
     """A patient holds at most ``max_active_per_day`` active appointments on one date."""
     if active_that_day >= policy.max_active_per_day:
         raise daily_limit_reached(policy)
+
+
+def ensure_session_started(
+    policy: BookingPolicy, session: Session, now: dt.datetime, tz: dt.tzinfo
+) -> None:
+    """Attendance (attended or no-show) is recorded once the session has started."""
+    if _aware(now) < policy.session_start(session, tz):
+        raise NotYetStarted("attendance is recorded once the session has started")
 
 
 def ensure_cancellable_time(

@@ -85,6 +85,11 @@ class Gender(enum.Enum):
     MALE = "male"
 
 
+#: What a hospital checks before approving a doctor: changing any of it needs a new approval (and
+#: so does moving to another hospital, see ``Doctor.move_to``).
+QUALIFICATIONS = frozenset({"rank", "staff_number"})
+
+
 @define(slots=False, eq=False)
 class Doctor(Entity):
     """A doctor of one hospital and one of its departments, with the weekly schedule they keep.
@@ -145,6 +150,30 @@ class Doctor(Entity):
         if hospital.id != self.hospital_id:
             self.verified = False
         self.hospital_id, self.department_id = hospital.id, department.id
+
+    def revise(
+        self,
+        *,
+        gender: Gender | None = None,
+        staff_number: str | None = None,
+        rank: Rank | None = None,
+        specialty: str | None = None,
+        birth_date: dt.date | None = None,
+    ) -> None:
+        """The doctor edits their profile (None keeps a field). A change to what the hospital
+        vouches for (``QUALIFICATIONS``: rank, staff number) needs its approval again."""
+        changes = {
+            "gender": gender,
+            "staff_number": staff_number,
+            "rank": rank,
+            "specialty": specialty,
+            "birth_date": birth_date,
+        }
+        for name, value in changes.items():
+            if value is not None and value != getattr(self, name):
+                setattr(self, name, value)
+                if name in QUALIFICATIONS:
+                    self.verified = False
 
     @classmethod
     def register(cls, *, name: str, phone: str) -> Doctor:
