@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import zoneinfo
 from collections.abc import Callable
+from typing import TypeVar
 
 from attrs import define, field, frozen
 
@@ -30,6 +31,9 @@ from medbook.ports.security import PasswordHasher, Throttle, TokenService
 from medbook.services.authorization import require_admin_of, require_role
 from medbook.services.directory import doctor_of, hospital_of
 from medbook.services.transactions import read_only, transactionally
+
+#: The record a login belongs to.
+Account = TypeVar("Account", Patient, Doctor, Admin)
 
 
 @frozen
@@ -78,17 +82,10 @@ class AccountService:
         """``client`` is the caller's address: registrations from one address are throttled
         (each tells whether a phone is taken); None for a trusted library caller."""
         self._count_registration(client)
-        ensure_mobile(phone)
-        password_hash = self.hasher.hash(ensure_password_policy(password))
         now = self.clock.now()
-
-        def work(uow: AccountsUnitOfWork) -> Patient:
-            patient = uow.patients.add(Patient(name, phone, created_at=now))
-            assert patient.id is not None
-            uow.credentials.add(Credential(Role.PATIENT, phone, patient.id, password_hash))
-            return patient
-
-        return transactionally(self.new_uow, work)
+        return self._with_login(
+            Role.PATIENT, phone, password, lambda uow: uow.patients.add(Patient(name, phone, now))
+        )
 
     def register_doctor(
         self, phone: str, name: str, password: str, *, client: str | None = None
@@ -96,14 +93,26 @@ class AccountService:
         """A doctor signs up; they choose their hospital next, and its admin approves them.
         ``client`` as for ``register_patient``."""
         self._count_registration(client)
-        password_hash = self.hasher.hash(ensure_password_policy(password))
         doctor = Doctor.register(name=name, phone=phone)
+        return self._with_login(Role.DOCTOR, phone, password, lambda uow: uow.doctors.add(doctor))
 
-        def work(uow: AccountsUnitOfWork) -> Doctor:
-            stored = uow.doctors.add(doctor)
-            assert stored.id is not None
-            uow.credentials.add(Credential(Role.DOCTOR, phone, stored.id, password_hash))
-            return stored
+    def _with_login(
+        self,
+        role: Role,
+        phone: str,
+        password: str,
+        store: Callable[[AccountsUnitOfWork], Account],
+    ) -> Account:
+        """Store a patient, doctor or admin record and its login, in one transaction; the phone
+        is unique per role (``PhoneTaken`` otherwise, decided by the store)."""
+        ensure_mobile(phone)
+        password_hash = self.hasher.hash(ensure_password_policy(password))
+
+        def work(uow: AccountsUnitOfWork) -> Account:
+            record = store(uow)
+            assert record.id is not None
+            uow.credentials.add(Credential(role, phone, record.id, password_hash))
+            return record
 
         return transactionally(self.new_uow, work)
 
@@ -116,17 +125,12 @@ class AccountService:
 
     def create_admin(self, hospital_id: int, phone: str, name: str, password: str) -> Admin:
         """An operator's act (``medbook create-admin``): no actor, the caller is trusted."""
-        ensure_mobile(phone)
-        password_hash = self.hasher.hash(ensure_password_policy(password))
 
-        def work(uow: AccountsUnitOfWork) -> Admin:
+        def store(uow: AccountsUnitOfWork) -> Admin:
             hospital_of(uow, hospital_id)
-            admin = uow.admins.add(Admin(hospital_id, name, phone))
-            assert admin.id is not None
-            uow.credentials.add(Credential(Role.ADMIN, phone, admin.id, password_hash))
-            return admin
+            return uow.admins.add(Admin(hospital_id, name, phone))
 
-        return transactionally(self.new_uow, work)
+        return self._with_login(Role.ADMIN, phone, password, store)
 
     def grant_login(self, role: Role, user_id: int, phone: str, password: str) -> Credential:
         """Let an existing record (e.g. a doctor added by a hospital system) log in."""
