@@ -8,6 +8,10 @@ from attrs import field, frozen
 
 from medbook.domain.shared.errors import InvalidValue
 
+#: The range of a latitude, -90 to 90 degrees, and of a longitude, -180 to 180.
+MAX_LATITUDE = 90
+MAX_LONGITUDE = 180
+
 
 @frozen
 class GeoPoint:
@@ -18,13 +22,17 @@ class GeoPoint:
 
     @lat.validator
     def _lat(self, attribute: object, value: float) -> None:
-        if not -90.0 <= value <= 90.0:
-            raise InvalidValue("lat", "latitude must be between -90 and 90")
+        if not -MAX_LATITUDE <= value <= MAX_LATITUDE:
+            raise InvalidValue(
+                "lat", f"latitude must be between -{MAX_LATITUDE} and {MAX_LATITUDE}"
+            )
 
     @lng.validator
     def _lng(self, attribute: object, value: float) -> None:
-        if not -180.0 <= value <= 180.0:
-            raise InvalidValue("lng", "longitude must be between -180 and 180")
+        if not -MAX_LONGITUDE <= value <= MAX_LONGITUDE:
+            raise InvalidValue(
+                "lng", f"longitude must be between -{MAX_LONGITUDE} and {MAX_LONGITUDE}"
+            )
 
 
 EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)

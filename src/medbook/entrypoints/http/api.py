@@ -11,12 +11,12 @@ import re
 import types
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Generic, TypeVar
 
 import attrs
 import falcon
 from attrs import frozen
-from gunicorn.http.errors import ParseException
+from gunicorn.http.errors import ParseException  # type: ignore[import-untyped]
 
 from medbook.domain.shared.actors import Actor
 from medbook.domain.shared.entity import MAX_ID
@@ -25,15 +25,25 @@ from medbook.entrypoints.http.body import MalformedBody, decode_json
 from medbook.entrypoints.http.client import IPNetwork, client_address
 from medbook.entrypoints.http.converter import BodyError, structure, unstructure
 
+if TYPE_CHECKING:
+    from medbook.bootstrap import Services
+
+#: The command class of a call's body (``FileBody`` for a file, None for no body).
+Body = TypeVar("Body")
+#: The query class of a call (None for no query).
+Query = TypeVar("Query")
+
 
 @frozen
-class Call:
+class Call(Generic[Body, Query]):
     """What a handler gets: the caller (None when anonymous), the parsed body, query and path,
-    and the client's address (see ``client.client_address``; None when unknown)."""
+    and the client's address (see ``client.client_address``; None when unknown).
+
+    A handler names the classes its operation declares: ``Call[Register, None]``."""
 
     actor: Actor | None
-    body: Any
-    query: Any
+    body: Body
+    query: Query
     params: dict[str, Any]
     client: str | None = None
 
@@ -43,9 +53,13 @@ class Call:
         return self.actor
 
 
+#: ``handler(services, call) -> view`` (or None for no body).
+Handler = Callable[["Services", Call[Any, Any]], object]
+
+
 @frozen
 class Operation:
-    handler: Callable[[Any, Call], Any]
+    handler: Handler
     summary: str
     auth: bool = True
     body: type | None = None
@@ -76,7 +90,7 @@ class _Resource:
 
     def __init__(
         self,
-        services: Any,
+        services: Services,
         route: Route,
         max_body: int,
         trusted_proxies: Sequence[IPNetwork] = (),
@@ -108,8 +122,7 @@ class _Resource:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("send a bearer token: Authorization: Bearer <token>")
-        actor: Actor = self.services.accounts.authenticate(token.strip())
-        return actor
+        return self.services.accounts.authenticate(token.strip())
 
     def _file(self, req: falcon.Request) -> FileBody:
         limit = self.services.uploads.max_bytes
@@ -187,7 +200,7 @@ class WholeBody:
 
 
 def make_resource(
-    services: Any, route: Route, max_body: int, trusted_proxies: Sequence[IPNetwork] = ()
+    services: Services, route: Route, max_body: int, trusted_proxies: Sequence[IPNetwork] = ()
 ) -> _Resource:
     """A resource with a responder for each of the route's methods (and none for the others)."""
     responders = {f"on_{method.lower()}": _responder(method) for method in route.operations}

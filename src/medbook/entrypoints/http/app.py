@@ -74,7 +74,7 @@ def create_app(
     routes: tuple[Route, ...] = ROUTES,
     max_body_bytes: int = 1024 * 1024,
     trusted_proxies: tuple[bootstrap.IPNetwork, ...] = (),
-) -> falcon.App:
+) -> falcon.App[falcon.Request, falcon.Response]:
     app = falcon.App(cors_enable=False, middleware=[SafeHeaders()])
     app.req_options.strip_url_path_trailing_slash = True
     app.router_options.converters["id"] = IdConverter
@@ -88,7 +88,7 @@ def create_app(
     return app
 
 
-def get_app() -> falcon.App:
+def get_app() -> falcon.App[falcon.Request, falcon.Response]:
     """For gunicorn (``medbook.entrypoints.http.app:get_app()``): settings from the environment."""
     settings = bootstrap.Settings.from_env()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import falcon
@@ -114,7 +114,8 @@ def handle_http_error(
     req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError, params: dict[str, Any]
 ) -> None:
     status = int(error.status_code)
-    for name, value in (error.headers or {}).items():
+    headers = error.headers or {}  # a dict, or a list of (name, value) pairs
+    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
         resp.set_header(name, value)
     code = (error.code if isinstance(error.code, str) else None) or None
     problem(resp, status, error.description or error.title or "", code)
@@ -151,7 +152,7 @@ def _never_failing(handler: Handler) -> Handler:
     return handle
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     # Falcon picks the handler registered for the nearest class in the error's MRO.
     handlers: tuple[tuple[type[Exception], Handler], ...] = (
         (Exception, handle_unexpected),

@@ -1,0 +1,219 @@
+"""Booking over HTTP: a doctor's sessions, appointments and their cancelling, and a doctor's leave
+(which cancels the bookings of the session taken off)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from attrs import field, frozen
+
+from medbook.domain.booking.appointments import Appointment
+from medbook.domain.shared.calendar import Period
+from medbook.domain.shared.errors import AppointmentNotFound
+from medbook.entrypoints.http.api import Call, Operation, Route
+from medbook.services.booking import AppointmentView
+
+if TYPE_CHECKING:
+    from medbook.bootstrap import Services
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+@frozen
+class NewLeave:
+    date: dt.date
+    period: Period
+
+
+@frozen
+class NewAppointment:
+    doctor_id: int
+    date: dt.date
+    period: Period
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+@frozen
+class SessionsQuery:
+    start: dt.date | None = field(default=None, metadata={"name": "from"})
+    to: dt.date | None = None
+
+
+@frozen
+class DateQuery:
+    date: dt.date | None = None
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+@frozen
+class SessionOut:
+    date: dt.date
+    period: Period
+    quota: int
+    remaining: int
+
+
+@frozen
+class LeaveOut:
+    date: dt.date
+    period: Period
+    cancelled_appointments: int
+
+
+@frozen
+class AppointmentOut:
+    id: int
+    status: str
+    patient_id: int
+    patient_name: str | None
+    patient_phone: str | None
+    doctor_id: int
+    doctor_name: str
+    hospital: str | None
+    department: str | None
+    date: dt.date
+    period: Period
+    number: int
+    booked_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+
+    @classmethod
+    def of(cls, view: AppointmentView) -> AppointmentOut:
+        a: Appointment = view.appointment
+        assert a.id is not None
+        return cls(
+            a.id,
+            a.status.value,
+            a.patient_id,
+            view.patient_name,
+            view.patient_phone,
+            a.doctor_id,
+            view.doctor_name,
+            view.hospital,
+            view.department,
+            a.date,
+            a.period,
+            a.number,
+            a.booked_at,
+            a.cancelled_at,
+            a.cancelled_by.value if a.cancelled_by else None,
+        )
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+def take_leave(s: Services, c: Call[NewLeave, None]) -> LeaveOut:
+    taken = s.booking.take_leave_as(c.me, c.body.date, c.body.period)
+    return LeaveOut(taken.leave.date, taken.leave.period, len(taken.cancelled))
+
+
+def sessions(s: Services, c: Call[None, SessionsQuery]) -> list[SessionOut]:
+    offered = s.booking.offered_sessions(c.params["doctor_id"], c.query.start, c.query.to)
+    return [SessionOut(o.session.date, o.session.period, o.quota, o.remaining) for o in offered]
+
+
+def book(s: Services, c: Call[NewAppointment, None]) -> AppointmentOut:
+    b = c.body
+    return AppointmentOut.of(s.booking.book_as(c.me, b.doctor_id, b.date, b.period))
+
+
+def my_appointments(s: Services, c: Call[None, DateQuery]) -> list[AppointmentOut]:
+    return [AppointmentOut.of(a) for a in s.booking.appointments_as(c.me, c.query.date)]
+
+
+def one_appointment(s: Services, c: Call[None, None]) -> AppointmentOut:
+    appointment_id = c.params["appointment_id"]
+    for view in s.booking.appointments_as(c.me):
+        if view.appointment.id == appointment_id:
+            return AppointmentOut.of(view)
+    raise AppointmentNotFound(f"no appointment {appointment_id}")
+
+
+def cancel(s: Services, c: Call[None, None]) -> AppointmentOut:
+    return AppointmentOut.of(s.booking.cancel_as(c.me, c.params["appointment_id"]))
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "/v1/doctors/me/leave",
+        {
+            "POST": Operation(
+                take_leave,
+                "A doctor takes a session off; its bookings are cancelled and the patients told",
+                body=NewLeave,
+                status=201,
+                response=LeaveOut,
+                errors=(403, 409, 422),
+            )
+        },
+        "directory",  # listed with the doctor's own pages in the document
+    ),
+    Route(
+        "/v1/doctors/{doctor_id:id}/sessions",
+        {
+            "GET": Operation(
+                sessions,
+                "A doctor's bookable sessions with places left",
+                auth=False,
+                query=SessionsQuery,
+                response=list[SessionOut],
+                errors=(404, 422),
+            )
+        },
+        "booking",
+    ),
+    Route(
+        "/v1/appointments",
+        {
+            "POST": Operation(
+                book,
+                "A patient books a session",
+                body=NewAppointment,
+                status=201,
+                response=AppointmentOut,
+                errors=(403, 404, 409, 422),
+            ),
+            "GET": Operation(
+                my_appointments,
+                "The caller's appointments (patient: own; doctor: theirs to see)",
+                query=DateQuery,
+                response=list[AppointmentOut],
+                errors=(403, 422),
+            ),
+        },
+        "booking",
+    ),
+    Route(
+        "/v1/appointments/{appointment_id:id}",
+        {
+            "GET": Operation(
+                one_appointment,
+                "One of the caller's appointments",
+                response=AppointmentOut,
+                errors=(403, 404),
+            )
+        },
+        "booking",
+    ),
+    Route(
+        "/v1/appointments/{appointment_id:id}/cancel",
+        {
+            "POST": Operation(
+                cancel,
+                "A patient cancels their appointment",
+                response=AppointmentOut,
+                errors=(403, 404, 409),
+            )
+        },
+        "booking",
+    ),
+)
