@@ -10,8 +10,7 @@ from attrs import define, frozen
 
 from medbook.domain.directory.model import Doctor
 from medbook.domain.files.uploads import (
-    JPEG,
-    PNG,
+    AVATAR_TYPES,
     SNIFF_BYTES,
     FileType,
     ensure_sane_dimensions,
@@ -95,7 +94,7 @@ class UploadService:
     def set_avatar(self, actor: Actor, stream: BinaryIO) -> Doctor:
         """A doctor's new avatar (PNG or JPEG); the old one is deleted once the new one is saved."""
         require_role(actor, Role.DOCTOR)
-        data, file_type = self._accept(stream, allowed=(PNG, JPEG))
+        data, file_type = self._accept(stream, allowed=AVATAR_TYPES)
         key = self._key("avatars", file_type)
         self.storage.put(key, data, content_type=file_type.content_type)
         url = self.storage.url(key)

@@ -28,6 +28,8 @@ GIF = FileType("image/gif", "gif", True)
 WEBP = FileType("image/webp", "webp", True)
 PDF = FileType("application/pdf", "pdf", False)
 ALLOWED: tuple[FileType, ...] = (PNG, JPEG, GIF, WEBP, PDF)
+#: What a doctor's avatar may be.
+AVATAR_TYPES: tuple[FileType, ...] = (PNG, JPEG)
 
 
 def sniff(head: bytes) -> FileType:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import falcon
 from attrs import frozen
 
-from medbook.domain.files.uploads import ALLOWED, JPEG, PDF, PNG, FileType
+from medbook.domain.files.uploads import ALLOWED, AVATAR_TYPES, PDF, FileType
 from medbook.entrypoints.http.api import Call, FileBody, Operation, Route
 from medbook.ports.storage import ObjectStorage
 
@@ -23,7 +23,7 @@ def media_types(file_types: tuple[FileType, ...]) -> tuple[str, ...]:
 #: What ``/v1/uploads`` takes: every type the domain accepts (its type is read from its bytes).
 UPLOAD_TYPES = media_types(ALLOWED)
 #: What an avatar may be (``UploadService.set_avatar`` accepts the same two).
-AVATAR_TYPES = media_types((PNG, JPEG))
+AVATAR_MEDIA_TYPES = media_types(AVATAR_TYPES)
 
 # --- views ---------------------------------------------------------------------------------------
 
@@ -61,7 +61,7 @@ ROUTES: tuple[Route, ...] = (
             "PUT": Operation(
                 set_avatar,
                 "A doctor uploads their avatar (PNG or JPEG); the old one is deleted",
-                files=AVATAR_TYPES,
+                files=AVATAR_MEDIA_TYPES,
                 response=Avatar,
                 errors=(403, 413, 415, 422),
             )
