@@ -76,9 +76,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_sessions(
-    services: bootstrap.Services, doctor_id: int, start: dt.date, end: dt.date
+    services: bootstrap.Services,
+    doctor_id: int,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    most: int | None = None,
 ) -> None:
-    for offered in services.booking.offered_sessions(doctor_id, start, end):
+    """The doctor's bookable sessions; without dates, the booking window as the booking rules
+    and the hospital's time zone decide it (never a window of the CLI's own)."""
+    for offered in services.booking.offered_sessions(doctor_id, start, end)[:most]:
         session = offered.session
         print(
             f"  {session.date.isoformat()} {session.period.value:<9}"
@@ -90,7 +97,6 @@ def _demo() -> None:
     services = bootstrap.bootstrap(migrate=True)
     loaded = load_demo(services)
     print("Loaded the demo directory." if loaded else "The demo directory is already loaded.")
-    today = services.clock.now().date()
     for hospital in services.directory.hospitals():
         assert hospital.id is not None
         print(f"\n{hospital.name} (hospital {hospital.id})")
@@ -101,7 +107,7 @@ def _demo() -> None:
                 print(
                     f"- {department.name}: {doctor.name}, {doctor.rank.value} (doctor {doctor.id})"
                 )
-                _print_sessions(services, doctor.id, today, today + dt.timedelta(days=2))
+                _print_sessions(services, doctor.id, most=4)
     print(
         "\nTry: medbook book --patient 1 --doctor ID --date YYYY-MM-DD --period morning\n"
         "     medbook sessions ID\n     medbook serve --demo"
@@ -178,8 +184,7 @@ def _run(args: Any) -> int:
         print(f"Created admin {admin.id} of hospital {admin.hospital_id}.")
     elif args.command == "sessions":
         services = bootstrap.bootstrap()
-        start = args.start or services.clock.now().date()
-        _print_sessions(services, args.doctor_id, start, args.end or start + dt.timedelta(days=14))
+        _print_sessions(services, args.doctor_id, args.start, args.end)
     elif args.command == "book":
         appointment = bootstrap.bootstrap().booking.book(
             args.patient, args.doctor, args.date, Period(args.period)

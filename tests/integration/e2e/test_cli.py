@@ -18,6 +18,7 @@ from e2e_support import (
 from sqlalchemy import create_engine
 
 from medbook.adapters.sql.migrate import head_revision
+from medbook.bootstrap import Settings, bootstrap
 
 #: A refusal must come quickly; a server that started anyway is killed after this.
 REFUSAL_TIMEOUT = 30.0
@@ -192,3 +193,19 @@ def test_serve_demo_prints_how_to_log_in_on_its_own_address(tmp_path: Path) -> N
         assert (tmp_path / "medbook-data" / "medbook.sqlite3").is_file()
     finally:
         assert server.stop() == 0, server.output()
+
+
+def test_sessions_lists_the_booking_window_the_rules_decide(cli: Cli) -> None:
+    # The command used to compute its own 14 days from the UTC date: one day short of the window
+    # every evening in Shanghai. Without dates it now lists exactly what the service offers.
+    cli.ok("demo")
+
+    listed = [line.split()[:2] for line in cli.ok("sessions", "1").splitlines() if line.strip()]
+
+    services = bootstrap(Settings(data_dir=cli.cwd / "medbook-data"))
+    try:
+        offered = services.booking.offered_sessions(1)
+    finally:
+        services.close()
+    assert listed == [[o.session.date.isoformat(), o.session.period.value] for o in offered]
+    assert listed, "the demo doctor offers sessions in the window"
