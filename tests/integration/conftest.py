@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
 from medbook.adapters.sql.migrate import upgrade
-from medbook.adapters.sql.tables import metadata
+from medbook.adapters.sql.schema import metadata
 
 MARIADB_SERVER = os.environ.get("MEDBOOK_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]

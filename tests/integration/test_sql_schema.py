@@ -12,8 +12,9 @@ from sqlalchemy.exc import DBAPIError
 
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork
-from medbook.adapters.sql import tables as t
+from medbook.adapters.sql.booking import session_places
 from medbook.adapters.sql.migrate import current_revision, downgrade, head_revision, upgrade
+from medbook.adapters.sql.schema import metadata
 from medbook.domain import Appointment, Period, Session, WeeklySchedule
 from medbook.domain.shared.errors import AlreadyBooked
 from medbook.services import DirectoryService
@@ -23,7 +24,7 @@ NOW = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)
 
 def test_migrations_create_exactly_the_tables_the_code_uses(engine: Engine) -> None:
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), t.metadata)
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
     assert current_revision(engine) == head_revision(engine)
 
@@ -71,7 +72,7 @@ def test_the_check_constraint_refuses_more_places_than_the_quota(engine: Engine)
     doctor_id = _doctor(engine)
     with engine.connect() as connection, connection.begin():
         connection.execute(
-            insert(t.session_places).values(
+            insert(session_places).values(
                 doctor_id=doctor_id,
                 date=dt.date(2026, 11, 26),
                 period=Period.MORNING,
@@ -82,9 +83,7 @@ def test_the_check_constraint_refuses_more_places_than_the_quota(engine: Engine)
         )
         # MariaDB reports a failed CHECK as error 4025, SQLite as an integrity error.
         with pytest.raises(DBAPIError, match="places_held"):
-            connection.execute(
-                update(t.session_places).values(booked=t.session_places.c.booked + 1)
-            )
+            connection.execute(update(session_places).values(booked=session_places.c.booked + 1))
 
 
 def test_places_take_stops_at_the_quota_and_numbers_go_on(engine: Engine) -> None:

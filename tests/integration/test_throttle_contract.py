@@ -25,8 +25,7 @@ from medbook.adapters.redis_throttle import RedisThrottle
 from medbook.adapters.security import MemoryThrottle
 from medbook.adapters.sql import make_engine
 from medbook.adapters.sql.migrate import upgrade
-from medbook.adapters.sql.tables import throttle_buckets
-from medbook.adapters.sql.throttle import SqlThrottle
+from medbook.adapters.sql.throttle import SqlThrottle, throttle_buckets
 from medbook.bootstrap import Settings, bootstrap
 from medbook.domain.accounts.throttling import Bucket, Rate
 from medbook.domain.shared.actors import Role

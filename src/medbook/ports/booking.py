@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
+from attrs import frozen
+
 from medbook.domain.booking.appointments import Appointment
 from medbook.domain.booking.sessions import Leave
 from medbook.domain.shared.calendar import Period, Session
@@ -72,6 +74,33 @@ class AppointmentRepository(Protocol):
     def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]: ...
 
 
+@frozen
+class AppointmentView:
+    """An appointment with the names a patient or doctor wants to see beside it."""
+
+    appointment: Appointment
+    patient_name: str | None
+    patient_phone: str | None
+    doctor_name: str
+    hospital: str | None
+    department: str | None
+
+
+class AppointmentViews(Protocol):
+    """Booking's read side: appointments with their names, one query per call (never a lookup
+    per appointment). Listings are in chronological order (date, morning first, queue number)."""
+
+    def one(self, appointment_id: int) -> AppointmentView | None: ...
+
+    def of_patient(
+        self, patient_id: int, date: dt.date | None = None
+    ) -> Sequence[AppointmentView]: ...
+
+    def of_doctor(
+        self, doctor_id: int, date: dt.date | None = None
+    ) -> Sequence[AppointmentView]: ...
+
+
 class BookingUnitOfWork(DirectoryReads, Transaction, Protocol):
     """Booking's transaction: its own repositories, the directory it books from, the patients it
     names in its views, and the notifications a leave writes in the same transaction."""
@@ -85,9 +114,11 @@ class BookingUnitOfWork(DirectoryReads, Transaction, Protocol):
     @property
     def appointments(self) -> AppointmentRepository: ...
     @property
+    def appointment_views(self) -> AppointmentViews: ...
+    @property
     def patients(self) -> PatientRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
 
 
-__all__ = ["BookingUnitOfWork", "Places"]
+__all__ = ["AppointmentView", "AppointmentViews", "BookingUnitOfWork", "Places"]

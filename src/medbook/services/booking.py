@@ -37,7 +37,7 @@ from medbook.domain.shared.errors import (
     NotOffered,
     SessionFull,
 )
-from medbook.ports.booking import BookingUnitOfWork
+from medbook.ports.booking import AppointmentView, BookingUnitOfWork
 from medbook.ports.booking_ledger import Places
 from medbook.ports.clock import Clock
 from medbook.services.authorization import require_role
@@ -79,31 +79,11 @@ def _leave_notice(appointment: Appointment, doctor: Doctor, now: dt.datetime) ->
     )
 
 
-@frozen
-class AppointmentView:
-    """An appointment with the names a patient or doctor wants to see beside it."""
-
-    appointment: Appointment
-    patient_name: str | None
-    patient_phone: str | None
-    doctor_name: str
-    hospital: str | None
-    department: str | None
-
-
 def _view(uow: BookingUnitOfWork, appointment: Appointment) -> AppointmentView:
-    patient = uow.patients.get(appointment.patient_id)
-    doctor = doctor_of(uow, appointment.doctor_id)
-    hospital = uow.hospitals.get(doctor.hospital_id) if doctor.hospital_id else None
-    department = uow.departments.get(doctor.department_id) if doctor.department_id else None
-    return AppointmentView(
-        appointment,
-        patient.name if patient else None,
-        patient.phone if patient else None,
-        doctor.name,
-        hospital.name if hospital else None,
-        department.name if department else None,
-    )
+    assert appointment.id is not None
+    view = uow.appointment_views.one(appointment.id)
+    assert view is not None, "the appointment was just read in this transaction"
+    return view
 
 
 def _give_back(uow: BookingUnitOfWork, doctor: Doctor, places: Places, count: int) -> None:
@@ -317,18 +297,35 @@ class BookingService:
         require_role(actor, Role.PATIENT)
         return self.view(self.cancel(actor.id, appointment_id))
 
-    def appointments_as(self, actor: Actor, date: dt.date | None = None) -> list[AppointmentView]:
-        """A patient's own appointments, or the ones a doctor will see."""
+    def appointments_as(
+        self, actor: Actor, date: dt.date | None = None
+    ) -> Sequence[AppointmentView]:
+        """A patient's own appointments, or the ones a doctor will see (one query)."""
         require_role(actor, Role.PATIENT, Role.DOCTOR)
 
-        def query(uow: BookingUnitOfWork) -> list[AppointmentView]:
+        def query(uow: BookingUnitOfWork) -> Sequence[AppointmentView]:
             if actor.role is Role.PATIENT:
-                found = uow.appointments.of_patient(actor.id, date)
-            else:
-                found = uow.appointments.of_doctor(actor.id, date)
-            return [_view(uow, a) for a in found]
+                return uow.appointment_views.of_patient(actor.id, date)
+            return uow.appointment_views.of_doctor(actor.id, date)
 
         return read_only(self.new_uow, query)
+
+    def appointment_as(self, actor: Actor, appointment_id: int) -> AppointmentView:
+        """One of the caller's appointments: a patient's own, or one with the doctor; anyone
+        else's is as absent as an id that names none."""
+        require_role(actor, Role.PATIENT, Role.DOCTOR)
+
+        def query(uow: BookingUnitOfWork) -> AppointmentView | None:
+            return uow.appointment_views.one(appointment_id)
+
+        view = read_only(self.new_uow, query)
+        if view is None or actor.id != (
+            view.appointment.patient_id
+            if actor.role is Role.PATIENT
+            else view.appointment.doctor_id
+        ):
+            raise AppointmentNotFound(f"no appointment {appointment_id}")
+        return view
 
     def take_leave_as(self, actor: Actor, date: dt.date, period: Period) -> LeaveTaken:
         require_role(actor, Role.DOCTOR)

@@ -60,6 +60,21 @@ def doctor_of(
 
 
 @frozen
+class DoctorCard:
+    """A doctor with their hospital and department, as a profile shows them."""
+
+    doctor: Doctor
+    hospital: Hospital | None
+    department: Department | None
+
+
+def _card(uow: DirectoryReads, doctor: Doctor) -> DoctorCard:
+    hospital = uow.hospitals.get(doctor.hospital_id) if doctor.hospital_id else None
+    department = uow.departments.get(doctor.department_id) if doctor.department_id else None
+    return DoctorCard(doctor, hospital, department)
+
+
+@frozen
 class DoctorProfileChanges:
     """A doctor's edit of their own profile; None leaves a field as it is."""
 
@@ -210,12 +225,25 @@ class DirectoryService:
         require_admin_of(actor, hospital_id)
         return self.add_department(hospital_id, name, description)
 
+    def card(self, doctor: Doctor) -> DoctorCard:
+        """The doctor with the names of their hospital and department, in one transaction."""
+        return read_only(self.new_uow, lambda uow: _card(uow, doctor))
+
+    def public_card(self, doctor_id: int) -> DoctorCard:
+        """A doctor anyone may see (verified by a hospital) with their hospital and department,
+        in one transaction."""
+
+        def query(uow: DirectoryUnitOfWork) -> DoctorCard:
+            doctor = doctor_of(uow, doctor_id)
+            if not doctor.bookable:
+                raise DoctorNotFound(f"no doctor {doctor_id}")
+            return _card(uow, doctor)
+
+        return read_only(self.new_uow, query)
+
     def public_doctor(self, doctor_id: int) -> Doctor:
         """A doctor anyone may see: verified by a hospital."""
-        doctor = self.doctor(doctor_id)
-        if not doctor.bookable:
-            raise DoctorNotFound(f"no doctor {doctor_id}")
-        return doctor
+        return self.public_card(doctor_id).doctor
 
     def update_my_profile(self, actor: Actor, changes: DoctorProfileChanges) -> Doctor:
         """A doctor edits their basic and professional information.

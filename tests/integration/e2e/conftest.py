@@ -72,7 +72,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def _empty_mariadb(url: str) -> None:
     from medbook.adapters.sql import make_engine
-    from medbook.adapters.sql.tables import metadata
+    from medbook.adapters.sql.schema import metadata
 
     engine = make_engine(url)
     try:

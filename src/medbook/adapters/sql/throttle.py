@@ -6,15 +6,38 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, case, delete, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    String,
+    Table,
+    case,
+    delete,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from medbook.adapters.sql.tables import throttle_buckets as buckets_table
+from medbook.adapters.sql.errors import is_duplicate_key
+from medbook.adapters.sql.metadata import metadata
 from medbook.domain.accounts import throttling
 from medbook.domain.accounts.throttling import Bucket, epoch_ms
 
 #: The width of ``throttle_buckets.key``.
 KEY_LENGTH = 64
+
+#: One GCRA bucket per key (see medbook.domain.accounts.throttling): ``tat`` in epoch milliseconds.
+#: Its own table next to its only user: the throttle works outside every unit of work.
+throttle_buckets = Table(
+    "throttle_buckets",
+    metadata,
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("tat", BigInteger, nullable=False, index=True),
+)
 #: How often one attempt goes round "update, else insert" when other processes keep creating or
 #: emptying the same bucket in between; past that it is refused for a second (never wrongly let in).
 _ROUNDS = 5
@@ -53,7 +76,9 @@ class SqlThrottle:
 
     def reset(self, key: str) -> None:
         with self._engine.begin() as connection:
-            connection.execute(delete(buckets_table).where(buckets_table.c.key == _stored(key)))
+            connection.execute(
+                delete(throttle_buckets).where(throttle_buckets.c.key == _stored(key))
+            )
 
     def forget_expired(self, now: dt.datetime) -> int:
         """Delete the rows of every full bucket (their ``tat`` has passed); how many were deleted.
@@ -63,7 +88,7 @@ class SqlThrottle:
         """
         with self._engine.begin() as connection:
             result = connection.execute(
-                delete(buckets_table).where(buckets_table.c.tat <= epoch_ms(now))
+                delete(throttle_buckets).where(throttle_buckets.c.tat <= epoch_ms(now))
             )
         return result.rowcount
 
@@ -75,7 +100,7 @@ class SqlThrottle:
                 if _consume(connection, key, now, bucket.rate):
                     return None
                 tat = connection.execute(
-                    select(buckets_table.c.tat).where(buckets_table.c.key == key)
+                    select(throttle_buckets.c.tat).where(throttle_buckets.c.key == key)
                 ).scalar_one_or_none()
             if tat is not None:
                 verdict = throttling.take(tat, now, rate)
@@ -91,13 +116,15 @@ class SqlThrottle:
         """Insert the row of a new bucket; False when another process inserted it first."""
         try:
             with self._engine.begin() as connection:
-                connection.execute(insert(buckets_table).values(key=key, tat=tat))
-        except IntegrityError:
+                connection.execute(insert(throttle_buckets).values(key=key, tat=tat))
+        except IntegrityError as error:
+            if not is_duplicate_key(error):
+                raise
             return False
         return True
 
     def _give_back(self, bucket: Bucket, now: int) -> None:
-        table = buckets_table
+        table = throttle_buckets
         with self._engine.begin() as connection:
             connection.execute(
                 update(table)
@@ -109,12 +136,12 @@ class SqlThrottle:
         self._new_buckets += 1
         if self._new_buckets % _SWEEP_EVERY == 0:
             with self._engine.begin() as connection:
-                connection.execute(delete(buckets_table).where(buckets_table.c.tat <= now))
+                connection.execute(delete(throttle_buckets).where(throttle_buckets.c.tat <= now))
 
 
 def _consume(connection: Connection, key: str, now: int, rate: throttling.Rate) -> bool:
     """The GCRA rule as one conditional UPDATE: True when the bucket had room (and was taken)."""
-    table = buckets_table
+    table = throttle_buckets
     start = case((table.c.tat > now, table.c.tat), else_=literal(now, table.c.tat.type))
     result = connection.execute(
         update(table)

@@ -1,44 +1,27 @@
-"""The SQL unit of work: one connection, one transaction."""
+"""The SQL unit of work: one connection, one transaction, every context's repositories on it.
+
+It implements ``medbook.ports.unit_of_work.UnitOfWork`` (every context's unit of work at once), so
+that one transaction can span contexts: a leave cancels appointments and writes notifications.
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from medbook.adapters.sql.repositories import (
-    SqlAdmins,
-    SqlAppointments,
-    SqlCredentials,
-    SqlDailyCounts,
-    SqlDepartments,
-    SqlDoctors,
-    SqlHospitals,
-    SqlLeaves,
-    SqlNotifications,
-    SqlPatients,
-    SqlPlaces,
-)
+from medbook.adapters.sql.accounts import SqlAdmins, SqlCredentials, SqlPatients
+from medbook.adapters.sql.booking import SqlAppointments, SqlDailyCounts, SqlLeaves, SqlPlaces
+from medbook.adapters.sql.booking_views import SqlAppointmentViews
+from medbook.adapters.sql.directory import SqlDepartments, SqlDoctors, SqlHospitals
+from medbook.adapters.sql.errors import is_transient
+from medbook.adapters.sql.notifications import SqlNotifications
 from medbook.ports.transaction import TransientConflict
 
-#: MySQL/MariaDB error codes after which the whole transaction is worth running again.
-MYSQL_RETRYABLE = {
-    1205,  # ER_LOCK_WAIT_TIMEOUT
-    1213,  # ER_LOCK_DEADLOCK
-}
-
-
-def is_transient(error: BaseException) -> bool:
-    """A deadlock, a lock wait timeout, or SQLite still busy after its timeout."""
-    if not isinstance(error, DBAPIError) or error.orig is None:
-        return False
-    args = getattr(error.orig, "args", ())
-    if args and isinstance(args[0], int) and args[0] in MYSQL_RETRYABLE:
-        return True
-    message = str(error.orig).lower()
-    return "database is locked" in message or "database is busy" in message
+if TYPE_CHECKING:
+    from medbook.ports.unit_of_work import UnitOfWork
 
 
 class SqlUnitOfWork:
@@ -62,16 +45,21 @@ class SqlUnitOfWork:
                 raise TransientConflict(str(error.orig)) from error
             raise
         self.connection = connection
+        # directory
         self.hospitals = SqlHospitals(connection)
         self.departments = SqlDepartments(connection)
         self.doctors = SqlDoctors(connection)
+        # booking
         self.leaves = SqlLeaves(connection)
         self.places = SqlPlaces(connection)
         self.daily_counts = SqlDailyCounts(connection)
         self.appointments = SqlAppointments(connection)
+        self.appointment_views = SqlAppointmentViews(connection)
+        # accounts
         self.credentials = SqlCredentials(connection)
         self.patients = SqlPatients(connection)
         self.admins = SqlAdmins(connection)
+        # notifications
         self.notifications = SqlNotifications(connection)
         return self
 
@@ -99,3 +87,9 @@ class SqlUnitOfWork:
         assert self.connection is not None, "rollback() outside a with block"
         self.connection.rollback()
         self.connection.begin()
+
+
+if TYPE_CHECKING:
+
+    def _implements_every_context(engine: Engine) -> UnitOfWork:
+        return SqlUnitOfWork(engine)  # mypy: the one SQL unit of work satisfies every port

@@ -10,9 +10,8 @@ from attrs import field, frozen
 
 from medbook.domain.booking.appointments import Appointment
 from medbook.domain.shared.calendar import Period
-from medbook.domain.shared.errors import AppointmentNotFound
 from medbook.entrypoints.http.api import Call, Operation, Route
-from medbook.services.booking import AppointmentView
+from medbook.ports.booking import AppointmentView
 
 if TYPE_CHECKING:
     from medbook.bootstrap import Services
@@ -129,11 +128,7 @@ def my_appointments(s: Services, c: Call[None, DateQuery]) -> list[AppointmentOu
 
 
 def one_appointment(s: Services, c: Call[None, None]) -> AppointmentOut:
-    appointment_id = c.params["appointment_id"]
-    for view in s.booking.appointments_as(c.me):
-        if view.appointment.id == appointment_id:
-            return AppointmentOut.of(view)
-    raise AppointmentNotFound(f"no appointment {appointment_id}")
+    return AppointmentOut.of(s.booking.appointment_as(c.me, c.params["appointment_id"]))
 
 
 def cancel(s: Services, c: Call[None, None]) -> AppointmentOut:

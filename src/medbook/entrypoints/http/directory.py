@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 import attrs
 from attrs import field, frozen
 
-from medbook.domain.directory.model import Department, Doctor, Gender, Hospital, Rank
+from medbook.domain.directory.model import Department, Doctor, Gender, Rank
 from medbook.domain.shared.calendar import MAX_QUOTA, WeeklySchedule
 from medbook.domain.shared.geo import MAX_LATITUDE, MAX_LONGITUDE
 from medbook.domain.shared.text import DEPARTMENT_NAME, DESCRIPTION, SPECIALTY, STAFF_NUMBER
 from medbook.entrypoints.http.api import Call, Operation, Route
 from medbook.entrypoints.http.schema import schema
 from medbook.entrypoints.http.text_schema import text_schema
-from medbook.services.directory import DoctorProfileChanges, HospitalNearby
+from medbook.services.directory import DoctorCard, DoctorProfileChanges, HospitalNearby
 
 if TYPE_CHECKING:
     from medbook.bootstrap import Services
@@ -140,9 +140,8 @@ class DoctorProfile:
     schedule: Schedule
 
     @classmethod
-    def of(
-        cls, d: Doctor, hospital: Hospital | None, department: Department | None
-    ) -> DoctorProfile:
+    def of(cls, card: DoctorCard) -> DoctorProfile:
+        d, hospital, department = card.doctor, card.hospital, card.department
         assert d.id is not None
         quotas = d.schedule.to_mapping()
         schedule = Schedule(**{day: Quotas(**q) for day, q in quotas.items()})
@@ -193,10 +192,7 @@ class PublicDoctorProfile:
 def doctor_profile(s: Services, doctor: Doctor) -> DoctorProfile:
     """A doctor's profile with the names of their hospital and department (accounts' ``/v1/me``
     shows it too)."""
-    hospital = s.directory.hospital(doctor.hospital_id) if doctor.hospital_id else None
-    departments = s.directory.departments(doctor.hospital_id) if doctor.hospital_id else []
-    department = next((d for d in departments if d.id == doctor.department_id), None)
-    return DoctorProfile.of(doctor, hospital, department)
+    return DoctorProfile.of(s.directory.card(doctor))
 
 
 def hospitals(s: Services, c: Call[None, NearQuery]) -> list[HospitalOut]:
@@ -219,9 +215,7 @@ def department_doctors(s: Services, c: Call[None, None]) -> list[DoctorSummary]:
 
 
 def public_doctor(s: Services, c: Call[None, None]) -> PublicDoctorProfile:
-    return PublicDoctorProfile.of(
-        doctor_profile(s, s.directory.public_doctor(c.params["doctor_id"]))
-    )
+    return PublicDoctorProfile.of(DoctorProfile.of(s.directory.public_card(c.params["doctor_id"])))
 
 
 def edit_profile(s: Services, c: Call[ProfileEdit, None]) -> DoctorProfile:

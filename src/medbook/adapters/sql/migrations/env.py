@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from medbook.adapters.sql.engine import make_engine
-from medbook.adapters.sql.tables import metadata
+from medbook.adapters.sql.schema import metadata
 
 config = context.config
 

@@ -1,0 +1,167 @@
+"""Booking in memory: leave, the two ledgers (places, daily counts), and appointments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from medbook.adapters.memory.base import MemoryTable
+from medbook.domain.booking.appointments import Appointment
+from medbook.domain.booking.sessions import Leave
+from medbook.domain.shared.calendar import Period, Session
+from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave
+from medbook.ports.booking import AppointmentView
+from medbook.ports.booking_ledger import Places
+
+if TYPE_CHECKING:
+    from medbook.adapters.memory.unit_of_work import MemoryUnitOfWork
+
+TABLES = ("leaves", "places", "daily_counts", "appointments")
+
+
+class MemoryLeaves(MemoryTable):
+    def add(self, leave: Leave) -> None:
+        if leave in self.rows:
+            raise AlreadyOnLeave(f"already on leave for session {leave.session}")
+        self.rows[leave] = leave
+
+    def exists(self, session: Session) -> bool:
+        return Leave(session.doctor_id, session.date, session.period) in self.rows
+
+    def between(self, doctor_id: int, start: dt.date, end: dt.date) -> set[tuple[dt.date, Period]]:
+        return {
+            (leave.date, leave.period)
+            for leave in self.rows
+            if leave.doctor_id == doctor_id and start <= leave.date <= end
+        }
+
+
+class MemoryPlaces(MemoryTable):
+    """Rows are ``[quota, booked, issued]`` keyed by session."""
+
+    def ensure(self, session: Session, quota: int) -> None:
+        self.rows.setdefault(session, (quota, 0, 0))
+
+    def lock(self, session: Session) -> Places:
+        quota, booked, _ = self.rows[session]  # the store's lock already serialises everything
+        return Places(session, quota, booked)
+
+    def take(self, session: Session) -> int | None:
+        quota, booked, issued = self.rows[session]
+        if booked >= quota:
+            return None
+        self.rows[session] = (quota, booked + 1, issued + 1)
+        return issued + 1  # type: ignore[no-any-return]
+
+    def release(self, session: Session, count: int = 1) -> None:
+        quota, booked, issued = self.rows[session]
+        if count > booked:
+            raise ValueError(f"cannot release {count} of {booked} places")
+        self.rows[session] = (quota, booked - count, issued)
+
+    def resize(self, session: Session, quota: int) -> None:
+        _, booked, issued = self.rows[session]
+        self.rows[session] = (max(quota, booked), booked, issued)
+
+    def between(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> dict[tuple[dt.date, Period], Places]:
+        return {
+            (s.date, s.period): Places(s, quota, booked)
+            for s, (quota, booked, _) in self.rows.items()
+            if s.doctor_id == doctor_id and start <= s.date <= end
+        }
+
+
+class MemoryDailyCounts(MemoryTable):
+    def ensure(self, patient_id: int, date: dt.date) -> None:
+        self.rows.setdefault((patient_id, date), 0)
+
+    def take(self, patient_id: int, date: dt.date, limit: int) -> bool:
+        held = self.rows.get((patient_id, date), 0)
+        if held >= limit:
+            return False
+        self.rows[(patient_id, date)] = held + 1
+        return True
+
+    def release(self, patient_id: int, date: dt.date) -> None:
+        held = self.rows[(patient_id, date)]
+        if held <= 0:
+            raise ValueError("no appointment to release")
+        self.rows[(patient_id, date)] = held - 1
+
+    def count(self, patient_id: int, date: dt.date) -> int:
+        return int(self.rows.get((patient_id, date), 0))
+
+
+class MemoryAppointments(MemoryTable):
+    def add(self, appointment: Appointment) -> Appointment:
+        if self.held_by(appointment.patient_id, appointment.session) is not None:
+            raise AlreadyBooked(f"already holds a place in session {appointment.session}")
+        return self._insert(appointment)  # type: ignore[no-any-return]
+
+    def get(self, appointment_id: int) -> Appointment | None:
+        return self._get(appointment_id)  # type: ignore[no-any-return]
+
+    def save(self, appointment: Appointment) -> None:
+        self._save(appointment)
+
+    def holding(self, session: Session) -> Sequence[Appointment]:
+        found = [a for a in self._all() if a.session == session and a.holds_place]
+        return sorted(found, key=lambda a: a.number)
+
+    def held_by(self, patient_id: int, session: Session) -> Appointment | None:
+        for appointment in self.holding(session):
+            if appointment.patient_id == patient_id:
+                return appointment
+        return None
+
+    def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
+        return _ordered(
+            a for a in self._all() if a.patient_id == patient_id and date in (None, a.date)
+        )
+
+    def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
+        return _ordered(
+            a for a in self._all() if a.doctor_id == doctor_id and date in (None, a.date)
+        )
+
+
+def _ordered(appointments: Iterable[Appointment]) -> list[Appointment]:
+    return sorted(
+        appointments, key=lambda a: (a.date, a.period is Period.AFTERNOON, a.number, a.id)
+    )
+
+
+class MemoryAppointmentViews:
+    """Booking's read side in memory: the same views the SQL join gives, from the staged tables."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def one(self, appointment_id: int) -> AppointmentView | None:
+        appointment = self._uow.appointments.get(appointment_id)
+        return self._view(appointment) if appointment is not None else None
+
+    def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[AppointmentView]:
+        return [self._view(a) for a in self._uow.appointments.of_patient(patient_id, date)]
+
+    def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[AppointmentView]:
+        return [self._view(a) for a in self._uow.appointments.of_doctor(doctor_id, date)]
+
+    def _view(self, appointment: Appointment) -> AppointmentView:
+        uow = self._uow
+        patient = uow.patients.get(appointment.patient_id)
+        doctor = uow.doctors.get(appointment.doctor_id)
+        assert doctor is not None, "an appointment's doctor is never deleted"
+        hospital = uow.hospitals.get(doctor.hospital_id) if doctor.hospital_id else None
+        department = uow.departments.get(doctor.department_id) if doctor.department_id else None
+        return AppointmentView(
+            appointment,
+            patient.name if patient else None,
+            patient.phone if patient else None,
+            doctor.name,
+            hospital.name if hospital else None,
+            department.name if department else None,
+        )

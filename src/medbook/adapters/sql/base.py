@@ -1,0 +1,33 @@
+"""What every context's SQL repositories share: a connection, and the inserts they all use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert
+from sqlalchemy.dialects import mysql, sqlite
+
+
+def insert_if_missing(connection: Connection, table: Table, values: dict[str, Any]) -> None:
+    """Insert a row unless one with the same key exists; a racing insert of the same key is fine."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        connection.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
+    else:
+        statement = mysql.insert(table).values(values)
+        first = next(iter(values))
+        # A no-op update rather than INSERT IGNORE, which would also swallow foreign-key errors.
+        connection.execute(statement.on_duplicate_key_update({first: statement.inserted[first]}))
+
+
+class Repository:
+    """A repository works on the unit of work's connection, inside its transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def _insert(self, table: Table, values: dict[str, Any]) -> int:
+        result = self.connection.execute(insert(table).values(values))
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])

@@ -1,0 +1,362 @@
+"""Booking's tables and repositories: leave, the two ledgers (places, daily counts), appointments.
+
+The ledgers are counter rows that every booking, cancellation and leave of a session locks and
+moves by conditional updates only; the appointments' unique keys refuse a second place of one
+patient in a session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Row,
+    Table,
+    UniqueConstraint,
+    and_,
+    case,
+    exists,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from medbook.adapters.sql.base import Repository, insert_if_missing
+from medbook.adapters.sql.errors import is_duplicate_key
+from medbook.adapters.sql.metadata import metadata, value_enum
+from medbook.adapters.sql.types import UtcDateTime
+from medbook.domain.booking.appointments import Appointment, AppointmentStatus, CancelledBy
+from medbook.domain.booking.sessions import Leave
+from medbook.domain.shared.calendar import Period, Session
+from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave
+from medbook.ports.booking_ledger import Places
+
+doctor_leaves = Table(
+    "doctor_leaves",
+    metadata,
+    Column("doctor_id", Integer, ForeignKey("doctors.id"), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("period", value_enum(Period, "period"), primary_key=True),
+)
+
+# One row per session that has ever been booked (or had leave taken). Every booking, cancellation
+# and leave of a session locks its row first; ``booked`` only ever moves by a conditional update.
+session_places = Table(
+    "session_places",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("doctor_id", Integer, ForeignKey("doctors.id"), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("period", value_enum(Period, "period"), nullable=False),
+    Column("quota", Integer, nullable=False),
+    Column("booked", Integer, nullable=False, default=0),
+    Column("issued", Integer, nullable=False, default=0),  # the last queue number handed out
+    UniqueConstraint("doctor_id", "date", "period"),
+    CheckConstraint("booked >= 0 AND booked <= quota AND booked <= issued", name="places_held"),
+)
+
+patient_day_counts = Table(
+    "patient_day_counts",
+    metadata,
+    Column("patient_id", Integer, primary_key=True, autoincrement=False),
+    Column("date", Date, primary_key=True),
+    Column("active", Integer, nullable=False, default=0),
+    CheckConstraint("active >= 0", name="active_non_negative"),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patient_id", Integer, nullable=False),
+    Column("doctor_id", Integer, ForeignKey("doctors.id"), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("period", value_enum(Period, "period"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("status", value_enum(AppointmentStatus, "appointment_status"), nullable=False),
+    Column("booked_at", UtcDateTime, nullable=False),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("cancelled_by", value_enum(CancelledBy, "cancelled_by"), nullable=True),
+    # patient_id while the appointment holds a place, NULL once cancelled: with the unique key
+    # below, the database itself refuses a second active appointment of a patient in a session
+    # (NULLs never collide, on MySQL/MariaDB and SQLite alike, so cancelled rows do not count).
+    Column("holder_id", Integer, nullable=True),
+    UniqueConstraint("doctor_id", "date", "period", "holder_id", name="uq_appointments_holder"),
+    UniqueConstraint("doctor_id", "date", "period", "number", name="uq_appointments_number"),
+    Index(None, "patient_id", "date"),
+    CheckConstraint(
+        "(status = 'cancelled' AND holder_id IS NULL)"
+        " OR (status <> 'cancelled' AND holder_id = patient_id)",
+        name="holder_matches_status",
+    ),
+)
+
+
+def _session_is(table: Table, session: Session) -> Any:
+    return and_(
+        table.c.doctor_id == session.doctor_id,
+        table.c.date == session.date,
+        table.c.period == session.period,
+    )
+
+
+class SqlLeaves(Repository):
+    def add(self, leave: Leave) -> None:
+        if self.exists(leave.session):
+            raise AlreadyOnLeave(f"already on leave for session {leave.session}")
+        self.connection.execute(
+            insert(doctor_leaves).values(
+                doctor_id=leave.doctor_id, date=leave.date, period=leave.period
+            )
+        )
+
+    def exists(self, session: Session) -> bool:
+        return bool(
+            self.connection.execute(
+                select(exists().where(_session_is(doctor_leaves, session)))
+            ).scalar()
+        )
+
+    def between(self, doctor_id: int, start: dt.date, end: dt.date) -> set[tuple[dt.date, Period]]:
+        c = doctor_leaves.c
+        rows = self.connection.execute(
+            select(c.date, c.period).where(c.doctor_id == doctor_id, c.date >= start, c.date <= end)
+        )
+        return {(row.date, row.period) for row in rows}
+
+
+# --- the ledgers ---------------------------------------------------------------------------------
+
+
+class SqlPlaces(Repository):
+    def ensure(self, session: Session, quota: int) -> None:
+        # A plain read first: under READ COMMITTED it takes no lock, so the common case (the row
+        # exists and other bookings hold its lock) does not queue behind them.
+        if self.connection.execute(
+            select(exists().where(_session_is(session_places, session)))
+        ).scalar():
+            return
+        insert_if_missing(
+            self.connection,
+            session_places,
+            {
+                "doctor_id": session.doctor_id,
+                "date": session.date,
+                "period": session.period,
+                "quota": quota,
+                "booked": 0,
+                "issued": 0,
+            },
+        )
+
+    def lock(self, session: Session) -> Places:
+        c = session_places.c
+        row = self.connection.execute(
+            select(c.quota, c.booked).where(_session_is(session_places, session)).with_for_update()
+        ).one()
+        return Places(session, row.quota, row.booked)
+
+    def take(self, session: Session) -> int | None:
+        c = session_places.c
+        result = self.connection.execute(
+            update(session_places)
+            .where(_session_is(session_places, session), c.booked < c.quota)
+            .values(booked=c.booked + 1, issued=c.issued + 1)
+        )
+        if result.rowcount != 1:
+            return None
+        return int(
+            self.connection.execute(
+                select(c.issued).where(_session_is(session_places, session))
+            ).scalar_one()
+        )
+
+    def release(self, session: Session, count: int = 1) -> None:
+        if count == 0:
+            return
+        c = session_places.c
+        result = self.connection.execute(
+            update(session_places)
+            .where(_session_is(session_places, session), c.booked >= count)
+            .values(booked=c.booked - count)
+        )
+        if result.rowcount != 1:
+            raise ValueError(f"cannot release {count} places of session {session}")
+
+    def resize(self, session: Session, quota: int) -> None:
+        c = session_places.c
+        self.connection.execute(
+            update(session_places)
+            .where(_session_is(session_places, session))
+            .values(quota=case((c.booked > quota, c.booked), else_=quota))
+        )
+
+    def between(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> dict[tuple[dt.date, Period], Places]:
+        c = session_places.c
+        rows = self.connection.execute(
+            select(c.date, c.period, c.quota, c.booked).where(
+                c.doctor_id == doctor_id, c.date >= start, c.date <= end
+            )
+        )
+        return {
+            (row.date, row.period): Places(
+                Session(doctor_id, row.date, row.period), row.quota, row.booked
+            )
+            for row in rows
+        }
+
+
+class SqlDailyCounts(Repository):
+    def _key(self, patient_id: int, date: dt.date) -> Any:
+        c = patient_day_counts.c
+        return and_(c.patient_id == patient_id, c.date == date)
+
+    def ensure(self, patient_id: int, date: dt.date) -> None:
+        if self.connection.execute(select(exists().where(self._key(patient_id, date)))).scalar():
+            return
+        insert_if_missing(
+            self.connection,
+            patient_day_counts,
+            {"patient_id": patient_id, "date": date, "active": 0},
+        )
+
+    def take(self, patient_id: int, date: dt.date, limit: int) -> bool:
+        c = patient_day_counts.c
+        result = self.connection.execute(
+            update(patient_day_counts)
+            .where(self._key(patient_id, date), c.active < limit)
+            .values(active=c.active + 1)
+        )
+        return result.rowcount == 1
+
+    def release(self, patient_id: int, date: dt.date) -> None:
+        c = patient_day_counts.c
+        result = self.connection.execute(
+            update(patient_day_counts)
+            .where(self._key(patient_id, date), c.active > 0)
+            .values(active=c.active - 1)
+        )
+        if result.rowcount != 1:
+            raise ValueError(f"patient {patient_id} holds no appointment on {date}")
+
+    def count(self, patient_id: int, date: dt.date) -> int:
+        c = patient_day_counts.c
+        found = self.connection.execute(
+            select(c.active).where(self._key(patient_id, date))
+        ).scalar()
+        return int(found or 0)
+
+
+# --- appointments --------------------------------------------------------------------------------
+
+
+def appointment_from_row(row: Row[Any]) -> Appointment:
+    return Appointment(
+        row.patient_id,
+        row.doctor_id,
+        row.date,
+        row.period,
+        row.number,
+        row.booked_at,
+        row.status,
+        row.cancelled_at,
+        row.cancelled_by,
+        id=row.id,
+    )
+
+
+def appointment_to_row(appointment: Appointment) -> dict[str, Any]:
+    return {
+        "patient_id": appointment.patient_id,
+        "doctor_id": appointment.doctor_id,
+        "date": appointment.date,
+        "period": appointment.period,
+        "number": appointment.number,
+        "status": appointment.status,
+        "booked_at": appointment.booked_at,
+        "cancelled_at": appointment.cancelled_at,
+        "cancelled_by": appointment.cancelled_by,
+        "holder_id": appointment.patient_id if appointment.holds_place else None,
+    }
+
+
+CHRONOLOGICAL = (
+    appointments.c.date,
+    case((appointments.c.period == Period.MORNING, 0), else_=1),
+    appointments.c.number,
+    appointments.c.id,
+)
+
+
+class SqlAppointments(Repository):
+    def add(self, appointment: Appointment) -> Appointment:
+        try:
+            # A failed INSERT undoes only itself, on MariaDB and SQLite alike: no savepoint needed.
+            appointment.id = self._insert(appointments, appointment_to_row(appointment))
+        except IntegrityError as error:
+            # Two unique keys: the holder's (a patient's one place in a session) and the queue
+            # number's. The rows, not the error text, say which one refused: a conflicting row is
+            # committed (or ours) by the time the error comes, so READ COMMITTED sees it.
+            if (
+                is_duplicate_key(error)
+                and appointment.holds_place
+                and self.held_by(appointment.patient_id, appointment.session) is not None
+            ):
+                raise AlreadyBooked(
+                    f"already holds a place in session {appointment.session}"
+                ) from None
+            raise
+        return appointment
+
+    def get(self, appointment_id: int) -> Appointment | None:
+        row = self.connection.execute(
+            select(appointments).where(appointments.c.id == appointment_id)
+        ).first()
+        return appointment_from_row(row) if row else None
+
+    def save(self, appointment: Appointment) -> None:
+        self.connection.execute(
+            update(appointments)
+            .where(appointments.c.id == appointment.id)
+            .values(appointment_to_row(appointment))
+        )
+
+    def holding(self, session: Session) -> Sequence[Appointment]:
+        rows = self.connection.execute(
+            select(appointments)
+            .where(_session_is(appointments, session), appointments.c.holder_id.is_not(None))
+            .order_by(appointments.c.number)
+        )
+        return [appointment_from_row(row) for row in rows]
+
+    def held_by(self, patient_id: int, session: Session) -> Appointment | None:
+        row = self.connection.execute(
+            select(appointments).where(
+                _session_is(appointments, session), appointments.c.holder_id == patient_id
+            )
+        ).first()
+        return appointment_from_row(row) if row else None
+
+    def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
+        return self._where(appointments.c.patient_id == patient_id, date)
+
+    def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
+        return self._where(appointments.c.doctor_id == doctor_id, date)
+
+    def _where(self, condition: Any, date: dt.date | None) -> list[Appointment]:
+        query = select(appointments).where(condition)
+        if date is not None:
+            query = query.where(appointments.c.date == date)
+        rows = self.connection.execute(query.order_by(*CHRONOLOGICAL))
+        return [appointment_from_row(row) for row in rows]
