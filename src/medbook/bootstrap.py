@@ -58,7 +58,7 @@ class Settings:
     storage_url: str = ""
     #: The public base URL of this API, for links to locally stored files ("" = relative links).
     public_url: str = ""
-    max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = DEFAULT_MAX_BYTES
     token_ttl: dt.timedelta = dt.timedelta(hours=1)
     max_body_bytes: int = 1024 * 1024
     #: Reverse proxies whose ``X-Forwarded-For`` is believed (none: the socket's peer is the
@@ -84,7 +84,7 @@ class Settings:
             jwt_secret=environ.get("MEDBOOK_JWT_SECRET") or None,
             storage_url=environ.get("MEDBOOK_STORAGE_URL", ""),
             public_url=environ.get("MEDBOOK_PUBLIC_URL", "").rstrip("/"),
-            max_upload_bytes=int(environ.get("MEDBOOK_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))),
+            max_upload_bytes=int(environ.get("MEDBOOK_MAX_UPLOAD_BYTES", str(DEFAULT_MAX_BYTES))),
             token_ttl=dt.timedelta(minutes=ttl),
             trusted_proxies=parse_networks(environ.get("MEDBOOK_TRUSTED_PROXIES", "")),
             attempt_limits=_attempt_limits(environ),
@@ -192,7 +192,12 @@ def bootstrap(
     throttle = RedisThrottle.from_url(settings.redis_url) if settings.redis_url else None
     if settings.is_memory:
         return in_memory(
-            clock, policy, tokens=tokens, throttle=throttle, limits=settings.attempt_limits
+            clock,
+            policy,
+            tokens=tokens,
+            throttle=throttle,
+            limits=settings.attempt_limits,
+            max_upload_bytes=settings.max_upload_bytes,
         )
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(

@@ -8,7 +8,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from sqlalchemy import Engine
 
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
-from medbook.adapters.sql.tables import metadata
+from medbook.adapters.sql.schema import metadata
 from medbook.testing import BookingStateMachine, UnitOfWorkFactory
 
 SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}

@@ -269,6 +269,32 @@ def test_a_patient_holds_one_place_per_session(
     assert places_left(doctor_id, TOMORROW, MORNING) == 1
 
 
+def test_a_patient_holding_the_last_place_is_told_so_not_that_the_session_is_full(
+    booking: BookingService, make_doctor: MakeDoctor, daily_count: DailyCount
+) -> None:
+    doctor = make_doctor(WeeklySchedule.every_day(1, 1))
+    booking.book(PATIENT, ident(doctor), TOMORROW, MORNING)
+
+    # The service's own check answers first: a store that refused the duplicate only on insert
+    # (after the place and the daily count were taken) would say "session_full" here.
+    with pytest.raises(AlreadyBooked):
+        booking.book(PATIENT, ident(doctor), TOMORROW, MORNING)
+
+    assert daily_count(PATIENT, TOMORROW) == 1
+
+
+def test_a_patient_at_the_daily_limit_who_books_again_is_told_they_hold_the_place(
+    store: MemoryStore, clock: ManualClock, doctor_id: int, daily_count: DailyCount
+) -> None:
+    booking = BookingService(store.unit_of_work, clock, BookingPolicy(max_active_per_day=1))
+    booking.book(PATIENT, doctor_id, TOMORROW, MORNING)
+
+    with pytest.raises(AlreadyBooked):
+        booking.book(PATIENT, doctor_id, TOMORROW, MORNING)
+
+    assert daily_count(PATIENT, TOMORROW) == 1
+
+
 def test_a_patient_may_book_the_other_session_of_the_same_doctor(
     booking: BookingService, doctor_id: int
 ) -> None:

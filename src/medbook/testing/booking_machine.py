@@ -1,18 +1,9 @@
-"""Hypothesis strategies for medbook's domain, and a state machine that runs against any adapter.
+"""A state machine that books, cancels, takes leave, changes schedules and moves the clock at random
+against any adapter, and checks the booking rules after every step.
 
-Hospital systems built on medbook reuse the strategies in their own property tests::
-
-    from hypothesis import given
-    from medbook.testing import weekly_schedules
-
-    @given(weekly_schedules(max_quota=40))
-    def test_roster_export_round_trips(schedule): ...
-
-``BookingStateMachine`` books, cancels, takes leave, changes schedules and moves the clock at
-random, and checks the booking invariants straight from the store after every step. Subclass it
-with the unit-of-work factory of the adapter under test (see ``make_uow_factory``).
-
-Needs the ``testing`` extra (``pip install medbook[testing]``).
+Its oracle is its own model — what it asked for and what it was told, never what the store under
+test says — so an adapter that answers a question wrongly (who holds a place, how many places are
+left) cannot vouch for itself.
 """
 
 from __future__ import annotations
@@ -20,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 
+from attrs import define, field
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -41,17 +33,11 @@ from medbook.domain import (
     AppointmentStatus,
     BookingPolicy,
     CancelledBy,
-    Doctor,
-    Gender,
-    GeoPoint,
-    Hospital,
     OfferedSession,
     Period,
-    Rank,
     Session,
     WeeklySchedule,
 )
-from medbook.domain.shared.calendar import MAX_QUOTA
 from medbook.domain.shared.errors import (
     AlreadyBooked,
     AlreadyOnLeave,
@@ -59,225 +45,22 @@ from medbook.domain.shared.errors import (
     DailyLimitReached,
     DomainError,
     InvalidTransition,
-    InvalidValue,
     NotCancellable,
     NotOffered,
     NotYetStarted,
     OutsideWindow,
     SessionFull,
 )
-from medbook.domain.shared.text import ADDRESS, SPECIALTY, STAFF_NUMBER, TextRule
 from medbook.ports.booking_ledger import Places
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
 from medbook.services.transactions import UnitOfWorkFactory
-
-#: Real zones hospitals are generated in: China's two, neighbours, and a few with summer time.
-HOSPITAL_TIMEZONES: tuple[str, ...] = (
-    "Asia/Shanghai",
-    "Asia/Urumqi",
-    "Asia/Hong_Kong",
-    "Asia/Taipei",
-    "Asia/Tokyo",
-    "Europe/London",
-    "America/New_York",
-    "Australia/Sydney",
+from medbook.testing.strategies import (
+    aware_datetimes,
+    booking_policies,
+    periods,
+    weekly_schedules,
 )
-
-# Hypothesis takes naive wall-clock bounds and adds the zone itself.
-#: The bounds of ``aware_datetimes`` unless told otherwise.
-EARLIEST = dt.datetime(2000, 1, 1)  # noqa: DTZ001
-LATEST = dt.datetime(2099, 12, 31, 23, 59, 59)  # noqa: DTZ001
-
-_NAMES = st.sampled_from(
-    ("Ruijin Hospital", "北京协和医院", "华山医院", "West China Hospital", "St. Mary's")
-)
-_TEXT = st.characters(codec="utf-8", categories=("L", "N", "Zs", "Pd", "Po"))
-
-
-def _accepted_by(rule: TextRule) -> Callable[[str], bool]:
-    """Keeps the examples ``rule`` accepts (a letter may look blank, or grow under NFC)."""
-
-    def accepted(text: str) -> bool:
-        try:
-            rule.check(text, "text")
-        except InvalidValue:
-            return False
-        return True
-
-    return accepted
-
-
-_MORNING_STARTS = tuple(dt.time(hour, minute) for hour in range(7, 12) for minute in (0, 30))
-_AFTERNOON_STARTS = tuple(dt.time(hour, minute) for hour in range(12, 16) for minute in (0, 30))
-
-
-# --- strategies ----------------------------------------------------------------------------------
-
-
-def periods() -> st.SearchStrategy[Period]:
-    """Morning or afternoon."""
-    return st.sampled_from(PERIODS)
-
-
-def weekly_schedules(
-    *, min_quota: int = 0, max_quota: int = MAX_QUOTA
-) -> st.SearchStrategy[WeeklySchedule]:
-    """Valid weekly schedules: 14 quotas from ``min_quota`` to ``max_quota`` (0 = session off).
-
-    Small quotas (``max_quota=3``) make sessions fill up, which is where booking bugs live.
-    """
-    if not 0 <= min_quota <= max_quota <= MAX_QUOTA:
-        raise ValueError(f"need 0 <= min_quota <= max_quota <= {MAX_QUOTA}")
-    quotas = st.integers(min_quota, max_quota)
-    return st.tuples(*[quotas] * 14).map(WeeklySchedule)
-
-
-def booking_policies(
-    *, min_window_days: int = 0, max_window_days: int = 60, max_cancel_deadline_hours: int = 48
-) -> st.SearchStrategy[BookingPolicy]:
-    """Policies a hospital could configure.
-
-    A window of ``min_window_days`` to ``max_window_days`` days; mornings starting from 07:00 to
-    11:30 and afternoons from 12:00 to 15:30, on the half-hour; a cancellation deadline of 0 to
-    ``max_cancel_deadline_hours`` hours, by quarter-hours; 1 to 5 appointments a patient may hold
-    on one date.
-    """
-    if not 0 <= min_window_days <= max_window_days <= 366:
-        raise ValueError("need 0 <= min_window_days <= max_window_days <= 366")
-    if max_cancel_deadline_hours < 0:
-        raise ValueError("max_cancel_deadline_hours must not be negative")
-    return st.builds(
-        BookingPolicy,
-        window_days=st.integers(min_window_days, max_window_days),
-        morning_start=st.sampled_from(_MORNING_STARTS),
-        afternoon_start=st.sampled_from(_AFTERNOON_STARTS),
-        cancel_deadline=st.integers(0, 4 * max_cancel_deadline_hours).map(
-            lambda n: dt.timedelta(minutes=15 * n)
-        ),
-        max_active_per_day=st.integers(1, 5),
-    )
-
-
-def geo_points() -> st.SearchStrategy[GeoPoint]:
-    """Any WGS-84 position, poles and antimeridian included."""
-    return st.builds(GeoPoint, lat=st.floats(-90.0, 90.0), lng=st.floats(-180.0, 180.0))
-
-
-def hospital_names(max_size: int = 200) -> st.SearchStrategy[str]:
-    """Non-blank names of at most ``max_size`` characters, real ones and Unicode ones."""
-    made_up = st.text(_TEXT, min_size=1, max_size=max_size)
-    return _NAMES | made_up.filter(_accepted_by(TextRule(max_size)))
-
-
-def hospitals(*, timezones: Sequence[str] = HOSPITAL_TIMEZONES) -> st.SearchStrategy[Hospital]:
-    """Unsaved hospitals (``id`` is None): a name, maybe an address and a location, a real zone."""
-    return st.builds(
-        Hospital,
-        name=hospital_names(),
-        address=st.text(_TEXT, max_size=120).filter(_accepted_by(ADDRESS)),
-        location=st.none() | geo_points(),
-        timezone=st.sampled_from(timezones),
-    )
-
-
-def sessions(
-    *,
-    doctor_ids: Sequence[int] | st.SearchStrategy[int] | None = None,
-    start: dt.date | None = None,
-    days: int = 28,
-) -> st.SearchStrategy[Session]:
-    """Sessions of the given doctors (any positive id by default).
-
-    With ``start``, the dates are the ``days`` days from ``start`` on; without it, any date.
-    """
-    if days < 1:
-        raise ValueError("days must be at least 1")
-    if doctor_ids is None:
-        ids: st.SearchStrategy[int] = st.integers(1, 2**31 - 1)
-    elif isinstance(doctor_ids, st.SearchStrategy):
-        ids = doctor_ids
-    else:
-        ids = st.sampled_from(doctor_ids)
-    if start is None:
-        dates = st.dates()
-    else:
-        dates = st.dates(
-            start, start + dt.timedelta(days=min(days - 1, (dt.date.max - start).days))
-        )
-    return st.builds(Session, ids, dates, periods())
-
-
-def doctors(
-    *, hospital_id: int = 1, department_id: int = 1, verified: bool | None = None
-) -> st.SearchStrategy[Doctor]:
-    """Unsaved doctors (``id`` is None) of that hospital and department, with full profiles."""
-    return st.builds(
-        Doctor,
-        hospital_id=st.just(hospital_id),
-        department_id=st.just(department_id),
-        name=hospital_names(max_size=50),
-        phone=phones(),
-        rank=st.sampled_from(Rank),
-        gender=st.none() | st.sampled_from(Gender),
-        staff_number=st.none()
-        | st.text(_TEXT, min_size=1, max_size=8).filter(_accepted_by(STAFF_NUMBER)),
-        specialty=st.text(_TEXT, max_size=200).filter(_accepted_by(SPECIALTY)),
-        birth_date=st.none() | st.dates(dt.date(1930, 1, 1), dt.date(2010, 12, 31)),
-        avatar_url=st.none()
-        | st.from_regex(r"https://cdn\.example\.com/[a-z0-9]{1,40}\.png", fullmatch=True),
-        avatar_key=st.none() | st.from_regex(r"avatars/2026/11/[0-9a-f]{32}\.png", fullmatch=True),
-        schedule=weekly_schedules(),
-        verified=st.booleans() if verified is None else st.just(verified),
-    )
-
-
-@st.composite
-def appointments(
-    draw: st.DrawFn, *, doctor_id: int = 1, patient_ids: st.SearchStrategy[int] | None = None
-) -> Appointment:
-    """Unsaved appointments of that doctor in any status, with aware times."""
-    session = draw(sessions(doctor_ids=[doctor_id]))
-    patient_id = draw(patient_ids if patient_ids is not None else st.integers(1, 2**31 - 1))
-    booked_at = draw(aware_datetimes())
-    appointment = Appointment.book(session, patient_id, draw(st.integers(1, MAX_QUOTA)), booked_at)
-    status = draw(st.sampled_from(AppointmentStatus))
-    if status is AppointmentStatus.CANCELLED:
-        appointment.cancel(draw(aware_datetimes()), draw(st.sampled_from(CancelledBy)))
-    elif status is AppointmentStatus.ATTENDED:
-        appointment.attend()
-    elif status is AppointmentStatus.NO_SHOW:
-        appointment.mark_no_show()
-    return appointment
-
-
-def phones() -> st.SearchStrategy[str]:
-    """Mainland mobile numbers, ``^1[3-9]\\d{9}$`` with ASCII digits."""
-    return st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
-
-
-def aware_datetimes(
-    *,
-    min_value: dt.datetime = EARLIEST,
-    max_value: dt.datetime = LATEST,
-    timezones: st.SearchStrategy[dt.tzinfo] | None = None,
-) -> st.SearchStrategy[dt.datetime]:
-    """Timezone-aware instants that exist on the wall clock (no times skipped by summer time).
-
-    ``min_value`` and ``max_value`` are naive wall-clock bounds; the zone is UTC, a hospital zone
-    or any zone of the tz database unless ``timezones`` is given.
-    """
-    zones = timezones
-    if zones is None:
-        zones = st.one_of(
-            st.just(dt.UTC),
-            st.sampled_from(HOSPITAL_TIMEZONES).map(zoneinfo.ZoneInfo),
-            st.timezones(),
-        )
-    return st.datetimes(min_value, max_value, timezones=zones, allow_imaginary=False)
-
-
-# --- the state machine ---------------------------------------------------------------------------
 
 TIMEZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 #: The machine's clock starts somewhere in these years.
@@ -309,12 +92,76 @@ def _holding(appointments: Iterable[Appointment]) -> list[Appointment]:
     return [a for a in appointments if a.holds_place]
 
 
+@define
+class ModelAppointment:
+    """An appointment as the machine knows it: who booked which session, and what became of it."""
+
+    patient_id: int
+    session: Session
+    status: AppointmentStatus = AppointmentStatus.BOOKED
+
+    @property
+    def holds_place(self) -> bool:
+        return self.status is not AppointmentStatus.CANCELLED
+
+
+@define
+class BookingModel:
+    """What the machine has done and been told, kept apart from the store under test.
+
+    The machine decides whether a refusal was justified, and what must be true after a step, from
+    this model alone; the store is only ever compared with it.
+    """
+
+    appointments: dict[int, ModelAppointment] = field(factory=dict)
+    schedules: dict[int, WeeklySchedule] = field(factory=dict)
+    leaves: set[Session] = field(factory=set)
+
+    def booked(self, appointment_id: int, patient_id: int, session: Session) -> None:
+        assert appointment_id not in self.appointments, f"id {appointment_id} handed out twice"
+        self.appointments[appointment_id] = ModelAppointment(patient_id, session)
+
+    def holding(self, session: Session) -> dict[int, ModelAppointment]:
+        """The appointments holding a place in ``session``, by id."""
+        return {
+            appointment_id: appointment
+            for appointment_id, appointment in self.appointments.items()
+            if appointment.session == session and appointment.holds_place
+        }
+
+    def held_by(self, patient_id: int, session: Session) -> int | None:
+        """The id of the appointment holding the patient's place in ``session``, if any."""
+        held = [i for i, a in self.holding(session).items() if a.patient_id == patient_id]
+        assert len(held) <= 1, f"the model has patient {patient_id} twice in {session}"
+        return held[0] if held else None
+
+    def held_on(self, patient_id: int, date: dt.date) -> int:
+        """How many places the patient holds on ``date``."""
+        return sum(
+            1
+            for appointment in self.appointments.values()
+            if appointment.patient_id == patient_id
+            and appointment.session.date == date
+            and appointment.holds_place
+        )
+
+    def quota(self, session: Session) -> int:
+        """The session's quota in the doctor's current schedule."""
+        return self.schedules[session.doctor_id].quota(session.date, session.period)
+
+    def places_left(self, session: Session) -> int:
+        """Places a booking could take now (a quota lowered below the places held leaves none)."""
+        return max(0, self.quota(session) - len(self.holding(session)))
+
+
 class BookingStateMachine(RuleBasedStateMachine):
     """Random bookings, cancellations, leave, schedule changes and clock moves on one hospital.
 
     One hospital in Asia/Shanghai, two or three verified doctors with small quotas (0 to 3, so
     sessions fill up), four patients, and a policy drawn per example. Domain errors are expected
-    outcomes (the machine checks that each one is justified); any other exception is a bug.
+    outcomes: the machine checks that each one is justified by its own model (``self.model``:
+    what each patient holds, the schedules, the leaves), never by asking the store under test. Any
+    other exception is a bug.
 
     Subclass it and implement ``make_uow_factory``; if the factory holds resources (an engine, a
     file), release them in ``teardown``, which Hypothesis calls after every example, failed or
@@ -346,7 +193,7 @@ class BookingStateMachine(RuleBasedStateMachine):
         super().__init__()
         self.new_uow = self.make_uow_factory()
         self.doctor_ids: list[int] = []
-        self.leaves: set[Session] = set()
+        self.model = BookingModel()
         self.days_tried: set[tuple[int, dt.date]] = set()
 
     def make_uow_factory(self) -> UnitOfWorkFactory:
@@ -381,6 +228,7 @@ class BookingStateMachine(RuleBasedStateMachine):
             self.directory.set_schedule(doctor.id, schedule)
             self.directory.set_verified(doctor.id, True)
             self.doctor_ids.append(doctor.id)
+            self.model.schedules[doctor.id] = schedule
         self.first_date = self.today() - dt.timedelta(days=1)
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -412,6 +260,7 @@ class BookingStateMachine(RuleBasedStateMachine):
         return ledger.get((session.date, session.period))
 
     def holding(self, uow: UnitOfWork, session: Session) -> list[Appointment]:
+        """The appointments the store says hold a place in ``session``."""
         appointments = uow.appointments.of_doctor(session.doctor_id, session.date)
         return [a for a in appointments if a.session == session and a.holds_place]
 
@@ -438,7 +287,7 @@ class BookingStateMachine(RuleBasedStateMachine):
             session
             for session in candidates
             if schedule.quota(session.date, session.period) > 0
-            and session not in self.leaves
+            and session not in self.model.leaves
             and self.within_window(session, now)
         }
 
@@ -474,6 +323,37 @@ class BookingStateMachine(RuleBasedStateMachine):
             *(appointment_id for appointment_id in booked if appointment_id is not None)
         )
 
+    @rule(
+        target=appointments,
+        patient_id=st.sampled_from(PATIENT_IDS),
+        doctor=DOCTOR,
+        days_ahead=SOON,
+        period=periods(),
+    )
+    def book_cancel_and_book_again(
+        self, patient_id: int, doctor: int, days_ahead: int, period: Period
+    ) -> MultipleResults[int]:
+        """A patient books a session (or takes the place they hold), cancels, and books it again:
+        a place given back may be taken again by the same patient, while places remain."""
+        session = self.session(doctor, days_ahead, period)
+        new: list[int] = []
+        first = self.model.held_by(patient_id, session)
+        if first is None:
+            first = self.try_booking(patient_id, session)
+            new += [] if first is None else [first]
+        if first is None or not self.try_cancel(patient_id, first):
+            return multiple(*new)
+        places_left = self.model.places_left(session)
+        again = self.try_booking(patient_id, session)
+        if again is None:
+            assert places_left == 0, (
+                f"patient {patient_id} cancelled {session} and could not book it again, "
+                f"with {places_left} places left"
+            )
+            return multiple(*new)
+        event("book, cancel, book again: booked again")
+        return multiple(*new, again)
+
     def try_booking(self, patient_id: int, session: Session) -> int | None:
         """The new appointment's id, or None when the booking was (rightly) refused."""
         period = session.period
@@ -488,74 +368,82 @@ class BookingStateMachine(RuleBasedStateMachine):
         event("book: booked")
         assert (appointment.patient_id, appointment.session) == (patient_id, session)
         assert appointment.status is AppointmentStatus.BOOKED and appointment.booked_at == now
+        assert appointment.id is not None
         assert self.within_window(session, now), f"booked {session} outside the window at {now}"
-        with self.new_uow() as uow:
-            doctor_now = uow.doctors.get(session.doctor_id)
-            assert doctor_now is not None
-            scheduled = doctor_now.schedule.quota(session.date, period)
-            assert scheduled > 0, f"{session} is off"
-            assert session not in self.leaves, f"booked {session} during leave"
-            holding = self.holding(uow, session)
-            assert appointment.id in {a.id for a in holding}
-        # Places held above a lowered quota are kept, never handed out again.
-        assert len(holding) <= scheduled, (
-            f"{session} is overbooked: {len(holding)} held, quota {scheduled}"
+        scheduled = self.model.quota(session)
+        assert scheduled > 0, f"{session} is off"
+        assert session not in self.model.leaves, f"booked {session} during leave"
+        held = self.model.held_by(patient_id, session)
+        assert held is None, f"patient {patient_id} booked {session} while holding {held}"
+        held_that_day = self.model.held_on(patient_id, session.date)
+        assert held_that_day < self.policy.max_active_per_day, (
+            f"patient {patient_id} booked a place beyond the daily limit on {session.date}"
         )
+        # Places held above a lowered quota are kept, never handed out again.
+        assert self.model.places_left(session) > 0, (
+            f"{session} is overbooked: {len(self.model.holding(session))} held before, "
+            f"quota {scheduled}"
+        )
+        self.model.booked(appointment.id, patient_id, session)
+        with self.new_uow() as uow:
+            holding = self.holding(uow, session)
+        assert appointment.id in {a.id for a in holding}
         return appointment.id
 
     def check_booking_refused_for_a_reason(
         self, refusal: DomainError, patient_id: int, session: Session, now: dt.datetime
     ) -> None:
-        with self.new_uow() as uow:
-            doctor = uow.doctors.get(session.doctor_id)
-            assert doctor is not None
-            places = self.places(uow, session)
-            held = uow.appointments.held_by(patient_id, session)
-            count = uow.daily_counts.count(patient_id, session.date)
-        quota = doctor.schedule.quota(session.date, session.period)
+        """Every reason is the model's, so a store that misreports what is held is caught."""
+        quota = self.model.quota(session)
         reasons: dict[type[DomainError], bool] = {
             OutsideWindow: not self.within_window(session, now),
-            NotOffered: quota <= 0 or session in self.leaves,
-            AlreadyBooked: held is not None,
-            DailyLimitReached: count >= self.policy.max_active_per_day,
-            SessionFull: places is not None and places.booked >= places.quota,
+            NotOffered: quota <= 0 or session in self.model.leaves,
+            AlreadyBooked: self.model.held_by(patient_id, session) is not None,
+            DailyLimitReached: (
+                self.model.held_on(patient_id, session.date) >= self.policy.max_active_per_day
+            ),
+            SessionFull: self.model.places_left(session) == 0,
         }
         assert reasons.get(type(refusal)), f"booking {session} refused for no reason: {refusal!r}"
 
     @rule(appointment_id=appointments, own=st.booleans(), other=st.sampled_from(PATIENT_IDS))
     def cancel(self, appointment_id: int, own: bool, other: int) -> None:
-        before = self.stored(appointment_id)
-        patient_id = before.patient_id if own else other
+        owner = self.model.appointments[appointment_id].patient_id
+        self.try_cancel(owner if own else other, appointment_id)
+
+    def try_cancel(self, patient_id: int, appointment_id: int) -> bool:
+        """Whether the patient cancelled the appointment (or was, rightly, refused)."""
+        before = self.model.appointments[appointment_id]
+        before_status, session = before.status, before.session
         now = self.clock.now()
         with self.new_uow() as uow:
-            places_before = self.places(uow, before.session)
-            count_before = uow.daily_counts.count(before.patient_id, before.date)
-            doctor = uow.doctors.get(before.doctor_id)
-        assert places_before is not None, f"{before.session} holds places but has no ledger"
-        assert doctor is not None
-        scheduled = doctor.schedule.quota(before.date, before.period)
-        in_time = now < self.starts_at(before.session) - self.policy.cancel_deadline
+            places_before = self.places(uow, session)
+            count_before = uow.daily_counts.count(before.patient_id, session.date)
+        assert places_before is not None, f"{session} holds places but has no ledger"
+        scheduled = self.model.quota(session)
+        in_time = now < self.starts_at(session) - self.policy.cancel_deadline
         try:
             cancelled = self.booking.cancel(patient_id, appointment_id)
         except DomainError as refusal:
             event(f"cancel: {refusal.code}")
             reasons: dict[type[DomainError], bool] = {
                 AppointmentNotFound: patient_id != before.patient_id,
-                NotCancellable: before.status is not AppointmentStatus.BOOKED or not in_time,
+                NotCancellable: before_status is not AppointmentStatus.BOOKED or not in_time,
             }
             assert reasons.get(type(refusal)), f"cancel refused for no reason: {refusal!r}"
-            assert self.stored(appointment_id).status is before.status
-            return
+            assert self.stored(appointment_id).status is before_status
+            return False
         event("cancel: cancelled")
         assert patient_id == before.patient_id, f"patient {patient_id} cancelled another's place"
-        assert before.status is AppointmentStatus.BOOKED, f"cancelled a {before.status.value} place"
-        assert in_time, f"cancelled {before.session} at {now}, after the deadline"
+        assert before_status is AppointmentStatus.BOOKED, f"cancelled a {before_status.value} place"
+        assert in_time, f"cancelled {session} at {now}, after the deadline"
         assert cancelled.status is AppointmentStatus.CANCELLED
         assert (cancelled.cancelled_by, cancelled.cancelled_at) == (CancelledBy.PATIENT, now)
+        before.status = AppointmentStatus.CANCELLED
         assert self.stored(appointment_id).status is AppointmentStatus.CANCELLED
         with self.new_uow() as uow:
-            places_after = self.places(uow, before.session)
-            count_after = uow.daily_counts.count(before.patient_id, before.date)
+            places_after = self.places(uow, session)
+            count_after = uow.daily_counts.count(before.patient_id, session.date)
         assert places_after is not None
         assert places_after.booked == places_before.booked - 1, "a cancellation freed no place"
         if places_before.booked <= scheduled:
@@ -563,6 +451,7 @@ class BookingStateMachine(RuleBasedStateMachine):
         else:  # held above a lowered quota: the place goes rather than back on offer
             assert places_after.remaining == 0, f"{places_after}, schedule quota {scheduled}"
         assert count_after == count_before - 1, "a cancellation left the daily count as it was"
+        return True
 
     @rule(patient_id=st.sampled_from(PATIENT_IDS))
     def cancel_unknown(self, patient_id: int) -> None:
@@ -575,32 +464,30 @@ class BookingStateMachine(RuleBasedStateMachine):
     @rule(appointment_id=appointments)
     def take_leave(self, appointment_id: int) -> None:
         """The doctor takes off a session that someone booked (maybe since cancelled)."""
-        session = self.stored(appointment_id).session
+        session = self.model.appointments[appointment_id].session
         period = session.period
         now = self.clock.now()
-        with self.new_uow() as uow:
-            held_before = {a.id for a in self.holding(uow, session)}
-            doctor_before = uow.doctors.get(session.doctor_id)
-        assert doctor_before is not None
+        held_before = self.model.holding(session)
         try:
             taken = self.booking.take_leave(session.doctor_id, session.date, period)
         except DomainError as refusal:
             event(f"leave: {refusal.code}")
             reasons: dict[type[DomainError], bool] = {
-                AlreadyOnLeave: session in self.leaves,
+                AlreadyOnLeave: session in self.model.leaves,
                 OutsideWindow: now >= self.starts_at(session),
-                NotOffered: doctor_before.schedule.quota(session.date, period) <= 0
-                and not held_before,
+                NotOffered: self.model.quota(session) <= 0 and not held_before,
             }
             assert reasons.get(type(refusal)), f"leave refused for no reason: {refusal!r}"
             with self.new_uow() as uow:
-                assert {a.id for a in self.holding(uow, session)} == held_before
+                assert {a.id for a in self.holding(uow, session)} == set(held_before)
             return
         event(f"leave: taken, {len(taken.cancelled)} cancelled")
-        assert session not in self.leaves, f"leave taken twice for {session}"
+        assert session not in self.model.leaves, f"leave taken twice for {session}"
         assert now < self.starts_at(session), f"leave taken for {session} after its start"
-        self.leaves.add(session)
-        assert {a.id for a in taken.cancelled} == held_before
+        self.model.leaves.add(session)
+        assert {a.id for a in taken.cancelled} == set(held_before)
+        for held in held_before.values():
+            held.status = AppointmentStatus.CANCELLED
         for appointment in taken.cancelled:
             assert appointment.id is not None
             stored = self.stored(appointment.id)
@@ -609,23 +496,24 @@ class BookingStateMachine(RuleBasedStateMachine):
 
     @rule(appointment_id=appointments, attended=st.booleans())
     def record_attendance(self, appointment_id: int, attended: bool) -> None:
-        before = self.stored(appointment_id)
+        before = self.model.appointments[appointment_id]
+        before_status = before.status
         started = self.clock.now() >= self.starts_at(before.session)
         try:
-            self.booking.record_attendance(before.doctor_id, appointment_id, attended)
+            self.booking.record_attendance(before.session.doctor_id, appointment_id, attended)
         except DomainError as refusal:
             event(f"attendance: {refusal.code}")
             reasons: dict[type[DomainError], bool] = {
                 NotYetStarted: not started,
-                InvalidTransition: before.status is not AppointmentStatus.BOOKED,
+                InvalidTransition: before_status is not AppointmentStatus.BOOKED,
             }
             assert reasons.get(type(refusal)), f"attendance refused for no reason: {refusal!r}"
             return
         event("attendance: recorded")
         assert started, f"attendance recorded before {before.session} started"
-        assert before.status is AppointmentStatus.BOOKED, f"a {before.status.value} place attended"
-        expected = AppointmentStatus.ATTENDED if attended else AppointmentStatus.NO_SHOW
-        assert self.stored(appointment_id).status is expected
+        assert before_status is AppointmentStatus.BOOKED, f"a {before_status.value} place attended"
+        before.status = AppointmentStatus.ATTENDED if attended else AppointmentStatus.NO_SHOW
+        assert self.stored(appointment_id).status is before.status
 
     @rule(step=CLOCK_STEPS)
     def move_clock(self, step: dt.timedelta) -> None:
@@ -635,8 +523,34 @@ class BookingStateMachine(RuleBasedStateMachine):
     def change_schedule(self, doctor: int, schedule: WeeklySchedule) -> None:
         doctor_id = self.doctor_ids[doctor % len(self.doctor_ids)]
         self.directory.set_schedule(doctor_id, schedule)
+        self.model.schedules[doctor_id] = schedule
 
     # --- invariants, read from the store after every step -----------------------------------------
+
+    @invariant()
+    def the_store_holds_what_the_model_holds(self) -> None:
+        """Every appointment, its patient, session and status are as the machine was told; and the
+        store names the place each patient holds (and none once cancelled) as the model does."""
+        expected = {
+            appointment_id: (a.patient_id, a.session, a.status)
+            for appointment_id, a in self.model.appointments.items()
+        }
+        with self.new_uow() as uow:
+            stored = {
+                a.id: (a.patient_id, a.session, a.status)
+                for doctor_id in self.doctor_ids
+                for a in uow.appointments.of_doctor(doctor_id)
+            }
+            assert stored == expected, f"the store holds {stored}, the model {expected}"
+            for patient_id, session, _ in set(expected.values()):
+                held = uow.appointments.held_by(patient_id, session)
+                wanted = self.model.held_by(patient_id, session)
+                assert (None if held is None else held.id) == wanted, (
+                    f"held_by({patient_id}, {session}) gave {held}, but the place held is {wanted}"
+                )
+            for doctor_id, schedule in self.model.schedules.items():
+                doctor = uow.doctors.get(doctor_id)
+                assert doctor is not None and doctor.schedule == schedule, f"doctor {doctor_id}"
 
     @invariant()
     def no_session_is_overbooked(self) -> None:
@@ -650,6 +564,8 @@ class BookingStateMachine(RuleBasedStateMachine):
                         f"{places.session} is overbooked: {places}"
                     )
                     assert places.booked == len(holding), f"{places} but {len(holding)} held"
+                    model_held = len(self.model.holding(places.session))
+                    assert places.booked == model_held, f"{places} but the model holds {model_held}"
                 for session, appointments in grouped.items():
                     assert not _holding(appointments), f"{session} holds places but has no ledger"
 
@@ -658,11 +574,10 @@ class BookingStateMachine(RuleBasedStateMachine):
         """From today on a session's quota is the schedule's, or the places held when more."""
         with self.new_uow() as uow:
             for doctor_id in self.doctor_ids:
-                doctor = uow.doctors.get(doctor_id)
-                assert doctor is not None
+                schedule = self.model.schedules[doctor_id]
                 ledger = uow.places.between(doctor_id, self.today(), self.last_date())
                 for (date, period), places in ledger.items():
-                    wanted = max(doctor.schedule.quota(date, period), places.booked)
+                    wanted = max(schedule.quota(date, period), places.booked)
                     assert places.quota == wanted, f"{places}, but the schedule asks for {wanted}"
 
     @invariant()
@@ -692,10 +607,7 @@ class BookingStateMachine(RuleBasedStateMachine):
     @invariant()
     def exactly_the_bookable_sessions_are_offered(self) -> None:
         for doctor_id in self.doctor_ids:
-            with self.new_uow() as uow:
-                doctor = uow.doctors.get(doctor_id)
-            assert doctor is not None
-            bookable = self.bookable_sessions(doctor_id, doctor.schedule)
+            bookable = self.bookable_sessions(doctor_id, self.model.schedules[doctor_id])
             offered = {listed.session for listed in self.offered(doctor_id)}
             assert offered == bookable, (
                 f"offered {offered - bookable}, missing {bookable - offered}"
@@ -704,23 +616,21 @@ class BookingStateMachine(RuleBasedStateMachine):
     @invariant()
     def offered_sessions_show_the_places_left(self) -> None:
         for doctor_id in self.doctor_ids:
-            offered = self.offered(doctor_id)
-            with self.new_uow() as uow:
-                for listed in offered:
-                    held = len(self.holding(uow, listed.session))
-                    assert listed.booked == held, f"{listed} but {held} held"
-                    assert listed.remaining == listed.quota - held, f"{listed} but {held} held"
+            for listed in self.offered(doctor_id):
+                held = len(self.model.holding(listed.session))
+                assert listed.booked == held, f"{listed} but {held} held"
+                assert listed.remaining == listed.quota - held, f"{listed} but {held} held"
 
     @invariant()
     def daily_counts_match_the_places_held(self) -> None:
         with self.new_uow() as uow:
-            held: dict[tuple[int, dt.date], int] = defaultdict(int)
-            for doctor_id in self.doctor_ids:
-                for appointment in _holding(uow.appointments.of_doctor(doctor_id)):
-                    held[(appointment.patient_id, appointment.date)] += 1
-            for patient_id, date in self.days_tried | set(held):
+            days = self.days_tried | {
+                (a.patient_id, a.session.date) for a in self.model.appointments.values()
+            }
+            for patient_id, date in days:
                 count = uow.daily_counts.count(patient_id, date)
-                assert count == held[(patient_id, date)], f"patient {patient_id} on {date}"
+                held = self.model.held_on(patient_id, date)
+                assert count == held, f"patient {patient_id} on {date}: {count}, holds {held}"
                 assert count <= self.policy.max_active_per_day, (
                     f"{patient_id} holds {count} on {date}"
                 )
@@ -728,24 +638,24 @@ class BookingStateMachine(RuleBasedStateMachine):
     @invariant()
     def leave_empties_the_session_for_good(self) -> None:
         with self.new_uow() as uow:
-            for session in self.leaves:
+            for session in self.model.leaves:
                 assert uow.leaves.exists(session), f"the leave for {session} was lost"
                 assert not self.holding(uow, session), f"{session} holds places during leave"
 
 
 __all__ = [
-    "EARLIEST",
-    "HOSPITAL_TIMEZONES",
-    "LATEST",
+    "CLOCK_STEPS",
+    "DAYS_AHEAD",
+    "DOCTOR",
+    "MACHINE_EPOCH",
+    "MACHINE_EPOCH_END",
+    "MAX_WINDOW_DAYS",
+    "PATIENT_IDS",
+    "SOON",
+    "TIMEZONE",
+    "UNKNOWN_APPOINTMENT_ID",
+    "BookingModel",
     "BookingStateMachine",
+    "ModelAppointment",
     "UnitOfWorkFactory",
-    "aware_datetimes",
-    "booking_policies",
-    "geo_points",
-    "hospital_names",
-    "hospitals",
-    "periods",
-    "phones",
-    "sessions",
-    "weekly_schedules",
 ]
