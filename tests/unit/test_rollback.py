@@ -135,7 +135,8 @@ def test_a_booking_retried_after_a_conflict_is_written_once(
 
 def test_an_uncommitted_unit_of_work_is_rolled_back(store: MemoryStore) -> None:
     with store.unit_of_work() as uow:
-        uow.daily_counts.take(PATIENT, TOMORROW, limit=3)
+        uow.daily_counts.ensure(PATIENT, TOMORROW)
+        uow.daily_counts.add(PATIENT, TOMORROW)
         assert uow.daily_counts.count(PATIENT, TOMORROW) == 1
 
     with store.unit_of_work() as uow:

@@ -39,8 +39,15 @@ class DailyCountRepository(Protocol):
 
     def ensure(self, patient_id: int, date: dt.date) -> None: ...
 
-    def take(self, patient_id: int, date: dt.date, limit: int) -> bool:
-        """Count one more appointment if fewer than ``limit`` are held; False otherwise."""
+    def lock(self, patient_id: int, date: dt.date) -> int:
+        """The patient's active appointments that day, the row locked until the transaction
+        ends: the booking rule (``ensure_daily_limit``) decides on this number, and no other
+        booking of that patient and day can change it before this one commits. ``ensure`` first.
+        """
+        ...
+
+    def add(self, patient_id: int, date: dt.date) -> None:
+        """Count one more active appointment (after ``lock``)."""
         ...
 
     def release(self, patient_id: int, date: dt.date) -> None: ...

@@ -18,8 +18,8 @@ from medbook.domain import (
     Session,
 )
 from medbook.domain.booking.policy import (
-    daily_limit_reached,
     ensure_cancellable_time,
+    ensure_daily_limit,
     ensure_doctor_bookable,
     ensure_leave_time,
     ensure_offered,
@@ -198,8 +198,9 @@ class BookingService:
             uow.places.resize(session, quota)
         if uow.appointments.held_by(patient_id, session) is not None:
             raise AlreadyBooked(f"you already hold a place in session {session}")
-        if not uow.daily_counts.take(patient_id, session.date, self.policy.max_active_per_day):
-            raise daily_limit_reached(self.policy)
+        # The patient's day counter is locked after the session's places (the one lock order).
+        ensure_daily_limit(self.policy, uow.daily_counts.lock(patient_id, session.date))
+        uow.daily_counts.add(patient_id, session.date)
         number = uow.places.take(session)
         if number is None:
             raise SessionFull(f"session {session} is full")

@@ -78,12 +78,12 @@ class MemoryDailyCounts(MemoryTable):
     def ensure(self, patient_id: int, date: dt.date) -> None:
         self.rows.setdefault((patient_id, date), 0)
 
-    def take(self, patient_id: int, date: dt.date, limit: int) -> bool:
-        held = self.rows.get((patient_id, date), 0)
-        if held >= limit:
-            return False
-        self.rows[(patient_id, date)] = held + 1
-        return True
+    def lock(self, patient_id: int, date: dt.date) -> int:
+        # The memory store runs one transaction at a time: reading is locking.
+        return int(self.rows[(patient_id, date)])
+
+    def add(self, patient_id: int, date: dt.date) -> None:
+        self.rows[(patient_id, date)] += 1
 
     def release(self, patient_id: int, date: dt.date) -> None:
         held = self.rows[(patient_id, date)]

@@ -231,14 +231,20 @@ class SqlDailyCounts(Repository):
             {"patient_id": patient_id, "date": date, "active": 0},
         )
 
-    def take(self, patient_id: int, date: dt.date, limit: int) -> bool:
+    def lock(self, patient_id: int, date: dt.date) -> int:
         c = patient_day_counts.c
-        result = self.connection.execute(
+        active = self.connection.execute(
+            select(c.active).where(self._key(patient_id, date)).with_for_update()
+        ).scalar_one()
+        return int(active)
+
+    def add(self, patient_id: int, date: dt.date) -> None:
+        c = patient_day_counts.c
+        self.connection.execute(
             update(patient_day_counts)
-            .where(self._key(patient_id, date), c.active < limit)
+            .where(self._key(patient_id, date))
             .values(active=c.active + 1)
         )
-        return result.rowcount == 1
 
     def release(self, patient_id: int, date: dt.date) -> None:
         c = patient_day_counts.c

@@ -144,16 +144,14 @@ def ensure_offered(session: Session, quota: int, on_leave: bool) -> None:
         raise NotOffered(f"the doctor's schedule does not offer session {session}", field="period")
 
 
-def daily_limit_reached(policy: BookingPolicy) -> DailyLimitReached:
-    return DailyLimitReached(
-        f"at most {policy.max_active_per_day} appointments a day", limit=policy.max_active_per_day
-    )
-
-
 def ensure_daily_limit(policy: BookingPolicy, active_that_day: int) -> None:
-    """A patient holds at most ``max_active_per_day`` active appointments on one date."""
+    """A patient holds at most ``max_active_per_day`` active appointments on one date (the
+    service asks with the day's count locked, so concurrent bookings cannot both pass)."""
     if active_that_day >= policy.max_active_per_day:
-        raise daily_limit_reached(policy)
+        raise DailyLimitReached(
+            f"at most {policy.max_active_per_day} appointments a day",
+            limit=policy.max_active_per_day,
+        )
 
 
 def ensure_session_started(
