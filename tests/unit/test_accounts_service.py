@@ -13,7 +13,7 @@ from unit_support import NOW, ident
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.adapters.security import Argon2Hasher, MemoryThrottle
 from medbook.domain import Department, Doctor, Hospital
-from medbook.domain.accounts.model import Admin, Credential, Patient, Sex
+from medbook.domain.accounts.model import Admin, Credential, Patient
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
     DoctorNotFound,
@@ -26,6 +26,7 @@ from medbook.domain.shared.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from medbook.domain.shared.people import Sex
 from medbook.services import DirectoryService
 from medbook.services.accounts import AccountService
 

@@ -14,11 +14,11 @@ from medbook.domain import (
     CancelledBy,
     Department,
     Doctor,
-    Gender,
     GeoPoint,
     Hospital,
     Period,
     Rank,
+    Sex,
     WeeklySchedule,
 )
 from medbook.domain.accounts.model import Patient
@@ -247,7 +247,7 @@ def test_a_partial_update_keeps_the_other_fields(
     directory.update_my_profile(
         actor,
         DoctorProfileChanges(
-            gender=Gender.FEMALE,
+            gender=Sex.FEMALE,
             staff_number="RJ-0042",
             rank=Rank.ATTENDING,
             specialty="arrhythmia",
@@ -260,7 +260,7 @@ def test_a_partial_update_keeps_the_other_fields(
     stored = directory.doctor(ident(doctor))
     assert (stored.rank, stored.gender, stored.staff_number) == (
         Rank.CHIEF,
-        Gender.FEMALE,
+        Sex.FEMALE,
         "RJ-0042",
     )
     assert (stored.specialty, stored.birth_date) == ("arrhythmia", dt.date(1980, 5, 1))
@@ -279,7 +279,7 @@ def test_editing_what_the_hospital_does_not_vouch_for_keeps_the_approval(
 ) -> None:
     directory.update_my_profile(
         as_doctor(doctor),
-        DoctorProfileChanges(gender=Gender.MALE, specialty="sports injuries", rank=doctor.rank),
+        DoctorProfileChanges(gender=Sex.MALE, specialty="sports injuries", rank=doctor.rank),
     )
 
     assert directory.doctor(ident(doctor)).verified is True

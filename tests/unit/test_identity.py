@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from medbook.domain.accounts.identity import ResidentId, check_resident_id
-from medbook.domain.accounts.model import Sex
 from medbook.domain.shared.errors import InvalidIdNumber, InvalidValue
+from medbook.domain.shared.people import Sex
 
 TODAY = dt.date(2026, 11, 25)
 #: The example printed in the standard itself: a woman born on 31 December 1949.

@@ -8,9 +8,10 @@ names below are the ones library users reach for most, re-exported for convenien
 from medbook.domain.booking.appointments import Appointment, AppointmentStatus, CancelledBy
 from medbook.domain.booking.policy import BookingPolicy
 from medbook.domain.booking.sessions import Leave, OfferedSession
-from medbook.domain.directory.model import Department, Doctor, Gender, Hospital, Rank
+from medbook.domain.directory.model import Department, Doctor, Hospital, Rank
 from medbook.domain.shared.calendar import PERIODS, WEEKDAYS, Period, Session, WeeklySchedule
 from medbook.domain.shared.geo import GeoPoint
+from medbook.domain.shared.people import Sex
 
 __all__ = [
     "PERIODS",
@@ -21,7 +22,6 @@ __all__ = [
     "CancelledBy",
     "Department",
     "Doctor",
-    "Gender",
     "GeoPoint",
     "Hospital",
     "Leave",
@@ -29,5 +29,6 @@ __all__ = [
     "Period",
     "Rank",
     "Session",
+    "Sex",
     "WeeklySchedule",
 ]

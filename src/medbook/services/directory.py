@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import attrs
 from attrs import define, frozen
 
-from medbook.domain import Department, Doctor, Gender, GeoPoint, Hospital, Rank, WeeklySchedule
+from medbook.domain import Department, Doctor, GeoPoint, Hospital, Rank, Sex, WeeklySchedule
 from medbook.domain.directory.model import DEFAULT_TIMEZONE
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
@@ -78,7 +78,7 @@ def _card(uow: DirectoryReads, doctor: Doctor) -> DoctorCard:
 class DoctorProfileChanges:
     """A doctor's edit of their own profile; None leaves a field as it is."""
 
-    gender: Gender | None = None
+    gender: Sex | None = None
     hospital_id: int | None = None
     department_id: int | None = None
     staff_number: str | None = None
@@ -127,7 +127,7 @@ class DirectoryService:
         name: str,
         phone: str,
         rank: Rank = Rank.RESIDENT,
-        gender: Gender | None = None,
+        gender: Sex | None = None,
         staff_number: str | None = None,
         specialty: str = "",
         birth_date: dt.date | None = None,

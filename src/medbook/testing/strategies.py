@@ -24,12 +24,12 @@ from medbook.domain import (
     BookingPolicy,
     CancelledBy,
     Doctor,
-    Gender,
     GeoPoint,
     Hospital,
     Period,
     Rank,
     Session,
+    Sex,
     WeeklySchedule,
 )
 from medbook.domain.shared.calendar import MAX_QUOTA
@@ -183,7 +183,7 @@ def doctors(
         name=hospital_names(max_size=50),
         phone=phones(),
         rank=st.sampled_from(Rank),
-        gender=st.none() | st.sampled_from(Gender),
+        gender=st.none() | st.sampled_from(Sex),
         staff_number=st.none()
         | st.text(_TEXT, min_size=1, max_size=8).filter(_accepted_by(STAFF_NUMBER)),
         specialty=st.text(_TEXT, max_size=200).filter(_accepted_by(SPECIALTY)),

@@ -24,9 +24,10 @@ from medbook.adapters.sql.base import Repository
 from medbook.adapters.sql.errors import is_duplicate_key
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
-from medbook.domain.accounts.model import Admin, Credential, Patient, Sex
+from medbook.domain.accounts.model import Admin, Credential, Patient
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import PhoneTaken
+from medbook.domain.shared.people import Sex
 
 credentials = Table(
     "credentials",

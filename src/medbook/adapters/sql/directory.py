@@ -27,9 +27,10 @@ from medbook.adapters.sql.base import Repository
 from medbook.adapters.sql.errors import is_duplicate_key
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import ScheduleType
-from medbook.domain.directory.model import Department, Doctor, Gender, Hospital, Rank
+from medbook.domain.directory.model import Department, Doctor, Hospital, Rank
 from medbook.domain.shared.errors import DepartmentExists
 from medbook.domain.shared.geo import GeoPoint
+from medbook.domain.shared.people import Sex
 
 hospitals = Table(
     "hospitals",
@@ -61,7 +62,7 @@ doctors = Table(
     Column("name", String(50), nullable=False),
     Column("phone", String(11), nullable=False),
     Column("rank", value_enum(Rank, "doctor_rank"), nullable=False),
-    Column("gender", value_enum(Gender, "gender"), nullable=True),
+    Column("gender", value_enum(Sex, "gender"), nullable=True),
     Column("staff_number", String(8), nullable=True),
     Column("specialty", String(200), nullable=False),
     Column("birth_date", Date, nullable=True),

@@ -11,8 +11,8 @@ import datetime as dt
 
 from attrs import frozen
 
-from medbook.domain.accounts.model import Sex
 from medbook.domain.shared.errors import InvalidIdNumber
+from medbook.domain.shared.people import Sex
 
 ID_NUMBER_LENGTH = 18
 #: No resident identity number was issued to anyone born earlier.

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from attrs import define, field
 
 from medbook.domain.shared.actors import Role
 from medbook.domain.shared.entity import Entity
 from medbook.domain.shared.errors import InvalidValue
+from medbook.domain.shared.people import Sex
 from medbook.domain.shared.text import PERSON_NAME, nfc, nfc_or_none
 
 PASSWORD_MIN_LENGTH = 8
 #: Long enough for passphrases; the bound keeps hashing cost predictable.
 PASSWORD_MAX_LENGTH = 128
-
-
-class Sex(enum.Enum):
-    FEMALE = "female"
-    MALE = "male"
 
 
 def ensure_password_policy(password: str) -> str:

@@ -13,6 +13,7 @@ from medbook.domain.shared.calendar import WeeklySchedule
 from medbook.domain.shared.entity import Entity
 from medbook.domain.shared.errors import DepartmentMismatch, InvalidValue
 from medbook.domain.shared.geo import GeoPoint
+from medbook.domain.shared.people import Sex
 from medbook.domain.shared.text import (
     ADDRESS,
     DEPARTMENT_NAME,
@@ -80,11 +81,6 @@ class Rank(enum.Enum):
     CHIEF = "chief"
 
 
-class Gender(enum.Enum):
-    FEMALE = "female"
-    MALE = "male"
-
-
 #: What a hospital checks before approving a doctor: changing any of it needs a new approval (and
 #: so does moving to another hospital, see ``Doctor.move_to``).
 QUALIFICATIONS = frozenset({"rank", "staff_number"})
@@ -102,7 +98,7 @@ class Doctor(Entity):
     name: str = field(converter=nfc, validator=PERSON_NAME.validator("name"))
     phone: str = field(validator=lambda i, a, v: ensure_mobile(v))
     rank: Rank = Rank.RESIDENT
-    gender: Gender | None = None
+    gender: Sex | None = None
     staff_number: str | None = field(
         default=None, converter=nfc_or_none, validator=STAFF_NUMBER.validator("staff_number")
     )
@@ -123,7 +119,7 @@ class Doctor(Entity):
         name: str,
         phone: str,
         rank: Rank = Rank.RESIDENT,
-        gender: Gender | None = None,
+        gender: Sex | None = None,
         staff_number: str | None = None,
         specialty: str = "",
         birth_date: dt.date | None = None,
@@ -154,7 +150,7 @@ class Doctor(Entity):
     def revise(
         self,
         *,
-        gender: Gender | None = None,
+        gender: Sex | None = None,
         staff_number: str | None = None,
         rank: Rank | None = None,
         specialty: str | None = None,

@@ -10,8 +10,9 @@ import attrs
 from attrs import field, frozen
 
 from medbook.domain.accounts.identity import ID_NUMBER_LENGTH
-from medbook.domain.accounts.model import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, Sex
+from medbook.domain.accounts.model import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from medbook.domain.shared.actors import Role
+from medbook.domain.shared.people import Sex
 from medbook.domain.shared.text import MOBILE_PATTERN, PERSON_NAME
 from medbook.entrypoints.http.api import Call, Operation, Route
 from medbook.entrypoints.http.directory import DoctorProfile, doctor_profile

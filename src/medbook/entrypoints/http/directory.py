@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import attrs
 from attrs import field, frozen
 
-from medbook.domain.directory.model import Department, Doctor, Gender, Rank
+from medbook.domain.directory.model import Department, Doctor, Rank
 from medbook.domain.shared.calendar import MAX_QUOTA, WeeklySchedule
 from medbook.domain.shared.geo import MAX_LATITUDE, MAX_LONGITUDE
+from medbook.domain.shared.people import Sex
 from medbook.domain.shared.text import DEPARTMENT_NAME, DESCRIPTION, SPECIALTY, STAFF_NUMBER
 from medbook.entrypoints.http.api import Call, Operation, Route
 from medbook.entrypoints.http.schema import schema
@@ -33,7 +34,7 @@ class NewDepartment:
 
 @frozen
 class ProfileEdit:
-    gender: Gender | None = None
+    gender: Sex | None = None
     hospital_id: int | None = None
     department_id: int | None = None
     staff_number: str | None = field(default=None, metadata=schema(**text_schema(STAFF_NUMBER)))
@@ -126,7 +127,7 @@ class DoctorSummary:
 class DoctorProfile:
     id: int
     name: str
-    gender: Gender | None
+    gender: Sex | None
     hospital_id: int | None
     hospital: str | None
     department_id: int | None
@@ -169,7 +170,7 @@ class PublicDoctorProfile:
 
     id: int
     name: str
-    gender: Gender | None
+    gender: Sex | None
     hospital_id: int | None
     hospital: str | None
     department_id: int | None
