@@ -16,7 +16,7 @@ from medbook.domain.booking.appointments import Appointment
 from medbook.domain.booking.sessions import Leave
 from medbook.domain.shared.calendar import Period, Session
 from medbook.ports.accounts import PatientRepository
-from medbook.ports.booking_ledger import Places, PlacesRepository
+from medbook.ports.booking_ledger import PlacesRepository
 from medbook.ports.directory import DirectoryReads
 from medbook.ports.notifications import NotificationRepository
 from medbook.ports.transaction import Transaction
@@ -128,4 +128,4 @@ class BookingUnitOfWork(DirectoryReads, Transaction, Protocol):
     def notifications(self) -> NotificationRepository: ...
 
 
-__all__ = ["AppointmentView", "AppointmentViews", "BookingUnitOfWork", "Places"]
+__all__ = ["AppointmentView", "AppointmentViews", "BookingUnitOfWork"]

@@ -7,22 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from attrs import frozen
-
+from medbook.domain.booking.sessions import OfferedSession
 from medbook.domain.shared.calendar import Period, Session
-
-
-@frozen
-class Places:
-    """The ledger row of one session: its quota and how many places are held."""
-
-    session: Session
-    quota: int
-    booked: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.quota - self.booked)
 
 
 class PlacesRepository(Protocol):
@@ -32,7 +18,7 @@ class PlacesRepository(Protocol):
         """Create the session's row with ``quota`` if it does not exist yet (idempotent)."""
         ...
 
-    def lock(self, session: Session) -> Places:
+    def lock(self, session: Session) -> OfferedSession:
         """Read the session's row and hold it until the transaction ends (``ensure`` first)."""
         ...
 
@@ -53,4 +39,4 @@ class PlacesRepository(Protocol):
 
     def between(
         self, doctor_id: int, start: dt.date, end: dt.date
-    ) -> dict[tuple[dt.date, Period], Places]: ...
+    ) -> dict[tuple[dt.date, Period], OfferedSession]: ...

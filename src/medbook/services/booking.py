@@ -38,7 +38,6 @@ from medbook.domain.shared.errors import (
     SessionFull,
 )
 from medbook.ports.booking import AppointmentView, BookingUnitOfWork
-from medbook.ports.booking_ledger import Places
 from medbook.ports.clock import Clock
 from medbook.services.authorization import require_role
 from medbook.services.directory import doctor_of, doctor_tz
@@ -86,7 +85,7 @@ def _view(uow: BookingUnitOfWork, appointment: Appointment) -> AppointmentView:
     return view
 
 
-def _give_back(uow: BookingUnitOfWork, doctor: Doctor, places: Places, count: int) -> None:
+def _give_back(uow: BookingUnitOfWork, doctor: Doctor, places: OfferedSession, count: int) -> None:
     """Release ``count`` places; a quota kept above the schedule for held places shrinks back.
 
     Lowering a schedule's quota never takes a place from a patient (the ledger keeps the quota at

@@ -51,7 +51,6 @@ from medbook.domain.shared.errors import (
     OutsideWindow,
     SessionFull,
 )
-from medbook.ports.booking_ledger import Places
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
 from medbook.services.transactions import UnitOfWorkFactory
@@ -255,7 +254,7 @@ class BookingStateMachine(RuleBasedStateMachine):
         last = now.astimezone(TIMEZONE).date() + dt.timedelta(days=self.policy.window_days)
         return now < self.starts_at(session) and session.date <= last
 
-    def places(self, uow: UnitOfWork, session: Session) -> Places | None:
+    def places(self, uow: UnitOfWork, session: Session) -> OfferedSession | None:
         ledger = uow.places.between(session.doctor_id, session.date, session.date)
         return ledger.get((session.date, session.period))
 

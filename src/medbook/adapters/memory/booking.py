@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 from medbook.adapters.memory.base import MemoryTable
 from medbook.domain.booking.appointments import Appointment
-from medbook.domain.booking.sessions import Leave
+from medbook.domain.booking.sessions import Leave, OfferedSession
 from medbook.domain.shared.calendar import Period, Session
 from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave
 from medbook.ports.booking import AppointmentView
-from medbook.ports.booking_ledger import Places
 
 if TYPE_CHECKING:
     from medbook.adapters.memory.unit_of_work import MemoryUnitOfWork
@@ -43,9 +42,9 @@ class MemoryPlaces(MemoryTable):
     def ensure(self, session: Session, quota: int) -> None:
         self.rows.setdefault(session, (quota, 0, 0))
 
-    def lock(self, session: Session) -> Places:
+    def lock(self, session: Session) -> OfferedSession:
         quota, booked, _ = self.rows[session]  # the store's lock already serialises everything
-        return Places(session, quota, booked)
+        return OfferedSession(session, quota, booked)
 
     def take(self, session: Session) -> int | None:
         quota, booked, issued = self.rows[session]
@@ -66,9 +65,9 @@ class MemoryPlaces(MemoryTable):
 
     def between(
         self, doctor_id: int, start: dt.date, end: dt.date
-    ) -> dict[tuple[dt.date, Period], Places]:
+    ) -> dict[tuple[dt.date, Period], OfferedSession]:
         return {
-            (s.date, s.period): Places(s, quota, booked)
+            (s.date, s.period): OfferedSession(s, quota, booked)
             for s, (quota, booked, _) in self.rows.items()
             if s.doctor_id == doctor_id and start <= s.date <= end
         }

@@ -35,10 +35,9 @@ from medbook.adapters.sql.errors import is_duplicate_key
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
 from medbook.domain.booking.appointments import Appointment, AppointmentStatus, CancelledBy
-from medbook.domain.booking.sessions import Leave
+from medbook.domain.booking.sessions import Leave, OfferedSession
 from medbook.domain.shared.calendar import Period, Session
 from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave
-from medbook.ports.booking_ledger import Places
 
 doctor_leaves = Table(
     "doctor_leaves",
@@ -158,12 +157,12 @@ class SqlPlaces(Repository):
             },
         )
 
-    def lock(self, session: Session) -> Places:
+    def lock(self, session: Session) -> OfferedSession:
         c = session_places.c
         row = self.connection.execute(
             select(c.quota, c.booked).where(_session_is(session_places, session)).with_for_update()
         ).one()
-        return Places(session, row.quota, row.booked)
+        return OfferedSession(session, row.quota, row.booked)
 
     def take(self, session: Session) -> int | None:
         c = session_places.c
@@ -202,7 +201,7 @@ class SqlPlaces(Repository):
 
     def between(
         self, doctor_id: int, start: dt.date, end: dt.date
-    ) -> dict[tuple[dt.date, Period], Places]:
+    ) -> dict[tuple[dt.date, Period], OfferedSession]:
         c = session_places.c
         rows = self.connection.execute(
             select(c.date, c.period, c.quota, c.booked).where(
@@ -210,7 +209,7 @@ class SqlPlaces(Repository):
             )
         )
         return {
-            (row.date, row.period): Places(
+            (row.date, row.period): OfferedSession(
                 Session(doctor_id, row.date, row.period), row.quota, row.booked
             )
             for row in rows

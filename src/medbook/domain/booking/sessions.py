@@ -25,7 +25,8 @@ class Leave:
 
 @frozen
 class OfferedSession:
-    """A session the schedule really offers, with how many places remain."""
+    """A session's places: its quota and how many are held. What a listing offers, and what the
+    places ledger (``ports.booking_ledger``) holds for every session that was ever booked."""
 
     session: Session
     quota: int
