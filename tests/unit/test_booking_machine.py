@@ -59,6 +59,18 @@ def test_the_booking_invariants_hold_on_the_memory_store() -> None:
 # --- the machine can fail ------------------------------------------------------------------------
 
 
+#: For running the machine on a store broken on purpose: it must fail. No shrinking: a minimal
+#: example is not the point here, and shrinking takes seconds to minutes.
+BROKEN_STORE = settings(
+    CI,
+    max_examples=200,
+    database=None,
+    derandomize=True,
+    phases=[Phase.generate],
+    report_multiple_bugs=False,
+)
+
+
 class PlacesThatIgnoreTheQuota(MemoryPlaces):
     """A broken ledger: takes a place whether or not one is left."""
 
@@ -82,17 +94,8 @@ class OverbookingMachine(BookingStateMachine):
 
 
 def test_the_machine_catches_overbooking() -> None:
-    # No shrinking: a minimal example is not the point here, and shrinking takes seconds to minutes.
-    broken = settings(
-        CI,
-        max_examples=200,
-        database=None,
-        derandomize=True,
-        phases=[Phase.generate],
-        report_multiple_bugs=False,
-    )
     with pytest.raises(AssertionError, match="overbooked"):
-        run_state_machine_as_test(OverbookingMachine, settings=broken)
+        run_state_machine_as_test(OverbookingMachine, settings=BROKEN_STORE)
 
 
 class AppointmentsThatNeverForget(MemoryAppointments):
@@ -121,16 +124,8 @@ class NeverForgettingMachine(BookingStateMachine):
 def test_the_machine_judges_refusals_by_its_model_not_by_the_store() -> None:
     # The store under test agrees with itself here (held_by says "already booked", and so the
     # refusal looks justified if held_by is asked): only the machine's own model catches it.
-    broken = settings(
-        CI,
-        max_examples=200,
-        database=None,
-        derandomize=True,
-        phases=[Phase.generate],
-        report_multiple_bugs=False,
-    )
     with pytest.raises(AssertionError, match=r"refused for no reason|held_by|book it again"):
-        run_state_machine_as_test(NeverForgettingMachine, settings=broken)
+        run_state_machine_as_test(NeverForgettingMachine, settings=BROKEN_STORE)
 
 
 def test_the_machine_needs_an_adapter() -> None:
