@@ -14,6 +14,7 @@ from medbook.domain.booking.policy import (
     ensure_within_window,
     window_refusal,
 )
+from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import NotYetStarted, OutsideWindow
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -85,3 +86,29 @@ def test_a_change_to_what_the_hospital_vouches_for_needs_approval_again(
     assert doctor.verified is still_verified
     for name, value in change.items():
         assert getattr(doctor, name) == value
+
+
+def test_a_profile_edit_naming_hospital_or_department_0_is_refused_not_ignored() -> None:
+    # A probe found {"department_id": 0} answered 200 and changed nothing: 0 was taken as "not
+    # given" (a falsy test), where None is what means "keep".
+    from medbook.adapters.memory import ManualClock
+    from medbook.bootstrap import in_memory
+    from medbook.domain.shared.errors import InvalidValue
+    from medbook.services.directory import DoctorProfileChanges
+
+    services = in_memory(ManualClock(NOW))
+    hospital = services.directory.add_hospital("Ruijin Hospital")
+    department = services.directory.add_department(hospital.id, "Cardiology")
+    doctor = services.accounts.register_doctor("13800000001", "Dr Wu", "a long passphrase")
+    me = Actor(doctor.id, Role.DOCTOR)
+    services.directory.update_my_profile(
+        me, DoctorProfileChanges(hospital_id=hospital.id, department_id=department.id)
+    )
+
+    for changes, field in (
+        (DoctorProfileChanges(department_id=0), "department_id"),
+        (DoctorProfileChanges(hospital_id=0, department_id=department.id), "hospital_id"),
+    ):
+        with pytest.raises(InvalidValue) as caught:
+            services.directory.update_my_profile(me, changes)
+        assert caught.value.field == field

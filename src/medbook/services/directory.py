@@ -257,11 +257,16 @@ class DirectoryService:
 
         def work(uow: DirectoryUnitOfWork) -> Doctor:
             doctor = doctor_of(uow, actor.id, for_update=True)
-            hospital_id = changes.hospital_id or doctor.hospital_id
-            department_id = changes.department_id or doctor.department_id
+            # None keeps the current value; any id given (0 included) must name a real one.
+            hospital_id = (
+                changes.hospital_id if changes.hospital_id is not None else doctor.hospital_id
+            )
+            department_id = (
+                changes.department_id if changes.department_id is not None else doctor.department_id
+            )
             if changes.hospital_id is not None or changes.department_id is not None:
                 if hospital_id is None or department_id is None:
-                    field = "department_id" if hospital_id else "hospital_id"
+                    field = "department_id" if hospital_id is not None else "hospital_id"
                     raise InvalidValue(field, "choose a hospital and one of its departments")
                 hospital = uow.hospitals.get(hospital_id)
                 if hospital is None:
