@@ -33,12 +33,14 @@ from medbook.adapters.sql.throttle import SqlThrottle
 from medbook.adapters.storage.url import storage_from_url
 from medbook.domain import BookingPolicy
 from medbook.domain.accounts.throttling import AttemptLimits, Rate
+from medbook.domain.chat.rules import ChatPolicy
 from medbook.ports.clock import Clock
 from medbook.ports.security import PasswordHasher, Throttle, TokenService
 from medbook.ports.storage import ObjectStorage
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
 from medbook.services.accounts import AccountService
+from medbook.services.chat import ChatService
 from medbook.services.notifications import NotificationService
 from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
 
@@ -124,6 +126,7 @@ class Services:
     accounts: AccountService
     notifications: NotificationService
     uploads: UploadService
+    chat: ChatService
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
@@ -141,6 +144,7 @@ def build_services(
     limits: AttemptLimits | None = None,
     storage: ObjectStorage | None = None,
     max_upload_bytes: int = DEFAULT_MAX_BYTES,
+    chat_policy: ChatPolicy | None = None,
 ) -> Services:
     """Wire the services onto a unit-of-work factory (SQL, in-memory, or a hospital's own).
 
@@ -164,6 +168,7 @@ def build_services(
         uploads=UploadService(
             new_uow, clock, storage or MemoryStorage(), PillowInspector(), max_upload_bytes
         ),
+        chat=ChatService(new_uow, clock, chat_policy or ChatPolicy()),
         new_uow=new_uow,
         clock=clock,
         close=close,

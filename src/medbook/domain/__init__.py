@@ -1,8 +1,9 @@
 """The pure core of medbook: attrs classes and functions, no I/O, no clock, no framework.
 
 One package per bounded context (``accounts``, ``directory``, ``booking``, ``notifications``,
-``files``) and the shared kernel (``shared``) they all build on; see docs/architecture.md. The
-names below are the ones library users reach for most, re-exported for convenience.
+``files``, ``chat``) and the shared kernel (``shared``) they all build on; see
+docs/architecture.md. The names below are the ones library users reach for most, re-exported for
+convenience.
 """
 
 from medbook.domain.booking.appointments import Appointment, AppointmentStatus, CancelledBy

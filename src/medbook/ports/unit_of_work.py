@@ -8,6 +8,7 @@ from typing import Protocol
 
 from medbook.ports.accounts import AccountsUnitOfWork
 from medbook.ports.booking import BookingUnitOfWork
+from medbook.ports.chat import ChatUnitOfWork
 from medbook.ports.directory import DirectoryUnitOfWork
 from medbook.ports.files import FilesUnitOfWork
 from medbook.ports.notifications import NotificationsUnitOfWork
@@ -16,6 +17,7 @@ from medbook.ports.notifications import NotificationsUnitOfWork
 class UnitOfWork(
     AccountsUnitOfWork,
     BookingUnitOfWork,
+    ChatUnitOfWork,
     DirectoryUnitOfWork,
     FilesUnitOfWork,
     NotificationsUnitOfWork,

@@ -15,6 +15,7 @@ on what an earlier attack changed) on an app with the production body limit of 1
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -45,6 +46,8 @@ from medbook.adapters.memory import ManualClock
 from medbook.adapters.security import JwtTokens
 from medbook.adapters.sql import SqlUnitOfWork
 from medbook.bootstrap import build_services, in_memory
+from medbook.domain import Period
+from medbook.domain.shared.errors import DomainError
 from medbook.entrypoints.http.app import PLAIN_ROUTES, create_app
 from medbook.entrypoints.http.openapi import document
 from medbook.entrypoints.http.routes import ROUTES
@@ -117,6 +120,21 @@ VALID: dict[tuple[str, str], Call] = {
     ),
 }
 
+
+def _linked_doctor(world: World) -> int:
+    """The paediatrician, with whom patient A then holds an appointment (so may chat). On the
+    attacked world the attacks may have made the paediatrician unbookable: then the answer is a
+    refusal, which is all the attacks need."""
+    patient_a = world.services.accounts.authenticate(world.patient_a.token)
+    doctor = world.paediatrician.id
+    if not world.services.booking.appointments_as(patient_a):
+        with contextlib.suppress(DomainError):
+            world.services.booking.book_as(patient_a, doctor, FRIDAY, Period.MORNING)
+    return doctor
+
+
+VALID[("POST", "/v1/conversations")] = Call("patient_a", {"doctor_id": _linked_doctor})
+
 #: Who calls the secured operations without a JSON body (the rest: patient A, or anonymous).
 CALLER_OF: dict[tuple[str, str], str] = {}
 #: Path parameters of operations without an entry in ``VALID``.
@@ -124,6 +142,7 @@ PATH_VALUES: dict[str, Callable[[World], int]] = {
     "doctor_id": lambda w: w.doctor.id,
     "hospital_id": lambda w: w.shanghai,
     "department_id": lambda w: w.cardiology,
+    "conversation_id": lambda w: 1,
 }
 
 

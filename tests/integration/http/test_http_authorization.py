@@ -33,6 +33,7 @@ from http_support import (
     validate,
 )
 
+from medbook.domain.chat.model import MessageKind
 from medbook.entrypoints.http.app import PLAIN_ROUTES
 from medbook.entrypoints.http.routes import ROUTES
 
@@ -50,6 +51,7 @@ class Scene:
     appointment_b: int
     notification_a: int
     file_a: str  # the path of a file patient A uploaded
+    conversation_a: int  # patient A's conversation with the doctor, one message in it
 
     def caller(self, name: str) -> Account | None:
         return None if name == "anonymous" else getattr(self.world, name)
@@ -64,7 +66,20 @@ def scene(world: World) -> Scene:
     a = world.book(world.patient_a, THURSDAY, "morning")
     b = world.book(world.patient_b, THURSDAY, "morning")
     uploaded = world.api.upload("/v1/uploads", PDF, "application/pdf", token=world.patient_a.token)
-    return Scene(world, a["id"], b["id"], notice["id"], file_path(ok(uploaded, 201)["url"]))
+    body = {"doctor_id": world.doctor.id}
+    conversation = ok(
+        world.api.post("/v1/conversations", token=world.patient_a.token, json=body), 201
+    )
+    patient_a = world.services.accounts.authenticate(world.patient_a.token)
+    world.services.chat.send_as(patient_a, conversation["id"], "c-1", MessageKind.TEXT, "Hello")
+    return Scene(
+        world,
+        a["id"],
+        b["id"],
+        notice["id"],
+        file_path(ok(uploaded, 201)["url"]),
+        conversation["id"],
+    )
 
 
 @frozen
@@ -154,6 +169,18 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/v1/notifications", "GET"): Row(lambda s: "/v1/notifications", SIGNED_IN_200),
     ("/v1/notifications/{notification_id:id}/read", "POST"): Row(
         lambda s: f"/v1/notifications/{s.notification_a}/read", (401, 200, 404, 404, 404, 404)
+    ),
+    # Patients A and B both hold an appointment with the doctor: each may start a conversation.
+    ("/v1/conversations", "POST"): Row(
+        lambda s: "/v1/conversations",
+        (401, 200, 201, 403, 403, 403),
+        lambda s: {"doctor_id": s.world.doctor.id},
+    ),
+    ("/v1/conversations", "GET"): Row(
+        lambda s: "/v1/conversations", (401, 200, 200, 200, 403, 403)
+    ),
+    ("/v1/conversations/{conversation_id:id}/messages", "GET"): Row(
+        lambda s: f"/v1/conversations/{s.conversation_a}/messages", (401, 200, 404, 200, 404, 404)
     ),
     ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
     ("/readyz", "GET"): Row(lambda s: "/readyz", ALL_200),

@@ -13,7 +13,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from medbook.adapters.memory import accounts, booking, directory, notifications
+from medbook.adapters.memory import accounts, booking, chat, directory, notifications
 from medbook.adapters.memory.accounts import MemoryAdmins, MemoryCredentials, MemoryPatients
 from medbook.adapters.memory.base import Tables
 from medbook.adapters.memory.booking import (
@@ -23,6 +23,11 @@ from medbook.adapters.memory.booking import (
     MemoryLeaves,
     MemoryPlaces,
 )
+from medbook.adapters.memory.chat import (
+    MemoryConversations,
+    MemoryConversationViews,
+    MemoryMessages,
+)
 from medbook.adapters.memory.directory import MemoryDepartments, MemoryDoctors, MemoryHospitals
 from medbook.adapters.memory.notifications import MemoryNotifications
 
@@ -30,7 +35,13 @@ if TYPE_CHECKING:
     from medbook.ports.unit_of_work import UnitOfWork
 
 #: Every context's tables.
-TABLES = (*directory.TABLES, *booking.TABLES, *accounts.TABLES, *notifications.TABLES)
+TABLES = (
+    *directory.TABLES,
+    *booking.TABLES,
+    *accounts.TABLES,
+    *notifications.TABLES,
+    *chat.TABLES,
+)
 
 
 class MemoryStore:
@@ -68,6 +79,10 @@ class MemoryUnitOfWork:
         self.admins = MemoryAdmins(self, "admins")
         # notifications
         self.notifications = MemoryNotifications(self, "notifications")
+        # chat
+        self.conversations = MemoryConversations(self, "conversations")
+        self.messages = MemoryMessages(self, "messages")
+        self.conversation_views = MemoryConversationViews(self)
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

@@ -1,7 +1,8 @@
 """The one ``MetaData`` every context's tables are registered on, and the column types they share.
 
-Each context's module (``accounts``, ``directory``, ``booking``, ``notifications``, ``throttle``)
-defines its own tables on it; ``schema`` imports them all, for Alembic and ``create_all``.
+Each context's module (``accounts``, ``directory``, ``booking``, ``notifications``, ``chat``,
+``throttle``) defines its own tables on it; ``schema`` imports them all, for Alembic and
+``create_all``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from medbook.adapters.sql.accounts import SqlAdmins, SqlCredentials, SqlPatients
 from medbook.adapters.sql.booking import SqlAppointments, SqlDailyCounts, SqlLeaves, SqlPlaces
 from medbook.adapters.sql.booking_views import SqlAppointmentViews
+from medbook.adapters.sql.chat import SqlConversations, SqlConversationViews, SqlMessages
 from medbook.adapters.sql.directory import SqlDepartments, SqlDoctors, SqlHospitals
 from medbook.adapters.sql.errors import is_transient
 from medbook.adapters.sql.notifications import SqlNotifications
@@ -61,6 +62,10 @@ class SqlUnitOfWork:
         self.admins = SqlAdmins(connection)
         # notifications
         self.notifications = SqlNotifications(connection)
+        # chat
+        self.conversations = SqlConversations(connection)
+        self.messages = SqlMessages(connection)
+        self.conversation_views = SqlConversationViews(connection)
         return self
 
     def __exit__(

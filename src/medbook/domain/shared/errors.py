@@ -121,6 +121,18 @@ class NotificationNotFound(NotFound):
     code = "notification_not_found"
 
 
+class ConversationNotFound(NotFound):
+    """No such conversation, or the caller is not one of its two parties."""
+
+    code = "conversation_not_found"
+
+
+class NoRelationship(Forbidden):
+    """The patient has no appointment (contract, paid visit) with the doctor to talk about."""
+
+    code = "no_relationship"
+
+
 class PatientNotFound(NotFound):
     code = "patient_not_found"
 

@@ -70,6 +70,16 @@ class Operation:
     description: str = ""
     #: Media types of a raw (file) body: the handler gets a ``FileBody``, not a JSON command.
     files: tuple[str, ...] = ()
+    #: Other success statuses the handler may answer with, by returning an ``Answer``.
+    also: tuple[int, ...] = ()
+
+
+@frozen
+class Answer:
+    """A handler's result with another status than its operation's own (one of ``also``)."""
+
+    status: int
+    view: object
 
 
 @frozen
@@ -113,7 +123,11 @@ class _Resource:
             req.remote_addr, req.get_header("X-Forwarded-For"), self.trusted_proxies
         )
         result = operation.handler(self.services, Call(actor, body, query, params, client))
-        resp.status = falcon.code_to_http_status(operation.status)
+        status = operation.status
+        if isinstance(result, Answer):
+            assert result.status in operation.also, "an Answer's status must be in ``also``"
+            status, result = result.status, result.view
+        resp.status = falcon.code_to_http_status(status)
         if result is not None:
             resp.media = unstructure(result)
 

@@ -173,7 +173,9 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
             success: dict[str, Any] = {"description": TITLES.get(op.status, "OK")}
             if op.response is not None:
                 success["content"] = {"application/json": {"schema": schemas.of(op.response)}}
-            operation["responses"][str(op.status)] = success
+            for status in (op.status, *op.also):
+                described = {**success, "description": TITLES.get(status, "OK")}
+                operation["responses"][str(status)] = described
             errors = set(op.errors)
             if op.auth:
                 operation["security"] = [{"bearer": []}]

@@ -5,7 +5,7 @@ The order is the order of the paths in the OpenAPI document: keep it.
 
 from __future__ import annotations
 
-from medbook.entrypoints.http import accounts, booking, directory, files, notifications
+from medbook.entrypoints.http import accounts, booking, chat, directory, files, notifications
 from medbook.entrypoints.http.api import Route
 
 ROUTES: tuple[Route, ...] = (
@@ -14,6 +14,7 @@ ROUTES: tuple[Route, ...] = (
     *files.ROUTES,  # a doctor's avatar, uploads
     *booking.ROUTES,  # a doctor's leave first, then sessions and appointments
     *notifications.ROUTES,
+    *chat.ROUTES,
 )
 
 __all__ = ["ROUTES"]

@@ -1,0 +1,132 @@
+"""Chat in memory: conversations, messages and the conversations listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from medbook.adapters.memory.base import MemoryTable
+from medbook.domain.chat.model import Conversation, Message
+from medbook.domain.shared.actors import Role
+from medbook.ports.chat import ConversationView
+
+if TYPE_CHECKING:
+    from medbook.adapters.memory.unit_of_work import MemoryUnitOfWork
+
+TABLES = ("conversations", "messages")
+
+
+class MemoryConversations(MemoryTable):
+    def add(self, conversation: Conversation) -> Conversation:
+        found = self.find(conversation.patient_id, conversation.doctor_id)
+        return found if found is not None else self._insert(conversation)
+
+    def get(self, conversation_id: int) -> Conversation | None:
+        return self._get(conversation_id)  # type: ignore[no-any-return]
+
+    def find(self, patient_id: int, doctor_id: int) -> Conversation | None:
+        return next(
+            (c for c in self._all() if (c.patient_id, c.doctor_id) == (patient_id, doctor_id)),
+            None,
+        )
+
+    def of_patient(self, patient_id: int) -> Sequence[Conversation]:
+        return sorted((c for c in self._all() if c.patient_id == patient_id), key=lambda c: c.id)
+
+    def of_doctor(self, doctor_id: int) -> Sequence[Conversation]:
+        return sorted((c for c in self._all() if c.doctor_id == doctor_id), key=lambda c: c.id)
+
+    def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> None:
+        conversation = self.get(conversation_id)
+        if conversation is None:
+            return
+        if reader is Role.PATIENT:
+            conversation.patient_read_up_to = max(conversation.patient_read_up_to, up_to)
+        else:
+            conversation.doctor_read_up_to = max(conversation.doctor_read_up_to, up_to)
+        self._save(conversation)
+
+
+class MemoryMessages(MemoryTable):
+    def add(self, message: Message) -> Message:
+        key = (message.sender_role, message.sender_id, message.client_id)
+        for stored in self._all():
+            if (stored.sender_role, stored.sender_id, stored.client_id) == key:
+                return stored  # type: ignore[no-any-return]
+        return self._insert(message)  # type: ignore[no-any-return]
+
+    def page(
+        self, conversation_id: int, *, after: int | None, before: int | None, limit: int
+    ) -> Sequence[Message]:
+        found = sorted(
+            (
+                m
+                for m in self._all()
+                if m.conversation_id == conversation_id
+                and (after is None or m.id > after)
+                and (before is None or m.id < before)
+            ),
+            key=lambda m: m.id,
+        )
+        return found[:limit] if after is not None else found[-limit:]
+
+    def of_user(self, role: Role, user_id: int, *, after: int, limit: int) -> Sequence[Message]:
+        conversations = self._uow.conversations
+        mine = {
+            c.id
+            for c in (
+                conversations.of_patient(user_id)
+                if role is Role.PATIENT
+                else conversations.of_doctor(user_id)
+            )
+        }
+        found = [m for m in self._all() if m.conversation_id in mine and m.id > after]
+        return sorted(found, key=lambda m: m.id)[:limit]
+
+    def unread(self, conversation: Conversation, reader: Role) -> int:
+        up_to = conversation.read_up_to(reader)
+        return sum(
+            1
+            for m in self._all()
+            if m.conversation_id == conversation.id and m.sender_role is not reader and m.id > up_to
+        )
+
+    def last(self, conversation_id: int) -> Message | None:
+        found = self.page(conversation_id, after=None, before=None, limit=1)
+        return found[-1] if found else None
+
+
+class MemoryConversationViews:
+    """The listing the SQL join gives, from the staged tables."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def of_party(self, role: Role, user_id: int) -> Sequence[ConversationView]:
+        uow = self._uow
+        mine = (
+            uow.conversations.of_patient(user_id)
+            if role is Role.PATIENT
+            else uow.conversations.of_doctor(user_id)
+        )
+        views = []
+        for conversation in mine:
+            assert conversation.id is not None
+            patient = uow.patients.get(conversation.patient_id)
+            doctor = uow.doctors.get(conversation.doctor_id)
+            assert doctor is not None, "a conversation's doctor is never deleted"
+            views.append(
+                ConversationView(
+                    conversation,
+                    patient.name if patient else None,
+                    doctor.name,
+                    uow.messages.last(conversation.id),
+                    uow.messages.unread(conversation, role),
+                )
+            )
+        return sorted(views, key=_recent_first)
+
+
+def _recent_first(view: ConversationView) -> tuple[int, int]:
+    last = view.last_message.id if view.last_message and view.last_message.id else 0
+    return (-last, -(view.conversation.id or 0))

@@ -1,0 +1,186 @@
+"""Consultation chat's use cases: start a conversation, list them, read and send messages, read
+receipts and the catch-up after a reconnect (``sync``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from attrs import Factory, define, frozen
+
+from medbook.domain.booking.appointments import AppointmentStatus
+from medbook.domain.chat.model import Conversation, Message, MessageKind, ensure_party
+from medbook.domain.chat.rules import (
+    ChatPolicy,
+    Encounter,
+    Link,
+    compose,
+    ensure_relationship,
+)
+from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.entity import MAX_ID
+from medbook.domain.shared.errors import InvalidValue
+from medbook.ports.chat import ChatUnitOfWork, ConversationView
+from medbook.ports.clock import Clock
+from medbook.services.authorization import require_role
+from medbook.services.directory import doctor_of, doctor_tz
+from medbook.services.transactions import read_only, transactionally
+
+#: The most messages one page (or one sync) returns.
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+
+#: One way a patient and a doctor may be linked: the link, or None. Runs inside the transaction
+#: that starts the conversation; the contracts and orders contexts add their own.
+RelationshipCheck = Callable[[ChatUnitOfWork, int, int, dt.datetime], Link | None]
+
+
+@frozen
+class Started:
+    conversation: Conversation
+    created: bool
+
+
+@frozen
+class MessageView:
+    """A message and whether its recipient has read it."""
+
+    message: Message
+    read: bool
+
+
+@frozen
+class AppointmentCheck:
+    """Linked by a standing appointment near today (in the doctor's hospital's time zone)."""
+
+    policy: ChatPolicy
+
+    def __call__(
+        self, uow: ChatUnitOfWork, patient_id: int, doctor_id: int, now: dt.datetime
+    ) -> Link | None:
+        today = now.astimezone(doctor_tz(uow, doctor_of(uow, doctor_id))).date()
+        encounters = [
+            Encounter(a.date, a.status in (AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED))
+            for a in uow.appointments.of_patient(patient_id)
+            if a.doctor_id == doctor_id
+        ]
+        return Link.APPOINTMENT if self.policy.appointment_links(encounters, today) else None
+
+
+def _default_checks(service: ChatService) -> tuple[RelationshipCheck, ...]:
+    return (AppointmentCheck(service.policy),)
+
+
+@define
+class ChatService:
+    new_uow: Callable[[], ChatUnitOfWork]
+    clock: Clock
+    policy: ChatPolicy = Factory(ChatPolicy)
+    checks: tuple[RelationshipCheck, ...] = Factory(_default_checks, takes_self=True)
+
+    def start_conversation_as(self, actor: Actor, doctor_id: int) -> Started:
+        """The patient's conversation with the doctor: the existing one, or a new one when
+        something links them (``ensure_relationship``)."""
+        require_role(actor, Role.PATIENT)
+
+        def work(uow: ChatUnitOfWork) -> Started:
+            doctor_of(uow, doctor_id)
+            found = uow.conversations.find(actor.id, doctor_id)
+            if found is not None:
+                return Started(found, created=False)
+            now = self.clock.now()
+            ensure_relationship(check(uow, actor.id, doctor_id, now) for check in self.checks)
+            stored = uow.conversations.add(Conversation.start(actor.id, doctor_id, now))
+            return Started(stored, created=True)
+
+        return transactionally(self.new_uow, work)
+
+    def conversations_as(self, actor: Actor) -> Sequence[ConversationView]:
+        require_role(actor, Role.PATIENT, Role.DOCTOR)
+        return read_only(
+            self.new_uow, lambda uow: uow.conversation_views.of_party(actor.role, actor.id)
+        )
+
+    def messages_as(
+        self,
+        actor: Actor,
+        conversation_id: int,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> Sequence[MessageView]:
+        """A page of the conversation, oldest first (see ``MessageRepository.page``)."""
+        _ensure_cursor("after", after, 0)
+        _ensure_cursor("before", before, 1)
+        _ensure_limit(limit)
+
+        def work(uow: ChatUnitOfWork) -> Sequence[MessageView]:
+            conversation = self._party_to(uow, actor, conversation_id)
+            found = uow.messages.page(conversation_id, after=after, before=before, limit=limit)
+            return [MessageView(m, conversation.is_read(m)) for m in found]
+
+        return read_only(self.new_uow, work)
+
+    def send_as(
+        self, actor: Actor, conversation_id: int, client_id: str, kind: MessageKind, content: str
+    ) -> MessageView:
+        """Store the message (or, for a client_id the sender used before, find the stored one).
+        TODO(later slice): notify an offline recipient; check an attachment is the sender's."""
+
+        def work(uow: ChatUnitOfWork) -> MessageView:
+            conversation = self._party_to(uow, actor, conversation_id)
+            message = compose(conversation, actor, client_id, kind, content, self.clock.now())
+            stored = uow.messages.add(message)
+            return MessageView(stored, conversation.is_read(stored))
+
+        return transactionally(self.new_uow, work)
+
+    def read_as(self, actor: Actor, conversation_id: int, up_to: int) -> None:
+        """The actor has read every message of the conversation up to ``up_to``."""
+        _ensure_cursor("up_to", up_to, 0)
+
+        def work(uow: ChatUnitOfWork) -> None:
+            self._party_to(uow, actor, conversation_id)
+            uow.conversations.mark_read(conversation_id, actor.role, up_to)
+
+        transactionally(self.new_uow, work)
+
+    def unread_as(self, actor: Actor, conversation_id: int) -> int:
+        def work(uow: ChatUnitOfWork) -> int:
+            conversation = self._party_to(uow, actor, conversation_id)
+            return uow.messages.unread(conversation, actor.role)
+
+        return read_only(self.new_uow, work)
+
+    def sync_as(self, actor: Actor, after: int, limit: int = MAX_PAGE) -> Sequence[MessageView]:
+        """Every message of the actor's conversations with an id above ``after``, by id (at most
+        ``limit``: a client asks again from the last id it got)."""
+        require_role(actor, Role.PATIENT, Role.DOCTOR)
+        _ensure_cursor("after", after, 0)
+        _ensure_limit(limit)
+
+        def work(uow: ChatUnitOfWork) -> Sequence[MessageView]:
+            found = uow.messages.of_user(actor.role, actor.id, after=after, limit=limit)
+            mine = (
+                uow.conversations.of_patient(actor.id)
+                if actor.role is Role.PATIENT
+                else uow.conversations.of_doctor(actor.id)
+            )
+            by_id = {c.id: c for c in mine}
+            return [MessageView(m, by_id[m.conversation_id].is_read(m)) for m in found]
+
+        return read_only(self.new_uow, work)
+
+    def _party_to(self, uow: ChatUnitOfWork, actor: Actor, conversation_id: int) -> Conversation:
+        return ensure_party(uow.conversations.get(conversation_id), actor, conversation_id)
+
+
+def _ensure_cursor(name: str, value: int | None, lowest: int) -> None:
+    if value is not None and not lowest <= value <= MAX_ID:
+        raise InvalidValue(name, f"must be a message id from {lowest} to {MAX_ID}")
+
+
+def _ensure_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidValue("limit", f"must be from 1 to {MAX_PAGE}")
