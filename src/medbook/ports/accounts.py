@@ -18,8 +18,6 @@ class CredentialRepository(Protocol):
 
     def find(self, role: Role, phone: str) -> Credential | None: ...
 
-    def of_user(self, role: Role, user_id: int) -> Credential | None: ...
-
     def actor(self, role: Role, user_id: int) -> Actor | None:
         """Who acts under this login, as stored now (an admin's hospital from the admin's row,
         never from a token); None when the login no longer exists. One read: it runs on every

@@ -32,7 +32,6 @@ from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
     AlreadyBooked,
     AppointmentNotFound,
-    DoctorNotFound,
     InvalidValue,
     NotOffered,
     SessionFull,
@@ -120,8 +119,7 @@ class BookingService:
 
         def query(uow: BookingUnitOfWork) -> list[OfferedSession]:
             doctor = doctor_of(uow, doctor_id)
-            if not doctor.bookable:  # as private as the doctor's profile
-                raise DoctorNotFound(f"no doctor {doctor_id}")
+            ensure_doctor_bookable(doctor_id, doctor.bookable)  # as private as the profile
             tz, now = doctor_tz(uow, doctor), self.clock.now()
             first, last = self.policy.open_dates(now, tz)
             lo, hi = max(start or first, first), min(end or last, last)

@@ -16,7 +16,7 @@ class MemoryCredentials(MemoryTable):
     def add(self, credential: Credential) -> Credential:
         if self.find(credential.role, credential.phone) is not None:
             raise PhoneTaken(f"{credential.phone} already has a {credential.role.value} account")
-        if self.of_user(credential.role, credential.user_id) is not None:
+        if self._of_user(credential.role, credential.user_id) is not None:
             # What the database's (role, user_id) key refuses: a bug of the caller, not a user's.
             raise ValueError(f"{credential.role.value} {credential.user_id} already has a login")
         return self._insert(credential)  # type: ignore[no-any-return]
@@ -24,11 +24,11 @@ class MemoryCredentials(MemoryTable):
     def find(self, role: Role, phone: str) -> Credential | None:
         return next((c for c in self._all() if c.role is role and c.phone == phone), None)
 
-    def of_user(self, role: Role, user_id: int) -> Credential | None:
+    def _of_user(self, role: Role, user_id: int) -> Credential | None:
         return next((c for c in self._all() if c.role is role and c.user_id == user_id), None)
 
     def actor(self, role: Role, user_id: int) -> Actor | None:
-        if self.of_user(role, user_id) is None:
+        if self._of_user(role, user_id) is None:
             return None
         if role is not Role.ADMIN:
             return Actor(user_id, role)

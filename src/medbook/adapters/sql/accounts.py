@@ -103,13 +103,6 @@ class SqlCredentials(Repository):
         ).first()
         return _credential(row) if row else None
 
-    def of_user(self, role: Role, user_id: int) -> Credential | None:
-        c = credentials.c
-        row = self.connection.execute(
-            select(credentials).where(c.role == role, c.user_id == user_id)
-        ).first()
-        return _credential(row) if row else None
-
     def actor(self, role: Role, user_id: int) -> Actor | None:
         c, a = credentials.c, admins.c
         admin_of_login = credentials.outerjoin(

@@ -29,14 +29,6 @@ from medbook.domain.shared.text import (
 )
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-STAFF_NUMBER_MAX = STAFF_NUMBER.max_length
-
-
-def ensure_name(value: str, field_name: str, max_length: int) -> str:
-    """A display name: 1 to ``max_length`` characters after NFC normalisation, with a visible
-    character and no control characters (the rules of ``medbook.domain.text``); returns it in
-    NFC."""
-    return TextRule(max_length).check(value, field_name)
 
 
 def _text(rule: TextRule, name: str, default: str) -> Any:

@@ -74,7 +74,13 @@ class TextRule:
         """``value`` normalised to NFC and trimmed, or ``InvalidValue`` naming ``field``."""
         if not isinstance(value, str):
             raise InvalidValue(field, "must be text")
-        text = nfc(value)
+        return self.verify(nfc(value), field)
+
+    def verify(self, text: str, field: str) -> str:
+        """``check`` for text already normalised (by the ``nfc`` converter): the same refusals,
+        without normalising again on every construction and assignment."""
+        if not isinstance(text, str):
+            raise InvalidValue(field, "must be text")
         bad = next((c for c in text if is_forbidden(c, multiline=self.multiline)), None)
         if bad is not None:
             raise InvalidValue(field, f"must not contain {_describe(bad)}")
@@ -97,7 +103,7 @@ class _Validator:
 
     def __call__(self, instance: object, attribute: object, value: str | None) -> None:
         if value is not None:
-            self.rule.check(value, self.field)
+            self.rule.verify(value, self.field)
 
 
 #: What is trimmed from both ends of text: the spaces of every script (category Zs). Control

@@ -39,13 +39,13 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 def _int(value: Any, _: type) -> int:
-    if isinstance(value, OutOfRange):
-        raise ValueError(f"must be an integer from {INT_MIN} to {INT_MAX}")
-    if isinstance(value, bool) or not isinstance(value, int):
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not whole and not isinstance(value, OutOfRange):
         raise ValueError("must be an integer")
-    if not INT_MIN <= value <= INT_MAX:
+    if not whole or not INT_MIN <= value <= INT_MAX:  # an OutOfRange is beyond every range
         raise ValueError(f"must be an integer from {INT_MIN} to {INT_MAX}")
-    return value
+    number: int = value
+    return number
 
 
 def _float(value: Any, _: type) -> float:
