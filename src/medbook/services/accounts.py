@@ -219,7 +219,7 @@ class AccountService:
         Only what is derived from it (birth date, sex) and its last four characters are kept.
         """
         require_role(actor, Role.PATIENT)
-        legal_name = PERSON_NAME.check(name, "name").strip()
+        legal_name = PERSON_NAME.check(name, "name")  # NFC, trimmed
         # Birthdays and "not born in the future" are judged on the mainland's calendar date.
         today = self.clock.now().astimezone(zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)).date()
         resident = check_resident_id(id_number, today)
