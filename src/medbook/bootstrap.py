@@ -16,6 +16,7 @@ from typing import Any
 
 from attrs import define, field, frozen
 
+from medbook.adapters.broker import LocalBroker, RedisBroker
 from medbook.adapters.clock import SystemClock
 from medbook.adapters.images import PillowInspector
 from medbook.adapters.memory import MemoryStore
@@ -34,6 +35,7 @@ from medbook.adapters.storage.url import storage_from_url
 from medbook.domain import BookingPolicy
 from medbook.domain.accounts.throttling import AttemptLimits, Rate
 from medbook.domain.chat.rules import ChatPolicy
+from medbook.ports.broker import Broker
 from medbook.ports.clock import Clock
 from medbook.ports.security import PasswordHasher, Throttle, TokenService
 from medbook.ports.storage import ObjectStorage
@@ -229,6 +231,13 @@ def bootstrap(
         ),
         max_upload_bytes=settings.max_upload_bytes,
     )
+
+
+def chat_broker(settings: Settings | None = None) -> Broker:
+    """The chat server's broker: Redis pub/sub when ``MEDBOOK_REDIS_URL`` is set (several chat
+    processes or hosts), else in-process (one chat process)."""
+    settings = settings or Settings.from_env()
+    return RedisBroker.from_url(settings.redis_url) if settings.redis_url else LocalBroker()
 
 
 def migrate(settings: Settings | None = None) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from medbook.bootstrap import Services
 from medbook.domain import GeoPoint, Rank, WeeklySchedule
-from medbook.domain.shared.actors import Role
+from medbook.domain.accounts.model import Patient
+from medbook.domain.shared.actors import Actor, Role
 
 #: (hospital, address, (lat, lng), {department: [(doctor, phone, rank, specialty)]})
 DEMO_HOSPITALS = (
@@ -54,6 +55,7 @@ def load_demo(services: Services) -> bool:
     directory = services.directory
     if directory.hospitals():
         return False
+    doctor_ids: list[int] = []
     for name, address, (lat, lng), departments in DEMO_HOSPITALS:
         hospital = directory.add_hospital(name, address, GeoPoint(lat, lng))
         assert hospital.id is not None
@@ -70,21 +72,39 @@ def load_demo(services: Services) -> bool:
                     specialty=specialty,
                 )
                 assert doctor.id is not None
+                doctor_ids.append(doctor.id)
                 directory.set_schedule(doctor.id, DEMO_SCHEDULE)
                 directory.set_verified(doctor.id, True)
                 services.accounts.grant_login(Role.DOCTOR, doctor.id, phone, DEMO_PASSWORD)
     first = directory.hospitals()[0]
     assert first.id is not None
     services.accounts.create_admin(first.id, DEMO_ADMIN[0], DEMO_ADMIN[1], DEMO_PASSWORD)
-    services.accounts.register_patient(DEMO_PATIENT[0], DEMO_PATIENT[1], DEMO_PASSWORD)
+    patient = services.accounts.register_patient(DEMO_PATIENT[0], DEMO_PATIENT[1], DEMO_PASSWORD)
+    _book_and_open_chat(services, patient, doctor_ids[0])
     return True
 
 
-def how_to_log_in() -> str:
+def _book_and_open_chat(services: Services, patient: Patient, doctor_id: int) -> None:
+    """The demo patient has an appointment with the first demo doctor, so the two can chat."""
+    assert patient.id is not None
+    offered = next(o for o in services.booking.offered_sessions(doctor_id) if o.remaining > 0)
+    session = offered.session
+    services.booking.book(patient.id, doctor_id, session.date, session.period)
+    services.chat.start_conversation_as(Actor(patient.id, Role.PATIENT), doctor_id)
+
+
+def how_to_log_in(http: str = "localhost:8000", chat: str = "localhost:8001") -> str:
+    doctor = DEMO_HOSPITALS[0][3]["Cardiology"][0]
     return (
         f"Demo accounts (password {DEMO_PASSWORD!r}): patient {DEMO_PATIENT[0]}, "
         f"hospital admin {DEMO_ADMIN[0]}, doctors 13800000001 to 13900000005.\n"
-        f"  curl -s -X POST localhost:8000/v1/sessions -H 'content-type: application/json' "
+        f"  curl -s -X POST {http}/v1/sessions -H 'content-type: application/json' "
         f'-d \'{{"phone": "{DEMO_PATIENT[0]}", "password": "{DEMO_PASSWORD}", '
-        f'"role": "patient"}}\''
+        f'"role": "patient"}}\'\n'
+        f"The demo patient has an appointment with Dr. {doctor[0]} ({doctor[1]}) and a "
+        f"conversation with them (GET /v1/conversations). Chat in two terminals:\n"
+        f"  python -m websockets ws://{chat}/v1/chat\n"
+        f'  > {{"type": "auth", "token": "<the token from POST /v1/sessions>"}}\n'
+        f'  > {{"type": "send", "conversation_id": 1, "client_id": "hello-1", '
+        f'"kind": "text", "content": "Hello, doctor"}}'
     )

@@ -7,6 +7,7 @@ import datetime as dt
 import getpass
 import os
 import secrets
+import subprocess
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo", action="store_true", help="load demo data and use a throwaway token secret"
     )
+    serve.add_argument(
+        "--chat-bind",
+        default="127.0.0.1:8001",
+        help="with --demo, where the chat server it starts listens (default %(default)s)",
+    )
+    chat = commands.add_parser("chat", help="serve the consultation chat (websockets)")
+    chat.add_argument("--bind", default="127.0.0.1:8001", help="host:port (default %(default)s)")
     commands.add_parser("migrate", help="bring the database schema up to date")
     hospital = commands.add_parser("add-hospital", help="add a hospital; prints its id")
     hospital.add_argument("--name", required=True)
@@ -126,25 +134,65 @@ def _read_password() -> str:
 def _serve(args: argparse.Namespace) -> int:
     from medbook.entrypoints.http.server import run
 
+    chat: subprocess.Popen[bytes] | None = None
     if args.demo:
         os.environ.setdefault("MEDBOOK_JWT_SECRET", secrets.token_urlsafe(48))
         services = bootstrap.bootstrap(migrate=True)
         load_demo(services)
         services.close()
-        print(how_to_log_in().replace("localhost:8000", args.bind), flush=True)
-    secret = os.environ.get("MEDBOOK_JWT_SECRET", "")
-    try:
-        bootstrap.check_jwt_secret(secret)
-    except ValueError as error:
-        print(
-            f"medbook: refusing to serve: MEDBOOK_JWT_SECRET {error}. Set a random secret of at "
-            "least 32 bytes (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
-            "or run `medbook serve --demo` to try medbook out.",
-            file=sys.stderr,
+        print(how_to_log_in(args.bind, args.chat_bind), flush=True)
+        # The chat server shares the demo's database and token secret (inherited through the
+        # environment); it stops with this process.
+        chat = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "medbook.entrypoints.cli", "chat", "--bind", args.chat_bind]
         )
+    if not _secret_is_strong("serve"):
         return 2
     bootstrap.bootstrap().close()  # SchemaOutOfDate here, in one line, not in every worker
-    run(bind=args.bind, workers=args.workers)
+    try:
+        run(bind=args.bind, workers=args.workers)
+    finally:
+        if chat is not None:
+            chat.terminate()
+            chat.wait(10)
+    return 0
+
+
+def _secret_is_strong(command: str) -> bool:
+    try:
+        bootstrap.check_jwt_secret(os.environ.get("MEDBOOK_JWT_SECRET", ""))
+    except ValueError as error:
+        print(
+            f"medbook: refusing to {command}: MEDBOOK_JWT_SECRET {error}. Set a random secret of "
+            "at least 32 bytes (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            "`), or run `medbook serve --demo` to try medbook out.",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _host_port(bind: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port``."""
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SystemExit(f"medbook: --bind wants host:port, not {bind!r}")
+    return host.strip("[]"), int(port)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from medbook.entrypoints.chat.server import run_server
+
+    if not _secret_is_strong("chat"):
+        return 2
+    host, port = _host_port(args.bind)
+    services = bootstrap.bootstrap()
+    try:
+        asyncio.run(run_server(services, bootstrap.chat_broker(), host, port))
+    finally:
+        services.close()
     return 0
 
 
@@ -163,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: Any) -> int:
     if args.command == "serve":
         return _serve(args)
+    if args.command == "chat":
+        return _chat(args)
     if args.command == "migrate":
         revision = bootstrap.migrate()
         print(f"The database schema is at revision {revision}.")

@@ -1,6 +1,6 @@
 """Chat's ports: conversations, messages, the conversations listing, and its unit of work.
 
-The websocket server and the broker that wakes the right connections come in a later slice.
+The broker that wakes the right connections of the chat server is ``ports.broker``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from medbook.domain.shared.actors import Role
 from medbook.ports.accounts import PatientRepository
 from medbook.ports.booking import AppointmentRepository
 from medbook.ports.directory import DirectoryReads
+from medbook.ports.notifications import NotificationRepository
 from medbook.ports.transaction import Transaction
 
 
@@ -31,6 +32,13 @@ class ConversationRepository(Protocol):
     def of_patient(self, patient_id: int) -> Sequence[Conversation]: ...
 
     def of_doctor(self, doctor_id: int) -> Sequence[Conversation]: ...
+
+    def lock_parties(self, conversation: Conversation) -> None:
+        """Hold both parties until the transaction ends, so that every message a party sends or
+        receives is stored one after the other: a party's messages then get their ids in commit
+        order, and ``sync``'s "every id above the last one I saw" misses none that commits late.
+        Always the patient first, then the doctor (one lock order, no deadlock)."""
+        ...
 
     def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> None:
         """Move the reader's receipt forward to ``up_to``; never back (a conditional update)."""
@@ -91,3 +99,5 @@ class ChatUnitOfWork(DirectoryReads, Transaction, Protocol):
     def appointments(self) -> AppointmentRepository: ...
     @property
     def patients(self) -> PatientRepository: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...

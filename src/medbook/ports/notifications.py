@@ -23,6 +23,15 @@ class NotificationRepository(Protocol):
         """Newest first."""
         ...
 
+    def newest_id(self) -> int:
+        """The highest id there is (0: none)."""
+        ...
+
+    def since(self, after: int, limit: int) -> Sequence[Notification]:
+        """Everyone's notifications with an id above ``after``, oldest first: the chat server
+        pushes them to whoever is connected."""
+        ...
+
 
 class NotificationsUnitOfWork(Transaction, Protocol):
     @property

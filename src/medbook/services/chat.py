@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from attrs import Factory, define, frozen
 
 from medbook.domain.booking.appointments import AppointmentStatus
-from medbook.domain.chat.model import Conversation, Message, MessageKind, ensure_party
+from medbook.domain.chat.model import Conversation, Message, MessageKind, Party, ensure_party
 from medbook.domain.chat.rules import (
     ChatPolicy,
     Encounter,
@@ -17,6 +17,7 @@ from medbook.domain.chat.rules import (
     compose,
     ensure_relationship,
 )
+from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.entity import MAX_ID
 from medbook.domain.shared.errors import InvalidValue
@@ -47,6 +48,17 @@ class MessageView:
 
     message: Message
     read: bool
+
+
+@frozen
+class Sent:
+    """What ``send_as`` stored, to whom it goes, and whether it is new (False: a resend of a
+    ``client_id`` its sender used before, which stored nothing)."""
+
+    message: Message
+    read: bool
+    recipient: Party
+    new: bool
 
 
 @frozen
@@ -124,27 +136,72 @@ class ChatService:
 
     def send_as(
         self, actor: Actor, conversation_id: int, client_id: str, kind: MessageKind, content: str
-    ) -> MessageView:
+    ) -> Sent:
         """Store the message (or, for a client_id the sender used before, find the stored one).
-        TODO(later slice): notify an offline recipient; check an attachment is the sender's."""
+        TODO(later slice): check that an attachment is an upload of the sender's."""
 
-        def work(uow: ChatUnitOfWork) -> MessageView:
+        def work(uow: ChatUnitOfWork) -> Sent:
             conversation = self._party_to(uow, actor, conversation_id)
-            message = compose(conversation, actor, client_id, kind, content, self.clock.now())
+            now = self.clock.now()
+            message = compose(conversation, actor, client_id, kind, content, now)
+            uow.conversations.lock_parties(conversation)
             stored = uow.messages.add(message)
-            return MessageView(stored, conversation.is_read(stored))
+            # A resend finds the message its first sending stored, at an earlier instant.
+            new = stored.sent_at == now
+            recipient = conversation.other_party(actor.role)
+            return Sent(stored, conversation.is_read(stored), recipient, new)
 
         return transactionally(self.new_uow, work)
 
-    def read_as(self, actor: Actor, conversation_id: int, up_to: int) -> None:
-        """The actor has read every message of the conversation up to ``up_to``."""
+    def notify_absent(self, message: Message) -> Notification | None:
+        """The recipient of ``message`` is not connected: leave them an inbox notification,
+        unless one about this conversation is still unread (one notice, however many messages).
+        The notice names the sender, never what they wrote (it may show on a locked screen)."""
+
+        def work(uow: ChatUnitOfWork) -> Notification | None:
+            conversation = uow.conversations.get(message.conversation_id)
+            assert conversation is not None and conversation.id is not None
+            recipient = conversation.other_party(message.sender_role)
+            unread = uow.notifications.of_recipient(recipient.role, recipient.id, unread_only=True)
+            if any(
+                n.kind is NotificationKind.CHAT_MESSAGE
+                and n.data.get("conversation_id") == conversation.id
+                for n in unread
+            ):
+                return None
+            notice = Notification(
+                recipient.role,
+                recipient.id,
+                NotificationKind.CHAT_MESSAGE,
+                f"New message from {self._name_of(uow, conversation, message.sender_role)}",
+                "Open the conversation to read it.",
+                self.clock.now(),
+                {"conversation_id": conversation.id, "message_id": message.id},
+            )
+            return uow.notifications.add(notice)
+
+        return transactionally(self.new_uow, work)
+
+    def counterparts_of(self, actor: Actor) -> Sequence[Party]:
+        """The other party of each of the actor's conversations: who sees their presence."""
+        require_role(actor, Role.PATIENT, Role.DOCTOR)
+
+        def work(uow: ChatUnitOfWork) -> Sequence[Party]:
+            return [c.other_party(actor.role) for c in self._conversations_of(uow, actor)]
+
+        return read_only(self.new_uow, work)
+
+    def read_as(self, actor: Actor, conversation_id: int, up_to: int) -> Conversation:
+        """The actor has read every message of the conversation up to ``up_to``; returns the
+        conversation (its parties hear of the receipt)."""
         _ensure_cursor("up_to", up_to, 0)
 
-        def work(uow: ChatUnitOfWork) -> None:
-            self._party_to(uow, actor, conversation_id)
+        def work(uow: ChatUnitOfWork) -> Conversation:
+            conversation = self._party_to(uow, actor, conversation_id)
             uow.conversations.mark_read(conversation_id, actor.role, up_to)
+            return conversation
 
-        transactionally(self.new_uow, work)
+        return transactionally(self.new_uow, work)
 
     def unread_as(self, actor: Actor, conversation_id: int) -> int:
         def work(uow: ChatUnitOfWork) -> int:
@@ -162,18 +219,26 @@ class ChatService:
 
         def work(uow: ChatUnitOfWork) -> Sequence[MessageView]:
             found = uow.messages.of_user(actor.role, actor.id, after=after, limit=limit)
-            mine = (
-                uow.conversations.of_patient(actor.id)
-                if actor.role is Role.PATIENT
-                else uow.conversations.of_doctor(actor.id)
-            )
-            by_id = {c.id: c for c in mine}
+            by_id = {c.id: c for c in self._conversations_of(uow, actor)}
             return [MessageView(m, by_id[m.conversation_id].is_read(m)) for m in found]
 
         return read_only(self.new_uow, work)
 
     def _party_to(self, uow: ChatUnitOfWork, actor: Actor, conversation_id: int) -> Conversation:
         return ensure_party(uow.conversations.get(conversation_id), actor, conversation_id)
+
+    @staticmethod
+    def _conversations_of(uow: ChatUnitOfWork, actor: Actor) -> Sequence[Conversation]:
+        if actor.role is Role.PATIENT:
+            return uow.conversations.of_patient(actor.id)
+        return uow.conversations.of_doctor(actor.id)
+
+    @staticmethod
+    def _name_of(uow: ChatUnitOfWork, conversation: Conversation, role: Role) -> str:
+        if role is Role.DOCTOR:
+            return f"Dr. {doctor_of(uow, conversation.doctor_id).name}"
+        patient = uow.patients.get(conversation.patient_id)
+        return patient.name if patient is not None and patient.name else "your patient"
 
 
 def _ensure_cursor(name: str, value: int | None, lowest: int) -> None:

@@ -27,6 +27,16 @@ class NotificationService:
             ),
         )
 
+    def newest_id(self) -> int:
+        """The id of the newest notification (0 when there is none)."""
+        newest: int = read_only(self.new_uow, lambda uow: uow.notifications.newest_id())
+        return newest
+
+    def since(self, after: int, limit: int = 100) -> Sequence[Notification]:
+        """Everyone's notifications with an id above ``after``, oldest first (the chat server's
+        push feed; never exposed to a user as it is)."""
+        return read_only(self.new_uow, lambda uow: uow.notifications.since(after, limit))
+
     def mark_read(self, actor: Actor, notification_id: int) -> Notification:
         def work(uow: NotificationsUnitOfWork) -> Notification:
             found = uow.notifications.get(notification_id)

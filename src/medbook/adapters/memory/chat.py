@@ -36,6 +36,9 @@ class MemoryConversations(MemoryTable):
     def of_doctor(self, doctor_id: int) -> Sequence[Conversation]:
         return sorted((c for c in self._all() if c.doctor_id == doctor_id), key=lambda c: c.id)
 
+    def lock_parties(self, conversation: Conversation) -> None:
+        """Nothing to do: the store runs one transaction at a time."""
+
     def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> None:
         conversation = self.get(conversation_id)
         if conversation is None:

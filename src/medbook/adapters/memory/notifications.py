@@ -32,3 +32,9 @@ class MemoryNotifications(MemoryTable):
             and not (unread_only and n.read)
         ]
         return sorted(found, key=lambda n: n.id, reverse=True)[:limit]
+
+    def newest_id(self) -> int:
+        return max((n.id for n in self._all()), default=0)
+
+    def since(self, after: int, limit: int) -> Sequence[Notification]:
+        return sorted((n for n in self._all() if n.id > after), key=lambda n: n.id)[:limit]

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     func,
+    or_,
     select,
     update,
 )
@@ -31,7 +32,7 @@ from medbook.adapters.sql.base import Repository, insert_if_missing
 from medbook.adapters.sql.directory import doctors
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
-from medbook.domain.chat.model import Conversation, Message, MessageKind
+from medbook.domain.chat.model import Conversation, Message, MessageKind, Party
 from medbook.domain.shared.actors import Role
 from medbook.ports.chat import ConversationView
 
@@ -62,6 +63,15 @@ messages = Table(
     Column("sent_at", UtcDateTime, nullable=False),
     UniqueConstraint("sender_role", "sender_id", "client_id"),
     Index(None, "conversation_id", "id"),
+)
+
+# One row per patient and doctor who has a conversation: what ``lock_parties`` locks, so that a
+# party's messages are stored one after the other and get their ids in commit order.
+chat_parties = Table(
+    "chat_parties",
+    metadata,
+    Column("role", value_enum(Role, "role"), primary_key=True),
+    Column("user_id", Integer, primary_key=True, autoincrement=False),
 )
 
 CONVERSATION_FIELDS = (
@@ -98,6 +108,10 @@ def message_to_row(message: Message) -> dict[str, Any]:
     return {name: getattr(message, name) for name in MESSAGE_FIELDS}
 
 
+def _party_row(party: Party) -> dict[str, Any]:
+    return {"role": party.role, "user_id": party.id}
+
+
 def _party_is(role: Role, user_id: int) -> Any:
     c = conversations.c
     return (c.patient_id if role is Role.PATIENT else c.doctor_id) == user_id
@@ -111,9 +125,22 @@ def _read_up_to(role: Role) -> Any:
 class SqlConversations(Repository):
     def add(self, conversation: Conversation) -> Conversation:
         insert_if_missing(self.connection, conversations, conversation_to_row(conversation))
+        for party in conversation.parties:
+            insert_if_missing(self.connection, chat_parties, _party_row(party))
         stored = self.find(conversation.patient_id, conversation.doctor_id)
         assert stored is not None
         return stored
+
+    def lock_parties(self, conversation: Conversation) -> None:
+        # Both rows in one statement: InnoDB locks them in primary-key order, the same order
+        # for every sender, so two messages never wait on each other in a cycle.
+        p = chat_parties.c
+        rows = [_party_row(party) for party in conversation.parties]
+        wanted = or_(*(and_(p.role == row["role"], p.user_id == row["user_id"]) for row in rows))
+        locked = self.connection.execute(
+            select(p.role, p.user_id).where(wanted).order_by(p.role, p.user_id).with_for_update()
+        ).all()
+        assert len(locked) == 2, f"chat_parties lacks a party of conversation {conversation.id}"
 
     def get(self, conversation_id: int) -> Conversation | None:
         return self._one(conversations.c.id == conversation_id)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, Row, String, Table, Text, select, update
+from sqlalchemy import Column, Index, Integer, Row, String, Table, Text, func, select, update
 
 from medbook.adapters.sql.base import Repository
 from medbook.adapters.sql.metadata import metadata, value_enum
@@ -80,3 +80,12 @@ class SqlNotifications(Repository):
             query = query.where(c.read_at.is_(None))
         rows = self.connection.execute(query.order_by(c.id.desc()).limit(limit))
         return [notification_from_row(row) for row in rows]
+
+    def newest_id(self) -> int:
+        newest = self.connection.execute(select(func.max(notifications.c.id))).scalar_one()
+        return int(newest or 0)
+
+    def since(self, after: int, limit: int) -> Sequence[Notification]:
+        c = notifications.c
+        query = select(notifications).where(c.id > after).order_by(c.id).limit(limit)
+        return [notification_from_row(row) for row in self.connection.execute(query)]

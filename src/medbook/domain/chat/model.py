@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from attrs import define
+from attrs import define, field, frozen
 
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.entity import Entity
@@ -20,6 +20,18 @@ class MessageKind(enum.Enum):
 
 #: The two roles that take part in a conversation.
 PARTIES = (Role.PATIENT, Role.DOCTOR)
+
+
+@frozen(order=True)
+class Party:
+    """A patient or a doctor, as chat addresses them (connections, presence, fan-out)."""
+
+    role: Role = field(order=lambda role: role.value)
+    id: int
+
+    @classmethod
+    def of(cls, actor: Actor) -> Party:
+        return cls(actor.role, actor.id)
 
 
 @define(slots=False, eq=False)
@@ -40,6 +52,15 @@ class Conversation(Entity):
     def party_of(self, role: Role) -> int:
         """The id of the party in ``role`` (a patient or a doctor)."""
         return self.patient_id if role is Role.PATIENT else self.doctor_id
+
+    @property
+    def parties(self) -> tuple[Party, Party]:
+        return Party(Role.PATIENT, self.patient_id), Party(Role.DOCTOR, self.doctor_id)
+
+    def other_party(self, role: Role) -> Party:
+        """The party that is not in ``role``: the recipient of what ``role`` sends."""
+        patient, doctor = self.parties
+        return doctor if role is Role.PATIENT else patient
 
     def is_party(self, actor: Actor) -> bool:
         return actor.role in PARTIES and self.party_of(actor.role) == actor.id

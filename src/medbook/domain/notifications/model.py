@@ -13,6 +13,9 @@ from medbook.domain.shared.entity import Entity
 
 class NotificationKind(enum.Enum):
     APPOINTMENT_CANCELLED_BY_LEAVE = "appointment_cancelled_by_leave"
+    #: A chat message reached a recipient who was not connected (one unread notice per
+    #: conversation, however many messages arrive before it is read).
+    CHAT_MESSAGE = "chat_message"
 
 
 @define(slots=False, eq=False)

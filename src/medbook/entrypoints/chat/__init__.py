@@ -1,0 +1,1 @@
+"""The consultation chat server (``medbook chat``): websockets, beside the HTTP API."""
