@@ -70,6 +70,9 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     #: Keep the throttle's buckets in Redis (``redis://host:6379/0``) rather than the database.
     redis_url: str = ""
+    #: Prefix of medbook's keys and pub/sub channels in Redis (pub/sub ignores database numbers:
+    #: two medbook installations on one Redis need two prefixes).
+    redis_prefix: str = "medbook"
     #: How many logins and registrations are allowed, per account and per client address.
     attempt_limits: AttemptLimits = field(factory=AttemptLimits)
 
@@ -93,6 +96,7 @@ class Settings:
             trusted_proxies=parse_networks(environ.get("MEDBOOK_TRUSTED_PROXIES", "")),
             attempt_limits=_attempt_limits(environ),
             redis_url=environ.get("MEDBOOK_REDIS_URL", ""),
+            redis_prefix=environ.get("MEDBOOK_REDIS_PREFIX", "") or "medbook",
         )
 
     @property
@@ -237,7 +241,9 @@ def chat_broker(settings: Settings | None = None) -> Broker:
     """The chat server's broker: Redis pub/sub when ``MEDBOOK_REDIS_URL`` is set (several chat
     processes or hosts), else in-process (one chat process)."""
     settings = settings or Settings.from_env()
-    return RedisBroker.from_url(settings.redis_url) if settings.redis_url else LocalBroker()
+    if not settings.redis_url:
+        return LocalBroker()
+    return RedisBroker.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}:chat")
 
 
 def migrate(settings: Settings | None = None) -> str | None:
