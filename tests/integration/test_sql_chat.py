@@ -4,6 +4,9 @@ per pair, one query per listing, the same listing as the in-memory store, and ro
 from __future__ import annotations
 
 import datetime as dt
+import random
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +18,8 @@ from test_sql_read_side import selects
 
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.adapters.sql import SqlUnitOfWork
-from medbook.adapters.sql.chat import conversations, messages
+from medbook.adapters.sql.chat import chat_parties, conversations, messages
+from medbook.adapters.sql.migrate import downgrade, upgrade
 from medbook.bootstrap import Services, build_services
 from medbook.domain import Doctor, Period, WeeklySchedule
 from medbook.domain.chat.model import Conversation, Message, MessageKind
@@ -205,3 +209,100 @@ def test_a_message_round_trips(
             client_id,
             at,
         )
+
+
+def ident(message: Message) -> int:
+    assert message.id is not None
+    return message.id
+
+
+class _SlowCommits(SqlUnitOfWork):
+    """Commits that take a moment, as they do over a network: a message stored later may then
+    commit earlier than one stored before it, unless the store serialises them."""
+
+    def commit(self) -> None:
+        time.sleep(random.uniform(0, 0.004))
+        super().commit()
+
+
+def test_a_party_syncing_while_others_send_misses_no_message(
+    engine_factory: Callable[..., Engine],
+) -> None:
+    """The doctor syncs from the highest id seen while eight patients write to them at once:
+    without the parties' locks a message with a lower id commits after a higher one was seen,
+    and "every id above the last one I saw" skips it forever."""
+    engine = engine_factory(pool_size=12, max_overflow=4)
+    setup = _sql(engine, ManualClock(NOW))
+    directory = setup.directory
+    hospital = directory.add_hospital("Ruijin Hospital")
+    department = directory.add_department(hospital.id, "Cardiology")
+    doctor = directory.add_doctor(hospital.id, department.id, name="Dr Li", phone="13800000001")
+    directory.set_schedule(doctor.id, WeeklySchedule.every_day(50, 50))
+    directory.set_verified(doctor.id, True)
+    talks: list[tuple[Actor, int]] = []
+    for n in range(8):
+        p = setup.accounts.register_patient(f"1390000{n:04d}", f"Patient {n}", "a long passphrase")
+        setup.booking.book(p.id, doctor.id, TOMORROW, Period.MORNING)
+        me = Actor(p.id, Role.PATIENT)
+        talks.append((me, setup.chat.start_conversation_as(me, doctor.id).conversation.id))
+    chat = build_services(lambda: _SlowCommits(engine), ManualClock(NOW)).chat
+    the_doctor = Actor(doctor.id, Role.DOCTOR)
+    writing = threading.Event()
+    writing.set()
+
+    def write(talk: tuple[Actor, int]) -> list[int]:
+        me, conversation = talk
+        return [
+            ident(chat.send_as(me, conversation, f"m{n}", MessageKind.TEXT, str(n)).message)
+            for n in range(25)
+        ]
+
+    def follow() -> list[int]:
+        seen: list[int] = []
+        cursor = 0
+        while True:
+            last_round = not writing.is_set()
+            page = chat.sync_as(the_doctor, cursor)
+            seen += [ident(v.message) for v in page]
+            cursor = max([cursor, *seen])
+            if last_round and len(page) < 100:
+                return seen
+
+    with ThreadPoolExecutor(9) as pool:
+        reader = pool.submit(follow)
+        written = [i for ids in pool.map(write, talks) for i in ids]
+        writing.clear()
+        seen = reader.result(timeout=60)
+
+    assert sorted(seen) == sorted(written) and len(written) == 200
+
+
+def test_migration_0007_gives_existing_conversations_their_parties(engine: Engine) -> None:
+    """A conversation started before revision 0007 can still be written in after it."""
+    services = _sql(engine, ManualClock(NOW))
+    me, [doctor], [conversation] = _world(services, 1)
+    downgrade(engine, "0006")
+    upgrade(engine)
+
+    sent = services.chat.send_as(me, conversation, "after-upgrade", MessageKind.TEXT, "Still here?")
+    answer = services.chat.send_as(doctor, conversation, "a", MessageKind.TEXT, "Yes")
+
+    assert ident(answer.message) > ident(sent.message)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(chat_parties)).scalar_one() == 2
+
+
+def test_absent_notices_and_the_feed_on_sql(engine: Engine) -> None:
+    services = _sql(engine, ManualClock(NOW))
+    me, [doctor], [conversation] = _world(services, 1)
+    before = services.notifications.newest_id()
+    first = services.chat.send_as(me, conversation, "1", MessageKind.TEXT, "a")
+    second = services.chat.send_as(me, conversation, "2", MessageKind.TEXT, "b")
+
+    notice = services.chat.notify_absent(first.message)
+    assert services.chat.notify_absent(second.message) is None
+
+    assert notice is not None and notice.data["conversation_id"] == conversation
+    assert [n.id for n in services.notifications.since(before)] == [notice.id]
+    assert services.notifications.newest_id() == notice.id
+    assert [n.id for n in services.notifications.of_actor(doctor)] == [notice.id]

@@ -10,7 +10,7 @@ from unit_support import NOW, TODAY, ident
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.domain import Appointment, CancelledBy, Doctor, Period, Session
 from medbook.domain.accounts.model import Patient
-from medbook.domain.chat.model import Conversation, Message, MessageKind
+from medbook.domain.chat.model import Conversation, Message, MessageKind, Party
 from medbook.domain.chat.rules import (
     ChatPolicy,
     Encounter,
@@ -19,6 +19,7 @@ from medbook.domain.chat.rules import (
     ensure_content,
     ensure_relationship,
 )
+from medbook.domain.notifications.model import NotificationKind
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
     ConversationNotFound,
@@ -28,6 +29,7 @@ from medbook.domain.shared.errors import (
     NoRelationship,
 )
 from medbook.services.chat import ChatService
+from medbook.services.notifications import NotificationService
 
 DAY = dt.timedelta(days=1)
 
@@ -329,3 +331,89 @@ def test_listings_put_the_latest_activity_first(
     assert [ident(v.conversation) for v in chat.conversations_as(me)] == [first, second]
     with pytest.raises(Forbidden):
         chat.conversations_as(Actor(1, Role.ADMIN, 1))
+
+
+# --- what the chat server relies on --------------------------------------------------------------
+
+
+def test_send_says_who_receives_it_and_whether_it_is_new(
+    chat: ChatService, talking: tuple[Actor, Actor, int]
+) -> None:
+    me, doctor, conversation = talking
+    first = chat.send_as(me, conversation, "c-1", MessageKind.TEXT, "Hello")
+    again = chat.send_as(me, conversation, "c-1", MessageKind.TEXT, "Hello")
+    answer = chat.send_as(doctor, conversation, "d-1", MessageKind.TEXT, "Hi")
+
+    assert (first.new, again.new, answer.new) == (True, False, True)
+    assert first.recipient == Party(Role.DOCTOR, doctor.id)
+    assert answer.recipient == Party(Role.PATIENT, me.id)
+
+
+def test_read_as_returns_the_conversation_whose_parties_hear_of_it(
+    chat: ChatService, talking: tuple[Actor, Actor, int]
+) -> None:
+    me, doctor, conversation = talking
+    read = chat.read_as(doctor, conversation, 0)
+    assert set(read.parties) == {Party(Role.PATIENT, me.id), Party(Role.DOCTOR, doctor.id)}
+
+
+def test_counterparts_are_the_other_party_of_each_conversation(
+    store: MemoryStore, chat: ChatService, doctor: Doctor, talking: tuple[Actor, Actor, int]
+) -> None:
+    me, the_doctor, _ = talking
+    other = patient(store, "Li Lei")
+    appointment(store, other, doctor, TODAY)
+    chat.start_conversation_as(other, ident(doctor))
+
+    assert chat.counterparts_of(me) == [Party(Role.DOCTOR, the_doctor.id)]
+    assert sorted(chat.counterparts_of(the_doctor)) == sorted(
+        [Party(Role.PATIENT, me.id), Party(Role.PATIENT, other.id)]
+    )
+    with pytest.raises(Forbidden):
+        chat.counterparts_of(Actor(1, Role.ADMIN, hospital_id=1))
+
+
+def test_an_absent_recipient_gets_one_notice_per_conversation_until_they_read_it(
+    store: MemoryStore, clock: ManualClock, chat: ChatService, talking: tuple[Actor, Actor, int]
+) -> None:
+    me, doctor, conversation = talking
+    notices = NotificationService(store.unit_of_work, clock)
+    secret = "my blood sugar was 11.2 this morning"
+    first = chat.send_as(me, conversation, "c-1", MessageKind.TEXT, secret)
+    second = chat.send_as(me, conversation, "c-2", MessageKind.TEXT, "and 12 at noon")
+
+    notice = chat.notify_absent(first.message)
+    assert chat.notify_absent(second.message) is None  # the first is still unread
+
+    assert notice is not None
+    inbox = notices.of_actor(doctor)
+    assert [n.id for n in inbox] == [notice.id]
+    assert notice.kind is NotificationKind.CHAT_MESSAGE
+    assert notice.title == "New message from Wang Xiaoming"
+    assert notice.data == {"conversation_id": conversation, "message_id": first.message.id}
+    assert secret not in notice.title + notice.body and "11.2" not in str(notice.data)
+    assert notices.of_actor(me) == []
+
+    notices.mark_read(doctor, ident(notice))
+    third = chat.send_as(me, conversation, "c-3", MessageKind.TEXT, "?")
+    assert chat.notify_absent(third.message) is not None
+    answer = chat.send_as(doctor, conversation, "d-1", MessageKind.TEXT, "Come tomorrow")
+    to_patient = chat.notify_absent(answer.message)
+    assert to_patient is not None and to_patient.recipient_id == me.id
+    assert to_patient.title.startswith("New message from Dr. ")
+
+
+def test_the_notification_feed_gives_everyones_new_notices_oldest_first(
+    store: MemoryStore, clock: ManualClock, chat: ChatService, talking: tuple[Actor, Actor, int]
+) -> None:
+    me, doctor, conversation = talking
+    notices = NotificationService(store.unit_of_work, clock)
+    before = notices.newest_id()
+    a = chat.notify_absent(chat.send_as(me, conversation, "1", MessageKind.TEXT, "a").message)
+    b = chat.notify_absent(chat.send_as(doctor, conversation, "2", MessageKind.TEXT, "b").message)
+    assert a is not None and b is not None
+
+    assert [n.id for n in notices.since(before)] == [a.id, b.id]
+    assert [n.id for n in notices.since(ident(a))] == [b.id]
+    assert notices.since(before, limit=1) == [a]
+    assert notices.newest_id() == b.id

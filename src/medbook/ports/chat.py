@@ -51,6 +51,10 @@ class MessageRepository(Protocol):
         same ``client_id``, return that one and store nothing (a unique key decides)."""
         ...
 
+    def find(self, sender_role: Role, sender_id: int, client_id: str) -> Message | None:
+        """The message that sender sent with that client id, if any."""
+        ...
+
     def page(
         self, conversation_id: int, *, after: int | None, before: int | None, limit: int
     ) -> Sequence[Message]:

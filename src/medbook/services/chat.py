@@ -144,12 +144,13 @@ class ChatService:
             conversation = self._party_to(uow, actor, conversation_id)
             now = self.clock.now()
             message = compose(conversation, actor, client_id, kind, content, now)
+            # Under the parties' locks no other message of the sender is being stored, so
+            # looking for the client id first is safe; the unique key backs it all the same.
             uow.conversations.lock_parties(conversation)
-            stored = uow.messages.add(message)
-            # A resend finds the message its first sending stored, at an earlier instant.
-            new = stored.sent_at == now
+            found = uow.messages.find(actor.role, actor.id, message.client_id)
+            stored = found if found is not None else uow.messages.add(message)
             recipient = conversation.other_party(actor.role)
-            return Sent(stored, conversation.is_read(stored), recipient, new)
+            return Sent(stored, conversation.is_read(stored), recipient, new=found is None)
 
         return transactionally(self.new_uow, work)
 

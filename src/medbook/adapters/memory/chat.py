@@ -52,11 +52,14 @@ class MemoryConversations(MemoryTable):
 
 class MemoryMessages(MemoryTable):
     def add(self, message: Message) -> Message:
-        key = (message.sender_role, message.sender_id, message.client_id)
-        for stored in self._all():
-            if (stored.sender_role, stored.sender_id, stored.client_id) == key:
-                return stored  # type: ignore[no-any-return]
-        return self._insert(message)  # type: ignore[no-any-return]
+        found = self.find(message.sender_role, message.sender_id, message.client_id)
+        return found if found is not None else self._insert(message)
+
+    def find(self, sender_role: Role, sender_id: int, client_id: str) -> Message | None:
+        key = (sender_role, sender_id, client_id)
+        return next(
+            (m for m in self._all() if (m.sender_role, m.sender_id, m.client_id) == key), None
+        )
 
     def page(
         self, conversation_id: int, *, after: int | None, before: int | None, limit: int

@@ -175,15 +175,18 @@ class SqlConversations(Repository):
 class SqlMessages(Repository):
     def add(self, message: Message) -> Message:
         insert_if_missing(self.connection, messages, message_to_row(message))
+        stored = self.find(message.sender_role, message.sender_id, message.client_id)
+        assert stored is not None
+        return stored
+
+    def find(self, sender_role: Role, sender_id: int, client_id: str) -> Message | None:
         m = messages.c
         row = self.connection.execute(
             select(messages).where(
-                m.sender_role == message.sender_role,
-                m.sender_id == message.sender_id,
-                m.client_id == message.client_id,
+                m.sender_role == sender_role, m.sender_id == sender_id, m.client_id == client_id
             )
-        ).one()
-        return message_from_row(row)
+        ).first()
+        return message_from_row(row) if row else None
 
     def page(
         self, conversation_id: int, *, after: int | None, before: int | None, limit: int
