@@ -8,16 +8,21 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.dialects import mysql, sqlite
 
 
-def insert_if_missing(connection: Connection, table: Table, values: dict[str, Any]) -> None:
-    """Insert a row unless one with the same key exists; a racing insert of the same key is fine."""
+def insert_if_missing(connection: Connection, table: Table, values: dict[str, Any]) -> int | None:
+    """Insert a row unless one with the same key exists; a racing insert of the same key is fine.
+    Returns the new row's autoincrement id, or None when the row existed."""
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        connection.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
+        result = connection.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
     else:
         statement = mysql.insert(table).values(values)
         first = next(iter(values))
         # A no-op update rather than INSERT IGNORE, which would also swallow foreign-key errors.
-        connection.execute(statement.on_duplicate_key_update({first: statement.inserted[first]}))
+        result = connection.execute(
+            statement.on_duplicate_key_update({first: statement.inserted[first]})
+        )
+    # MySQL counts 1 for a new row, 0 for an existing row left unchanged; SQLite 1 or 0.
+    return int(result.lastrowid) if result.rowcount == 1 else None
 
 
 class Repository:

@@ -174,7 +174,9 @@ class SqlConversations(Repository):
 
 class SqlMessages(Repository):
     def add(self, message: Message) -> Message:
-        insert_if_missing(self.connection, messages, message_to_row(message))
+        new_id = insert_if_missing(self.connection, messages, message_to_row(message))
+        if new_id is not None:
+            return Message(**{name: getattr(message, name) for name in MESSAGE_FIELDS}, id=new_id)
         stored = self.find(message.sender_role, message.sender_id, message.client_id)
         assert stored is not None
         return stored
