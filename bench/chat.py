@@ -155,7 +155,9 @@ class Talker:
                 sent_at = float(frame["message"]["content"])
                 self.delivered.append(time.perf_counter() - sent_at)
             elif frame["type"] == "error":
-                raise RuntimeError(frame)
+                self.acks.pop(frame.get("client_id", ""), asyncio.Future()).set_exception(
+                    RuntimeError(f"the server refused a message: {frame}")
+                )
             if len(self.delivered) == expected and self.done == self.messages:
                 return
 
@@ -176,7 +178,7 @@ class Talker:
                     }
                 )
             )
-            await acked
+            await asyncio.wait_for(acked, 60)
             self.acked.append(time.perf_counter() - started)
 
 

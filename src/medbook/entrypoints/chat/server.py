@@ -181,11 +181,17 @@ class ChatServer:
         except ConnectionClosed:
             pass
         finally:
-            mine = self.clients.get(client.party, {})
-            mine.pop(client.id, None)
-            if not mine:
-                self.clients.pop(client.party, None)
-            await self._depart(client)
+            await self._forget(client)
+
+    async def _forget(self, client: Client) -> None:
+        """The client is gone (or going): no more deliveries; its counterparts hear of it when
+        it was the party's last connection. Safe to call twice."""
+        mine = self.clients.get(client.party, {})
+        if mine.pop(client.id, None) is None:
+            return
+        if not mine:
+            self.clients.pop(client.party, None)
+        await self._depart(client)
 
     async def _authenticate(self, websocket: ServerConnection) -> Client | None:
         try:
@@ -231,7 +237,13 @@ class ChatServer:
         rate = FrameRate(self.limits.frames_per_second, self.limits.burst)
         async for raw in client.websocket:
             if not rate.allow(time.monotonic()):
-                await client.websocket.close(TOO_MANY, "too many frames: slow down")
+                # Gone at once for everyone else; then the frames it queued are read and
+                # dropped, so that its closing reply is read too (a full queue pauses reading,
+                # and the close would otherwise wait out close_timeout).
+                await self._forget(client)
+                self._close_later(client, TOO_MANY, "too many frames: slow down")
+                async for _ in client.websocket:
+                    pass
                 return
             await self._answer(client, raw)
 
@@ -245,7 +257,8 @@ class ChatServer:
                 raise BodyError([{"field": "frame", "message": "must be a JSON object"}])
             if isinstance(data.get("client_id"), str) and len(data["client_id"]) <= 64:
                 ref = {"client_id": data["client_id"]}
-            kind = frames.CLIENT_FRAMES.get(data.get("type"))  # type: ignore[arg-type]
+            named = data.get("type")
+            kind = frames.CLIENT_FRAMES.get(named) if isinstance(named, str) else None
             if kind is None:
                 names = ", ".join(frames.CLIENT_FRAMES)
                 raise BodyError([{"field": "type", "message": f"must be one of {names}"}])
