@@ -151,6 +151,7 @@ def build_services(
     storage: ObjectStorage | None = None,
     max_upload_bytes: int = DEFAULT_MAX_BYTES,
     chat_policy: ChatPolicy | None = None,
+    public_url: str = "",
 ) -> Services:
     """Wire the services onto a unit-of-work factory (SQL, in-memory, or a hospital's own).
 
@@ -166,15 +167,25 @@ def build_services(
         throttle or MemoryThrottle(),
         limits or AttemptLimits(),
     )
+    uploads = UploadService(
+        new_uow,
+        clock,
+        storage or MemoryStorage(),
+        PillowInspector(),
+        max_upload_bytes,
+        public_url=public_url,
+    )
+    chat = ChatService(
+        new_uow, clock, chat_policy or ChatPolicy(), attachments=uploads.attachment_of
+    )
+    uploads.grants.append(chat.shares_attachment)
     return Services(
         directory=DirectoryService(new_uow, clock),
         booking=BookingService(new_uow, clock, policy or BookingPolicy()),
         accounts=accounts,
         notifications=NotificationService(new_uow, clock),
-        uploads=UploadService(
-            new_uow, clock, storage or MemoryStorage(), PillowInspector(), max_upload_bytes
-        ),
-        chat=ChatService(new_uow, clock, chat_policy or ChatPolicy()),
+        uploads=uploads,
+        chat=chat,
         new_uow=new_uow,
         clock=clock,
         close=close,
@@ -209,6 +220,7 @@ def bootstrap(
             throttle=throttle,
             limits=settings.attempt_limits,
             max_upload_bytes=settings.max_upload_bytes,
+            public_url=settings.public_url,
         )
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
@@ -234,6 +246,7 @@ def bootstrap(
             settings.storage_url, data_dir=settings.data_dir, public_base_url=settings.public_url
         ),
         max_upload_bytes=settings.max_upload_bytes,
+        public_url=settings.public_url,
     )
 
 

@@ -66,6 +66,11 @@ class MessageRepository(Protocol):
         """The messages of every conversation of that party with an id above ``after``, by id."""
         ...
 
+    def carries(self, role: Role, user_id: int, content: str) -> bool:
+        """Whether an image or file message with that content is in one of that party's
+        conversations."""
+        ...
+
     def unread(self, conversation: Conversation, reader: Role) -> int:
         """How many messages of the other party ``reader`` has not read."""
         ...

@@ -15,6 +15,7 @@ from medbook.domain.chat.rules import (
     Encounter,
     Link,
     compose,
+    ensure_content,
     ensure_relationship,
 )
 from medbook.domain.notifications.model import Notification, NotificationKind
@@ -83,12 +84,19 @@ def _default_checks(service: ChatService) -> tuple[RelationshipCheck, ...]:
     return (AppointmentCheck(service.policy),)
 
 
+#: An image or file message's URL as an attachment of the sender's: the path of an upload of
+#: theirs, or ``InvalidValue`` (``UploadService.attachment_of``).
+AttachmentCheck = Callable[[Actor, str], str]
+
+
 @define
 class ChatService:
     new_uow: Callable[[], ChatUnitOfWork]
     clock: Clock
     policy: ChatPolicy = Factory(ChatPolicy)
     checks: tuple[RelationshipCheck, ...] = Factory(_default_checks, takes_self=True)
+    #: None: any URL of the right form is taken (a library user without uploads).
+    attachments: AttachmentCheck | None = None
 
     def start_conversation_as(self, actor: Actor, doctor_id: int) -> Started:
         """The patient's conversation with the doctor: the existing one, or a new one when
@@ -138,7 +146,10 @@ class ChatService:
         self, actor: Actor, conversation_id: int, client_id: str, kind: MessageKind, content: str
     ) -> Sent:
         """Store the message (or, for a client_id the sender used before, find the stored one).
-        TODO(later slice): check that an attachment is an upload of the sender's."""
+        An image or a file must be an upload of the sender's; it is stored as its path, which
+        serves it to the two parties only (``shares_attachment``)."""
+        if kind is not MessageKind.TEXT and self.attachments is not None:
+            content = self.attachments(actor, ensure_content(kind, content))
 
         def work(uow: ChatUnitOfWork) -> Sent:
             conversation = self._party_to(uow, actor, conversation_id)
@@ -182,6 +193,16 @@ class ChatService:
             return uow.notifications.add(notice)
 
         return transactionally(self.new_uow, work)
+
+    def shares_attachment(self, actor: Actor, path: str) -> bool:
+        """Whether an image or file message in one of the actor's conversations carries the
+        upload at ``path``: then the actor may fetch it (an ``UploadGrant``)."""
+        if actor.role not in (Role.PATIENT, Role.DOCTOR):
+            return False
+        found: bool = read_only(
+            self.new_uow, lambda uow: uow.messages.carries(actor.role, actor.id, path)
+        )
+        return found
 
     def counterparts_of(self, actor: Actor) -> Sequence[Party]:
         """The other party of each of the actor's conversations: who sees their presence."""

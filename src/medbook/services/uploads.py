@@ -6,29 +6,38 @@ import secrets
 from collections.abc import Callable
 from typing import BinaryIO
 
-from attrs import define, frozen
+from attrs import Factory, define, frozen
 
 from medbook.domain.directory.model import Doctor
 from medbook.domain.files.uploads import (
     AVATAR_TYPES,
     SNIFF_BYTES,
+    UPLOAD_FOLDER,
+    UPLOAD_PATH,
     FileType,
     ensure_sane_dimensions,
     ensure_size,
     sniff,
+    upload_key,
+    upload_path,
+    uploader_tag,
 )
 from medbook.domain.shared.actors import Actor, Role
-from medbook.domain.shared.errors import TooLarge, UnsupportedType
+from medbook.domain.shared.errors import InvalidValue, ObjectNotFound, TooLarge, UnsupportedType
 from medbook.ports.clock import Clock
 from medbook.ports.files import FilesUnitOfWork
 from medbook.ports.images import ImageInspector
-from medbook.ports.storage import ObjectStorage
+from medbook.ports.storage import ObjectStorage, StoredObject
 from medbook.services.authorization import require_role
 from medbook.services.directory import doctor_of
 from medbook.services.transactions import transactionally
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
+
+#: Whether the actor may fetch the upload at that path because it was shared with them (a chat
+#: message in one of their conversations carries it, …). Each context that shares uploads adds one.
+UploadGrant = Callable[[Actor, str], bool]
 
 
 @frozen
@@ -53,6 +62,14 @@ def read_limited(stream: BinaryIO, limit: int) -> bytes:
         parts.append(chunk)
 
 
+@frozen
+class Download:
+    """An upload the caller may read: what it is, and its bytes."""
+
+    stored: StoredObject
+    stream: BinaryIO
+
+
 @define
 class UploadService:
     new_uow: Callable[[], FilesUnitOfWork]
@@ -60,6 +77,9 @@ class UploadService:
     storage: ObjectStorage
     images: ImageInspector
     max_bytes: int = DEFAULT_MAX_BYTES
+    #: This API's public base URL ("" = the paths alone), for the links ``upload`` returns.
+    public_url: str = ""
+    grants: list[UploadGrant] = Factory(list)
 
     def _accept(
         self, stream: BinaryIO, allowed: tuple[FileType, ...] | None = None
@@ -81,15 +101,49 @@ class UploadService:
     def upload(self, actor: Actor, stream: BinaryIO, filename: str | None = None) -> Upload:
         """Store a file any user sends (chat images and files, record photos …) under a random key.
 
-        Its type is decided by its own bytes; the client's name is kept only as metadata.
+        Its type is decided by its own bytes; the client's name is kept only as metadata. The file
+        is private: its link (``/v1/uploads/…``) serves it to the uploader, and to whoever it is
+        shared with (``grants``), never to anyone holding the link.
         """
         data, file_type = self._accept(stream)
-        key = self._key("uploads", file_type)
-        metadata = {"uploaded-by": f"{actor.role.value}-{actor.id}"}
+        key = self._key(UPLOAD_FOLDER, file_type)
+        metadata = {"uploaded-by": uploader_tag(actor.role, actor.id)}
         if filename:
             metadata["filename"] = filename.encode("ascii", "backslashreplace").decode()[:200]
         stored = self.storage.put(key, data, content_type=file_type.content_type, metadata=metadata)
-        return Upload(key, self.storage.url(key), stored.content_type, stored.size)
+        return Upload(key, self.public_url + upload_path(key), stored.content_type, stored.size)
+
+    def attachment_of(self, actor: Actor, url: str, field: str = "content") -> str:
+        """``url`` as an attachment of the actor's (a chat image, …): the path of an upload of
+        theirs (``InvalidValue`` on ``field`` for any other URL, another user's upload included)."""
+        key = upload_key(url, self.public_url)
+        stored = self._stat(key) if key is not None else None
+        if stored is None or stored.metadata.get("uploaded-by") != uploader_tag(
+            actor.role, actor.id
+        ):
+            raise InvalidValue(field, "must be the URL of a file you uploaded (POST /v1/uploads)")
+        assert key is not None
+        return upload_path(key)
+
+    def open_as(self, actor: Actor, name: str) -> Download:
+        """The upload at ``/v1/uploads/<name>``, for its uploader or someone it was shared with;
+        to anyone else it does not exist."""
+        path = UPLOAD_PATH + name
+        key = upload_key(path)
+        stored = self._stat(key) if key is not None else None
+        if stored is None or not (
+            stored.metadata.get("uploaded-by") == uploader_tag(actor.role, actor.id)
+            or any(grant(actor, path) for grant in self.grants)
+        ):
+            raise ObjectNotFound(f"no upload {name}")
+        assert key is not None
+        return Download(stored, self.storage.open(key))
+
+    def _stat(self, key: str) -> StoredObject | None:
+        try:
+            return self.storage.stat(key)
+        except ObjectNotFound:
+            return None
 
     def set_avatar(self, actor: Actor, stream: BinaryIO) -> Doctor:
         """A doctor's new avatar (PNG or JPEG); the old one is deleted once the new one is saved."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from chat_support import LIMITS, RunningChat, Serve, World, build_world, running
+from ws_support import LIMITS, RunningChat, Serve, World, build_world, running
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def serve(world: World) -> Iterator[Serve]:
 
 @pytest.fixture
 def server(serve: Serve) -> RunningChat:
-    """A server with the tests' limits (``chat_support.LIMITS``)."""
+    """A server with the tests' limits (``ws_support.LIMITS``)."""
     return serve(LIMITS)
 
 

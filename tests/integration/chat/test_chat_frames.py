@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chat_support import (
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
+from ws_support import (
     LIMITS,
     WAIT,
     ChatClient,
@@ -23,9 +26,6 @@ from chat_support import (
     World,
     connected,
 )
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.frames import Frame as WsFrame
-from websockets.frames import Opcode
 
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Role

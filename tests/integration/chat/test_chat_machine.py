@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from chat_support import LIMITS, ChatClient, Frame, RunningChat, World, build_world, running
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -33,6 +32,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from ws_support import LIMITS, ChatClient, Frame, RunningChat, World, build_world, running
 
 USERS = ("patient", "doctor")
 SLOTS = [(user, n) for user in USERS for n in range(2)]

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import redis
-from chat_support import (
+from chat_process_support import (
     ChatClient,
     ChatProcess,
     Consultation,

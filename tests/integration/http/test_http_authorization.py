@@ -50,8 +50,9 @@ class Scene:
     appointment_a: int
     appointment_b: int
     notification_a: int
-    file_a: str  # the path of a file patient A uploaded
-    conversation_a: int  # patient A's conversation with the doctor, one message in it
+    file_a: str  # the path of a file patient A uploaded and sent the doctor in their chat
+    conversation_a: int  # patient A's conversation with the doctor, two messages in it
+    avatar: str  # the path of the doctor's avatar (a public /files/ link)
 
     def caller(self, name: str) -> Account | None:
         return None if name == "anonymous" else getattr(self.world, name)
@@ -72,13 +73,19 @@ def scene(world: World) -> Scene:
     )
     patient_a = world.services.accounts.authenticate(world.patient_a.token)
     world.services.chat.send_as(patient_a, conversation["id"], "c-1", MessageKind.TEXT, "Hello")
+    url = ok(uploaded, 201)["url"]
+    world.services.chat.send_as(patient_a, conversation["id"], "c-2", MessageKind.FILE, url)
+    avatar = world.api.upload(
+        "/v1/doctors/me/avatar", PNG, "image/png", method="PUT", token=world.doctor.token
+    )
     return Scene(
         world,
         a["id"],
         b["id"],
         notice["id"],
-        file_path(ok(uploaded, 201)["url"]),
+        url,
         conversation["id"],
+        file_path(ok(avatar)["avatar_url"]),
     )
 
 
@@ -185,8 +192,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
     ("/readyz", "GET"): Row(lambda s: "/readyz", ALL_200),
     ("/v1/openapi.json", "GET"): Row(lambda s: "/v1/openapi.json", ALL_200),
-    # Stored files are served to whoever has their URL (an unguessable key), as a bucket would.
-    ("/files/{key:path}", "GET"): Row(lambda s: s.file_a, ALL_200),
+    # Public files (avatars) are served to whoever has their URL, as a bucket would; uploads
+    # never are (test_http_files.py): only to their uploader and whom they were shared with.
+    ("/files/{key:path}", "GET"): Row(lambda s: s.avatar, ALL_200),
+    ("/v1/uploads/{year}/{month}/{name}", "GET"): Row(
+        lambda s: s.file_a, (401, 200, 404, 200, 404, 404)
+    ),
 }
 
 

@@ -76,8 +76,15 @@ def stored_keys(world: World) -> list[str]:
     return storage.keys()
 
 
-def assert_served(api: Api, url: str, data: bytes, content_type: str) -> falcon.testing.Result:
-    served = api.get(file_path(url))
+def assert_served(
+    api: Api, url: str, data: bytes, content_type: str, token: str | None = None
+) -> falcon.testing.Result:
+    """An upload's private link (``/v1/uploads/…``, with the token of someone who may read it)
+    or a public one (``/files/…``) serves exactly ``data``."""
+    if url.startswith("/v1/uploads/"):
+        served = api.get(url, token=token)
+    else:
+        served = api.get(file_path(url))
     assert served.status_code == 200, served.text
     assert served.content == data
     assert served.headers["content-type"] == content_type
@@ -98,8 +105,8 @@ def test_an_upload_is_201_and_its_url_serves_the_same_bytes(
     uploaded = ok(upload(world.api, world.patient_a, data, content_type), 201)
 
     assert uploaded == {"url": uploaded["url"], "content_type": content_type, "size": len(data)}
-    assert uploaded["url"].startswith("memory://objects/uploads/")
-    served = assert_served(world.api, uploaded["url"], data, content_type)
+    assert uploaded["url"].startswith("/v1/uploads/")
+    served = assert_served(world.api, uploaded["url"], data, content_type, world.patient_a.token)
     # Whatever a file holds, a browser must not run it as part of the site.
     assert "sandbox" in served.headers["content-security-policy"]
     if content_type == "application/pdf":
@@ -108,8 +115,9 @@ def test_an_upload_is_201_and_its_url_serves_the_same_bytes(
 
 @pytest.mark.parametrize("account", ["patient_a", "doctor", "admin"])
 def test_every_role_uploads(world: World, account: str) -> None:
-    uploaded = ok(upload(world.api, getattr(world, account), GIF, "image/gif"), 201)
-    assert_served(world.api, uploaded["url"], GIF, "image/gif")
+    who = getattr(world, account)
+    uploaded = ok(upload(world.api, who, GIF, "image/gif"), 201)
+    assert_served(world.api, uploaded["url"], GIF, "image/gif", who.token)
 
 
 def test_the_type_is_read_from_the_bytes_not_from_the_content_type(world: World) -> None:
@@ -117,14 +125,14 @@ def test_the_type_is_read_from_the_bytes_not_from_the_content_type(world: World)
 
     assert uploaded["content_type"] == "image/jpeg"
     assert uploaded["url"].endswith(".jpg")
-    assert_served(world.api, uploaded["url"], JPEG, "image/jpeg")
+    assert_served(world.api, uploaded["url"], JPEG, "image/jpeg", world.patient_a.token)
 
 
 def test_a_file_without_a_content_type_is_still_read_from_its_bytes(world: World) -> None:
     uploaded = ok(world.api.post("/v1/uploads", token=world.patient_a.token, body=WEBP), 201)
 
     assert (uploaded["content_type"], uploaded["size"]) == ("image/webp", len(WEBP))
-    assert_served(world.api, uploaded["url"], WEBP, "image/webp")
+    assert_served(world.api, uploaded["url"], WEBP, "image/webp", world.patient_a.token)
 
 
 def test_the_same_bytes_twice_are_two_objects(world: World) -> None:
@@ -152,7 +160,7 @@ def test_an_upload_of_exactly_the_limit_is_201(world: World) -> None:
     uploaded = ok(upload(world.api, world.patient_a, data, "application/pdf"), 201)
 
     assert uploaded["size"] == MAX_UPLOAD_BYTES
-    assert_served(world.api, uploaded["url"], data, "application/pdf")
+    assert_served(world.api, uploaded["url"], data, "application/pdf", world.patient_a.token)
 
 
 @pytest.mark.parametrize("data", [padded_pdf(MAX_UPLOAD_BYTES + 1), PNG + bytes(MAX_UPLOAD_BYTES)])
@@ -260,7 +268,7 @@ def test_the_client_file_name_never_makes_the_key(world: World) -> None:
     uploaded = ok(upload(world.api, world.patient_a, PNG, headers=headers), 201)
 
     [key] = stored_keys(world)
-    assert uploaded["url"] == f"memory://objects/{key}"
+    assert uploaded["url"] == "/v1/" + key
     assert key.startswith("uploads/") and key.endswith(".png")
     assert "etc" not in key and "passwd" not in key and ".." not in key
 
@@ -449,10 +457,11 @@ def test_on_local_disk_an_upload_round_trips_through_its_relative_url(
     api, _ = disk
     data = FILES[content_type]
 
-    uploaded = ok(api.upload("/v1/uploads", data, content_type, token=_patient_on(api)), 201)
+    token = _patient_on(api)
+    uploaded = ok(api.upload("/v1/uploads", data, content_type, token=token), 201)
 
-    assert uploaded["url"].startswith("/files/uploads/")
-    assert_served(api, uploaded["url"], data, content_type)
+    assert uploaded["url"].startswith("/v1/uploads/")
+    assert_served(api, uploaded["url"], data, content_type, token)
 
 
 @pytest.mark.parametrize("key", TRAVERSALS)
@@ -471,29 +480,59 @@ def test_on_local_disk_a_traversal_key_never_serves_a_file_outside_storage(
 
 def test_on_local_disk_a_link_out_of_storage_is_not_followed(disk: tuple[Api, Path]) -> None:
     api, root = disk
-    (root / "files" / "uploads").mkdir(parents=True)
-    (root / "files" / "uploads" / "link.png").symlink_to(root / "secret.txt")
+    (root / "files" / "avatars").mkdir(parents=True)
+    (root / "files" / "avatars" / "link.png").symlink_to(root / "secret.txt")
 
-    result = api.get("/files/uploads/link.png")
+    result = api.get("/files/avatars/link.png")
 
     problem(result, 422, "invalid_key")
     assert b"TOP SECRET" not in result.content
 
 
 def test_on_local_disk_the_metadata_beside_a_file_is_not_served(disk: tuple[Api, Path]) -> None:
-    api, _ = disk
+    api, root = disk
+    token = _patient_on(api)
     uploaded = ok(
         api.upload(
-            "/v1/uploads",
-            PNG,
-            "image/png",
-            token=_patient_on(api),
-            headers={"X-Filename": "my-scan.png"},
+            "/v1/uploads", PNG, "image/png", token=token, headers={"X-Filename": "my-scan.png"}
         ),
         201,
     )
+    public = LocalStorage(root / "files", "")
+    public.put("avatars/a.png", PNG, content_type="image/png", metadata={"uploaded-by": "x-1"})
 
-    result = api.get(uploaded["url"] + ".meta.json")
+    for result in (
+        api.get(uploaded["url"] + ".meta.json", token=token),
+        api.get("/files/avatars/a.png.meta.json"),
+    ):
+        assert result.status_code in (404, 422), result.status
+        assert b"my-scan" not in result.content and b"uploaded-by" not in result.content
+    problem(api.get("/files/avatars/a.png.meta.json"), 422, "invalid_key")
 
-    problem(result, 422, "invalid_key")
-    assert b"my-scan" not in result.content and b"uploaded-by" not in result.content
+
+# --- uploads are private -------------------------------------------------------------------------
+
+
+def test_an_upload_is_never_served_as_a_public_file(world: World) -> None:
+    uploaded = ok(upload(world.api, world.patient_a, PNG), 201)
+    key = "uploads/" + uploaded["url"].removeprefix("/v1/uploads/")
+    assert key in stored_keys(world)
+
+    problem(world.api.get(f"/files/{key}"), 404, "object_not_found")
+
+
+def test_an_upload_serves_only_its_uploader_until_it_is_shared(world: World) -> None:
+    url = ok(upload(world.api, world.patient_a, PDF, "application/pdf"), 201)["url"]
+
+    problem(world.api.get(url), 401, "unauthenticated")
+    for other in (world.patient_b, world.doctor, world.admin):
+        problem(world.api.get(url, token=other.token), 404, "object_not_found")
+    served = assert_served(world.api, url, PDF, "application/pdf", world.patient_a.token)
+    assert "private" in served.headers["cache-control"]
+
+
+@pytest.mark.parametrize(
+    "name", ["2026/11/nothing.png", "2026/11/../../secret.txt", "x/y/z", "2026/11/%2e%2e"]
+)
+def test_an_unknown_or_malformed_upload_name_is_404(world: World, name: str) -> None:
+    problem(world.api.get(f"/v1/uploads/{name}", token=world.patient_a.token), 404)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from medbook.adapters.memory.base import MemoryTable
-from medbook.domain.chat.model import Conversation, Message
+from medbook.domain.chat.model import Conversation, Message, MessageKind
 from medbook.domain.shared.actors import Role
 from medbook.ports.chat import ConversationView
 
@@ -77,17 +77,25 @@ class MemoryMessages(MemoryTable):
         return found[:limit] if after is not None else found[-limit:]
 
     def of_user(self, role: Role, user_id: int, *, after: int, limit: int) -> Sequence[Message]:
-        conversations = self._uow.conversations
-        mine = {
-            c.id
-            for c in (
-                conversations.of_patient(user_id)
-                if role is Role.PATIENT
-                else conversations.of_doctor(user_id)
-            )
-        }
+        mine = self._conversations_of(role, user_id)
         found = [m for m in self._all() if m.conversation_id in mine and m.id > after]
         return sorted(found, key=lambda m: m.id)[:limit]
+
+    def carries(self, role: Role, user_id: int, content: str) -> bool:
+        mine = self._conversations_of(role, user_id)
+        return any(
+            m.conversation_id in mine and m.kind is not MessageKind.TEXT and m.content == content
+            for m in self._all()
+        )
+
+    def _conversations_of(self, role: Role, user_id: int) -> set[int | None]:
+        conversations = self._uow.conversations
+        found = (
+            conversations.of_patient(user_id)
+            if role is Role.PATIENT
+            else conversations.of_doctor(user_id)
+        )
+        return {c.id for c in found}
 
     def unread(self, conversation: Conversation, reader: Role) -> int:
         up_to = conversation.read_up_to(reader)

@@ -216,6 +216,16 @@ class SqlMessages(Repository):
         )
         return [message_from_row(row) for row in self.connection.execute(query)]
 
+    def carries(self, role: Role, user_id: int, content: str) -> bool:
+        m = messages.c
+        query = (
+            select(m.id)
+            .join(conversations, conversations.c.id == m.conversation_id)
+            .where(_party_is(role, user_id), m.kind != MessageKind.TEXT, m.content == content)
+            .limit(1)
+        )
+        return self.connection.execute(query).first() is not None
+
     def unread(self, conversation: Conversation, reader: Role) -> int:
         m = messages.c
         query = select(func.count()).where(

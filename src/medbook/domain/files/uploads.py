@@ -3,8 +3,11 @@ the client's header or name; sizes and image dimensions are bounded."""
 
 from __future__ import annotations
 
+import re
+
 from attrs import frozen
 
+from medbook.domain.shared.actors import Role
 from medbook.domain.shared.errors import InvalidValue, TooLarge, UnsupportedType
 
 #: The smallest prefix of a file that ``sniff`` needs.
@@ -61,3 +64,39 @@ def ensure_sane_dimensions(width: int, height: int) -> None:
         raise InvalidValue("file", f"image sides must be 1 to {MAX_IMAGE_SIDE} pixels")
     if width * height > MAX_IMAGE_PIXELS:
         raise InvalidValue("file", f"images may have at most {MAX_IMAGE_PIXELS} pixels")
+
+
+# --- private uploads -----------------------------------------------------------------------------
+
+#: Uploads are private: stored under this folder (never served by the public ``/files/{key}``
+#: links) and fetched through ``UPLOAD_PATH``, by their uploader and whoever they were shared with
+#: (the other party of a chat message carrying them, …).
+UPLOAD_FOLDER = "uploads"
+UPLOAD_PATH = "/v1/uploads/"
+#: An upload's name under ``UPLOAD_PATH``: ``<year>/<month>/<32 hex digits>.<extension>``.
+UPLOAD_NAME_PARTS = {
+    "year": r"\d{4}",
+    "month": r"\d{2}",
+    "name": r"[0-9a-f]{32}\.(?:" + "|".join(t.extension for t in ALLOWED) + ")",
+}
+_UPLOAD_NAME = re.compile("/".join(UPLOAD_NAME_PARTS.values()))
+
+
+def upload_path(key: str) -> str:
+    """Where the upload stored under ``key`` is fetched: ``/v1/uploads/2026/12/<hex>.png``."""
+    return UPLOAD_PATH + key.removeprefix(UPLOAD_FOLDER + "/")
+
+
+def upload_key(url: str, base_url: str = "") -> str | None:
+    """The key of the upload at ``url`` (its path, or the path under ``base_url``, this API's
+    public address); None when ``url`` is not the address of one of our uploads."""
+    path = url.removeprefix(base_url) if base_url and url.startswith(base_url + "/") else url
+    name = path.removeprefix(UPLOAD_PATH)
+    if name == path or not _UPLOAD_NAME.fullmatch(name):
+        return None
+    return f"{UPLOAD_FOLDER}/{name}"
+
+
+def uploader_tag(role: Role, user_id: int) -> str:
+    """Who uploaded a file, as its metadata records it."""
+    return f"{role.value}-{user_id}"

@@ -72,6 +72,8 @@ class Operation:
     files: tuple[str, ...] = ()
     #: Other success statuses the handler may answer with, by returning an ``Answer``.
     also: tuple[int, ...] = ()
+    #: The answer is a stored file: the handler returns a ``FileAnswer``.
+    download: bool = False
 
 
 @frozen
@@ -80,6 +82,26 @@ class Answer:
 
     status: int
     view: object
+
+
+@frozen
+class FileAnswer:
+    """A stored file as an answer, served with headers that keep a browser from running it."""
+
+    content_type: str
+    size: int
+    stream: BinaryIO
+
+
+def send_file(resp: falcon.Response, answer: FileAnswer, cache: str) -> None:
+    resp.content_type = answer.content_type
+    resp.set_header("X-Content-Type-Options", "nosniff")
+    # Whatever a file holds, a browser must not run it as part of this site.
+    resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+    resp.set_header("Cache-Control", cache)
+    if answer.content_type == "application/pdf":
+        resp.set_header("Content-Disposition", "attachment")
+    resp.set_stream(answer.stream, answer.size)
 
 
 @frozen
@@ -93,6 +115,8 @@ class Route:
     path: str
     operations: dict[str, Operation]
     tag: str = "medbook"
+    #: The regular expression of each path field that is not an ``{name:id}``.
+    patterns: dict[str, str] = attrs.field(factory=dict)
 
 
 class _Resource:
@@ -128,7 +152,10 @@ class _Resource:
             assert result.status in operation.also, "an Answer's status must be in ``also``"
             status, result = result.status, result.view
         resp.status = falcon.code_to_http_status(status)
-        if result is not None:
+        if isinstance(result, FileAnswer):
+            # Private: a shared cache must never keep it; the caller's own browser may.
+            send_file(resp, result, "private, max-age=300")
+        elif result is not None:
             resp.media = unstructure(result)
 
     def _actor(self, req: falcon.Request) -> Actor:

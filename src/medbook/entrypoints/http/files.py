@@ -8,8 +8,15 @@ from typing import TYPE_CHECKING
 import falcon
 from attrs import frozen
 
-from medbook.domain.files.uploads import ALLOWED, AVATAR_TYPES, PDF, FileType
-from medbook.entrypoints.http.api import Call, FileBody, Operation, Route
+from medbook.domain.files.uploads import (
+    ALLOWED,
+    AVATAR_TYPES,
+    UPLOAD_FOLDER,
+    UPLOAD_NAME_PARTS,
+    FileType,
+)
+from medbook.domain.shared.errors import ObjectNotFound
+from medbook.entrypoints.http.api import Call, FileAnswer, FileBody, Operation, Route, send_file
 from medbook.ports.storage import ObjectStorage
 
 if TYPE_CHECKING:
@@ -48,6 +55,12 @@ def upload(s: Services, c: Call[FileBody, None]) -> Uploaded:
     return Uploaded(u.url, u.content_type, u.size)
 
 
+def uploaded_file(s: Services, c: Call[None, None]) -> FileAnswer:
+    name = "/".join((c.params["year"], c.params["month"], c.params["name"]))
+    download = s.uploads.open_as(c.me, name)
+    return FileAnswer(download.stored.content_type, download.stored.size, download.stream)
+
+
 def set_avatar(s: Services, c: Call[FileBody, None]) -> Avatar:
     return Avatar(s.uploads.set_avatar(c.me, c.body.stream).avatar_url)
 
@@ -78,9 +91,24 @@ ROUTES: tuple[Route, ...] = (
                 status=201,
                 response=Uploaded,
                 errors=(413, 415, 422),
+                description="The file is private: its `url` serves it to the uploader, and to "
+                "whoever it is shared with (the other party of a chat message that carries it).",
             )
         },
         "files",
+    ),
+    Route(
+        "/v1/uploads/{year}/{month}/{name}",
+        {
+            "GET": Operation(
+                uploaded_file,
+                "An uploaded file, for its uploader and whoever it was shared with",
+                download=True,
+                errors=(404,),
+            )
+        },
+        "files",
+        patterns={part: f"^{pattern}$" for part, pattern in UPLOAD_NAME_PARTS.items()},
     ),
 )
 
@@ -94,12 +122,9 @@ class Files:
         self.storage = storage
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
+        if key.startswith(UPLOAD_FOLDER + "/"):
+            # Uploads are private: only ``GET /v1/uploads/…`` serves them, to whom they belong.
+            raise ObjectNotFound(f"no object {key}")
         stored = self.storage.stat(key)  # ObjectNotFound → 404, InvalidKey → 422
-        resp.content_type = stored.content_type
-        resp.set_header("X-Content-Type-Options", "nosniff")
-        # Whatever a file holds, a browser must not run it as part of this site.
-        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
-        resp.set_header("Cache-Control", "private, max-age=86400, immutable")
-        if stored.content_type == PDF.content_type:
-            resp.set_header("Content-Disposition", "attachment")
-        resp.set_stream(self.storage.open(key), stored.size)
+        answer = FileAnswer(stored.content_type, stored.size, self.storage.open(key))
+        send_file(resp, answer, "private, max-age=86400, immutable")

@@ -115,10 +115,12 @@ PROBLEM_SCHEMA = {
 }
 
 
-def _path(template: str) -> tuple[str, list[dict[str, Any]]]:
+def _path(template: str, patterns: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
     parameters = []
     for match in _PARAM.finditer(template):
         schema: dict[str, Any] = {"type": "string"}
+        if match["name"] in patterns:
+            schema["pattern"] = patterns[match["name"]]
         if match["conv"] == "id":
             schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
         parameters.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
@@ -130,7 +132,7 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
     schemas = _Schemas()
     paths: dict[str, Any] = {}
     for route in routes:
-        path, path_params = _path(route.path)
+        path, path_params = _path(route.path, route.patterns)
         item = paths.setdefault(path, {})
         for method, op in route.operations.items():
             operation: dict[str, Any] = {
@@ -173,6 +175,8 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
             success: dict[str, Any] = {"description": TITLES.get(op.status, "OK")}
             if op.response is not None:
                 success["content"] = {"application/json": {"schema": schemas.of(op.response)}}
+            if op.download:
+                success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
             for status in (op.status, *op.also):
                 described = {**success, "description": TITLES.get(status, "OK")}
                 operation["responses"][str(status)] = described
