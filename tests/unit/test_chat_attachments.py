@@ -141,7 +141,9 @@ def test_another_users_upload_or_a_foreign_link_is_refused(
         assert refused.value.field == "content"
 
     assert services.chat.messages_as(me, conversation) == []
-    assert not services.chat.shares_attachment(doctor, theirs.removeprefix("https://api.example.org"))
+    assert not services.chat.shares_attachment(
+        doctor, theirs.removeprefix("https://api.example.org")
+    )
 
 
 def test_a_doctor_sends_a_file_to_one_patient_and_not_to_the_other(
