@@ -22,6 +22,7 @@ from medbook.domain.chat.rules import (
 from medbook.domain.notifications.model import NotificationKind
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
+    ClientIdReused,
     ConversationNotFound,
     DoctorNotFound,
     Forbidden,
@@ -78,11 +79,28 @@ def test_text_goes_through_the_text_rule() -> None:
     assert ensure_content(MessageKind.TEXT, "x" * 4000)
 
 
-def test_an_image_or_file_is_a_url() -> None:
-    for url in ("https://cdn.example.com/a.png", "/files/u/1/a.pdf", "memory://objects/k"):
+def test_an_image_or_file_is_an_http_url_or_a_path_of_this_host() -> None:
+    for url in ("https://cdn.example.com/a.png", "/v1/uploads/2026/12/a.pdf", "http://h:8000/x"):
         assert ensure_content(MessageKind.IMAGE, url) == url
         assert ensure_content(MessageKind.FILE, url) == url
-    for bad in ("", "hello", "https://a b", "https://" + "a" * 2000, "javascript alert(1)"):
+    hostile = (
+        "",
+        "hello",
+        "https://a b",
+        "https://" + "a" * 2000,
+        "javascript alert(1)",
+        # Found by the probe of the chat server: every scheme written with "//" passed.
+        "javascript://%0aalert(1)",
+        "vbscript://x",
+        "file:///etc/passwd",
+        "ftp://evil.example/x",
+        "memory://objects/k",
+        "//evil.example/x.png",  # another host, for a browser
+        "/\\evil.example",  # the same, as browsers read it
+        '/files/x"onerror=alert(1)',
+        "/files/<svg>",
+    )
+    for bad in hostile:
         with pytest.raises(InvalidValue):
             ensure_content(MessageKind.IMAGE, bad)
 
@@ -216,12 +234,51 @@ def test_send_is_idempotent_per_client_id(
 ) -> None:
     me, doctor, conversation = talking
     first = chat.send_as(me, conversation, "c-1", MessageKind.TEXT, "Hello")
-    again = chat.send_as(me, conversation, "c-1", MessageKind.TEXT, "Hello again")
+    again = chat.send_as(
+        me, conversation, "c-1", MessageKind.TEXT, " Hello"
+    )  # the same, once NFC'd
     other = chat.send_as(doctor, conversation, "c-1", MessageKind.TEXT, "Hi")  # not the same sender
+    with pytest.raises(ClientIdReused) as refused:
+        chat.send_as(me, conversation, "c-1", MessageKind.TEXT, "Hello again")
 
+    assert refused.value.field == "client_id"
     assert again.message.id == first.message.id and again.message.content == "Hello"
     assert other.message.id != first.message.id
     assert [v.message.content for v in chat.messages_as(me, conversation)] == ["Hello", "Hi"]
+
+
+def test_a_client_id_reused_in_another_conversation_is_refused_not_delivered_there(
+    store: MemoryStore, chat: ChatService, doctor: Doctor, talking: tuple[Actor, Actor, int]
+) -> None:
+    """Found by the probe of the chat server: a doctor's client id "reuse-X" sent first to one
+    patient, then to another, acked the first message and delivered it to the second patient."""
+    first_patient, the_doctor, first = talking
+    other = patient(store, "Li Lei")
+    appointment(store, other, doctor, TODAY)
+    second = ident(chat.start_conversation_as(other, ident(doctor)).conversation)
+    chat.send_as(the_doctor, first, "reuse-X", MessageKind.TEXT, "for the first patient only")
+
+    with pytest.raises(ClientIdReused):
+        chat.send_as(the_doctor, second, "reuse-X", MessageKind.TEXT, "for the first patient only")
+
+    assert chat.messages_as(other, second) == []
+    assert len(chat.messages_as(first_patient, first)) == 1
+
+
+def test_a_read_receipt_stops_at_the_newest_message_and_moves_only_forward(
+    chat: ChatService, talking: tuple[Actor, Actor, int]
+) -> None:
+    """Found by the probe: ``up_to`` 2^31 - 1 marked every later message read, for good."""
+    me, doctor, conversation = talking
+    first = chat.send_as(doctor, conversation, "d-1", MessageKind.TEXT, "Hello").message
+
+    receipt = chat.read_as(me, conversation, 2**31 - 1)
+    later = chat.send_as(doctor, conversation, "d-2", MessageKind.TEXT, "Are you there?")
+
+    assert (receipt.up_to, receipt.moved) == (first.id, True)
+    assert not later.read and chat.unread_as(me, conversation) == 1
+    assert not chat.read_as(me, conversation, ident(first)).moved  # nothing new: no receipt
+    assert chat.read_as(me, conversation, ident(later.message)).moved
 
 
 def test_only_the_two_parties_read_or_send(
@@ -353,7 +410,7 @@ def test_read_as_returns_the_conversation_whose_parties_hear_of_it(
     chat: ChatService, talking: tuple[Actor, Actor, int]
 ) -> None:
     me, doctor, conversation = talking
-    read = chat.read_as(doctor, conversation, 0)
+    read = chat.read_as(doctor, conversation, 0).conversation
     assert set(read.parties) == {Party(Role.PATIENT, me.id), Party(Role.DOCTOR, doctor.id)}
 
 

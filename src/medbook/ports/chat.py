@@ -40,8 +40,9 @@ class ConversationRepository(Protocol):
         Always the patient first, then the doctor (one lock order, no deadlock)."""
         ...
 
-    def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> None:
-        """Move the reader's receipt forward to ``up_to``; never back (a conditional update)."""
+    def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> bool:
+        """Move the reader's receipt forward to ``up_to``; never back (a conditional update).
+        True when it moved."""
         ...
 
 

@@ -17,6 +17,7 @@ from medbook.domain.chat.rules import (
     compose,
     ensure_content,
     ensure_relationship,
+    ensure_same_message,
 )
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Actor, Role
@@ -49,6 +50,16 @@ class MessageView:
 
     message: Message
     read: bool
+
+
+@frozen
+class Receipt:
+    """A read receipt as stored: up to which message, and whether it moved (parties hear of it
+    only then)."""
+
+    conversation: Conversation
+    up_to: int
+    moved: bool
 
 
 @frozen
@@ -159,6 +170,8 @@ class ChatService:
             # looking for the client id first is safe; the unique key backs it all the same.
             uow.conversations.lock_parties(conversation)
             found = uow.messages.find(actor.role, actor.id, message.client_id)
+            if found is not None:
+                ensure_same_message(found, message)
             stored = found if found is not None else uow.messages.add(message)
             recipient = conversation.other_party(actor.role)
             return Sent(stored, conversation.is_read(stored), recipient, new=found is None)
@@ -213,15 +226,17 @@ class ChatService:
 
         return read_only(self.new_uow, work)
 
-    def read_as(self, actor: Actor, conversation_id: int, up_to: int) -> Conversation:
-        """The actor has read every message of the conversation up to ``up_to``; returns the
-        conversation (its parties hear of the receipt)."""
+    def read_as(self, actor: Actor, conversation_id: int, up_to: int) -> Receipt:
+        """The actor has read every message of the conversation up to ``up_to`` — at most up
+        to its newest message: a receipt beyond it would mark messages not yet sent as read."""
         _ensure_cursor("up_to", up_to, 0)
 
-        def work(uow: ChatUnitOfWork) -> Conversation:
+        def work(uow: ChatUnitOfWork) -> Receipt:
             conversation = self._party_to(uow, actor, conversation_id)
-            uow.conversations.mark_read(conversation_id, actor.role, up_to)
-            return conversation
+            newest = uow.messages.page(conversation_id, after=None, before=None, limit=1)
+            reached = min(up_to, newest[-1].id or 0) if newest else 0
+            moved = uow.conversations.mark_read(conversation_id, actor.role, reached)
+            return Receipt(conversation, reached, moved)
 
         return transactionally(self.new_uow, work)
 

@@ -27,10 +27,11 @@ from ws_support import (
     connected,
 )
 
+from medbook.domain.chat.model import MessageKind
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Role
 from medbook.domain.shared.entity import MAX_ID
-from medbook.entrypoints.chat.server import ChatLimits
+from medbook.entrypoints.chat.server import SYNC_PAGE, ChatLimits
 
 HUGE = 10**30
 
@@ -357,9 +358,15 @@ def test_a_resent_client_id_is_acknowledged_with_the_stored_message(
     world: World, patient: ChatClient
 ) -> None:
     first = patient.request(send_frame(world, "same", content="first"), "ack")
-    again = patient.request(send_frame(world, "same", content="second"), "ack")
+    again = patient.request(send_frame(world, "same", content="first"), "ack")
+    other = patient.request(send_frame(world, "same", content="second"), "error")
 
     assert again["message"] == first["message"]
+    assert (other["code"], other["field"], other["client_id"]) == (
+        "client_id_reused",
+        "client_id",
+        "same",
+    )
     messages, last = patient.sync(0)
     assert [m["message"]["content"] for m in messages] == ["first"]
     assert last == first["message"]["id"]
@@ -675,3 +682,42 @@ def test_a_server_serves_only_its_path(world: World, server: RunningChat) -> Non
     with pytest.raises(InvalidStatus) as refused:
         ChatClient(f"ws://127.0.0.1:{server.port}/elsewhere")
     assert refused.value.response.status_code == 404
+
+
+# --- what one frame or one user may cost (found by the probe of the chat server) -----------------
+
+PAGED = ChatLimits(sync_pages=1, auth_timeout=0.5, notification_poll=0.05)
+
+
+def test_one_sync_frame_answers_a_bounded_number_of_pages(world: World, serve: Serve) -> None:
+    """A 25-byte ``sync`` once made the server read and send ~16 MB; now a frame answers at most
+    ``sync_pages`` pages and says ``more``: each further batch costs a frame of the rate."""
+    chat = world.services.chat
+    for n in range(SYNC_PAGE + 5):
+        chat.send_as(world.patient.actor, world.conversation_id, f"bulk-{n}", MessageKind.TEXT, "x")
+    with connected(serve(PAGED).url, world.doctor.token) as doctor:
+        first, last = doctor.sync(0)
+        synced = doctor.received[-1]
+        assert synced["type"] == "synced" and synced["more"] is True
+        assert len(first) == SYNC_PAGE
+
+        rest, end = doctor.sync(last)
+        assert doctor.received[-1]["more"] is False
+        assert len(rest) == 5 and end > last
+        ids = [m["message"]["id"] for m in first + rest]
+        assert ids == sorted(set(ids))
+
+
+def test_a_user_holds_a_bounded_number_of_connections(world: World, serve: Serve) -> None:
+    few = ChatLimits(connections_per_user=3, auth_timeout=0.5, notification_poll=0.05)
+    url = serve(few).url
+    with (
+        connected(url, world.patient.token),
+        connected(url, world.patient.token),
+        connected(url, world.patient.token),
+        ChatClient(url) as fourth,
+    ):
+        fourth.send({"type": "auth", "token": world.patient.token})
+        assert fourth.closed_with() == 4429
+        with connected(url, world.doctor.token) as doctor:  # others are not counted against it
+            doctor.ping()

@@ -153,7 +153,14 @@ class ChatMachine(RuleBasedStateMachine):
         with ChatClient(self.served.url) as probe:
             probe.auth(self.world.patient.token)
             _, self.baseline = probe.sync(0)
-            # Earlier examples' messages are not this example's: the model starts above them.
+        # Where each party's read receipt stands (a receipt is announced only when it moves).
+        with self.world.services.new_uow() as uow:
+            conversation = uow.conversations.get(self.world.conversation_id)
+            assert conversation is not None
+            self.receipts = {
+                "patient": conversation.patient_read_up_to,
+                "doctor": conversation.doctor_read_up_to,
+            }
 
     @precondition(lambda self: len(self.connections) < len(SLOTS))
     @rule(data=st.data())
@@ -189,8 +196,16 @@ class ChatMachine(RuleBasedStateMachine):
     def resend(self, data: st.DataObject, content: str) -> None:
         slot = data.draw(st.sampled_from(sorted(self.connections)), label="slot")
         client_id = data.draw(st.sampled_from(self.used), label="client_id")
-        new = (slot[0], client_id) not in self.committed
+        key = (slot[0], client_id)
+        new = key not in self.committed
         client = self.connections[slot].client
+        if not new and data.draw(st.booleans(), label="same message"):
+            content = self.committed[key][1]
+        if not new and content != self.committed[key][1]:
+            # A client id names one message: another content under it is refused.
+            refused = client.request(self.frame(client_id, content), "error")
+            assert (refused["code"], refused["field"]) == ("client_id_reused", "client_id")
+            return
         ack = client.request(self.frame(client_id, content), "ack")
         message_id = self.record(slot[0], client_id, ack, content)
         self.connections[slot].held[message_id] = ack["message"]["content"]  # its own, by ack
@@ -223,6 +238,12 @@ class ChatMachine(RuleBasedStateMachine):
         self.connections[slot].client.send(
             {"type": "read", "conversation_id": self.world.conversation_id, "up_to": up_to}
         )
+        if up_to <= self.receipts[user]:  # receipts never move back; nothing is announced
+            for connection in self.connections.values():
+                connection.client.ping()
+                assert not [f for f in connection.client.inbox if f["type"] == "read"]
+            return
+        self.receipts[user] = up_to
         for connection in self.connections.values():  # both parties hear of it
             got = connection.client.wait_for(lambda f: f["type"] in ("read", "error"))
             assert got == expected, got

@@ -30,6 +30,9 @@ from medbook.ports.broker import Deliver
 
 log = logging.getLogger(__name__)
 
+#: Seconds to wait for Redis to confirm a subscription.
+SUBSCRIBE_TIMEOUT = 5.0
+
 _NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) + tonumber(t[2]) / 1000000 "
 _JOIN = (
     _NOW + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
@@ -72,6 +75,8 @@ class RedisBroker:
         self._mine: dict[Party, set[str]] = {}
         self._deliver: Deliver | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed: dict[Party, asyncio.Future[None]] = {}
+        self._pongs: dict[str, asyncio.Future[None]] = {}
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisBroker:
@@ -95,10 +100,14 @@ class RedisBroker:
         await self._redis.aclose()
 
     async def join(self, party: Party, connection_id: str) -> bool:
+        """Returns once this process receives what is published to the party: a client told it
+        is connected must not miss a frame published a moment later."""
         mine = self._mine.setdefault(party, set())
-        if not mine:
-            await self._pubsub.subscribe(self._channel(party))
+        first_here = not mine
         mine.add(connection_id)
+        if first_here:
+            self._subscribed[party] = asyncio.ensure_future(self._subscribe(party))
+        await asyncio.shield(self._subscribed[party])
         count = await self._join(keys=[self._online_key(party)], args=[connection_id, self._ttl])
         return int(count) == 1
 
@@ -107,6 +116,7 @@ class RedisBroker:
         mine.discard(connection_id)
         if not mine:
             self._mine.pop(party, None)
+            self._subscribed.pop(party, None)
             await self._pubsub.unsubscribe(self._channel(party))
         removed, left = await self._leave(keys=[self._online_key(party)], args=[connection_id])
         return int(removed) == 1 and int(left) == 0
@@ -120,6 +130,19 @@ class RedisBroker:
 
     async def publish(self, party: Party, frame: str) -> None:
         await self._redis.publish(self._channel(party), frame)
+
+    async def _subscribe(self, party: Party) -> None:
+        """SUBSCRIBE, then a PING on the same connection: its PONG comes back once Redis has
+        processed the SUBSCRIBE (one connection's commands run in order)."""
+        await self._pubsub.subscribe(self._channel(party))
+        token = uuid.uuid4().hex
+        pong = asyncio.get_running_loop().create_future()
+        self._pongs[token] = pong
+        try:
+            await self._pubsub.ping(token)
+            await asyncio.wait_for(pong, SUBSCRIBE_TIMEOUT)
+        finally:
+            self._pongs.pop(token, None)
 
     def _channel(self, party: Party) -> str:
         return f"{self._prefix}:party:{party.role.value}:{party.id}"
@@ -139,6 +162,11 @@ class RedisBroker:
         while True:
             try:
                 async for message in self._pubsub.listen():
+                    if message.get("type") == "pong":
+                        pong = self._pongs.get(_text(message["data"]))
+                        if pong is not None and not pong.done():
+                            pong.set_result(None)
+                        continue
                     if message.get("type") != "message":
                         continue
                     party = self._party_of(_text(message["channel"]))

@@ -39,15 +39,16 @@ class MemoryConversations(MemoryTable):
     def lock_parties(self, conversation: Conversation) -> None:
         """Nothing to do: the store runs one transaction at a time."""
 
-    def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> None:
+    def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> bool:
         conversation = self.get(conversation_id)
-        if conversation is None:
-            return
+        if conversation is None or conversation.read_up_to(reader) >= up_to:
+            return False
         if reader is Role.PATIENT:
             conversation.patient_read_up_to = max(conversation.patient_read_up_to, up_to)
         else:
             conversation.doctor_read_up_to = max(conversation.doctor_read_up_to, up_to)
         self._save(conversation)
+        return True
 
 
 class MemoryMessages(MemoryTable):

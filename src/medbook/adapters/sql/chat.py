@@ -155,13 +155,14 @@ class SqlConversations(Repository):
     def of_doctor(self, doctor_id: int) -> Sequence[Conversation]:
         return self._where(conversations.c.doctor_id == doctor_id)
 
-    def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> None:
+    def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> bool:
         column = _read_up_to(reader)
-        self.connection.execute(
+        result = self.connection.execute(
             update(conversations)
             .where(conversations.c.id == conversation_id, column < up_to)
             .values({column.name: up_to})
         )
+        return bool(result.rowcount)
 
     def _one(self, condition: Any) -> Conversation | None:
         row = self.connection.execute(select(conversations).where(condition)).first()

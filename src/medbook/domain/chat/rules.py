@@ -11,14 +11,16 @@ from attrs import frozen
 
 from medbook.domain.chat.model import Conversation, Message, MessageKind
 from medbook.domain.shared.actors import Actor
-from medbook.domain.shared.errors import InvalidValue, NoRelationship
+from medbook.domain.shared.errors import ClientIdReused, InvalidValue, NoRelationship
 from medbook.domain.shared.text import TextRule
 
 #: Text messages: several lines, up to 4000 characters, at least one visible.
 MESSAGE_TEXT = TextRule(4000, multiline=True)
 #: The longest URL an image or file message may carry.
 MAX_URL_LENGTH = 2000
-_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://|/)[\x21-\x7e]+")
+# An http(s) URL or a path on this host ("/…", never "//…" or "/\…", which browsers read as
+# another host); printable ASCII without quotes, angle brackets or backslashes.
+_URL = re.compile(r"(?:https?://[a-z0-9.-]+(?::\d{1,5})?)?/(?![/\\])[!#-;=?-\[\]-~]*")
 _CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
 
 
@@ -70,6 +72,22 @@ def ensure_client_id(client_id: str) -> str:
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise InvalidValue("client_id", "must be 1 to 64 printable ASCII characters")
     return client_id
+
+
+def ensure_same_message(stored: Message, resent: Message) -> Message:
+    """A resend of a client id must be the message first sent with it: the same conversation,
+    kind and content. Anything else would ack (and deliver) an older message in its place — to
+    another conversation's party, even."""
+    if (stored.conversation_id, stored.kind, stored.content) != (
+        resent.conversation_id,
+        resent.kind,
+        resent.content,
+    ):
+        raise ClientIdReused(
+            f"client id {resent.client_id!r} was used for another message: use a new one",
+            field="client_id",
+        )
+    return stored
 
 
 def ensure_content(kind: MessageKind, content: str) -> str:

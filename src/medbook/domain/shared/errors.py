@@ -127,6 +127,13 @@ class ConversationNotFound(NotFound):
     code = "conversation_not_found"
 
 
+class ClientIdReused(Conflict):
+    """A sender's client id names one message: sending it again with another conversation, kind
+    or content is refused (a resend must be the same message)."""
+
+    code = "client_id_reused"
+
+
 class NoRelationship(Forbidden):
     """The patient has no appointment (contract, paid visit) with the doctor to talk about."""
 

@@ -87,8 +87,8 @@ def notification(n: Notification) -> str:
     return encode({"type": "notification", "notification": NotificationOut.of(n)})
 
 
-def synced(last_id: int) -> str:
-    return encode({"type": "synced", "last_id": last_id})
+def synced(last_id: int, more: bool) -> str:
+    return encode({"type": "synced", "last_id": last_id, "more": more})
 
 
 def pong() -> str:

@@ -45,12 +45,14 @@ log = logging.getLogger("medbook.chat")
 T = TypeVar("T")
 
 PATH = "/v1/chat"
+#: Messages per page of a ``sync`` answer.
+SYNC_PAGE = 100
 
 # Close codes (RFC 6455 leaves 4000-4999 to applications; ours mirror HTTP statuses).
 UNAUTHENTICATED = 4401  # no auth frame in time, or a bad, expired or revoked token
 FORBIDDEN = 4403  # authenticated, but not a patient or a doctor
 TOO_SLOW = 4408  # the client did not read what was sent to it: reconnect and sync
-TOO_MANY = 4429  # more frames than the per-connection rate allows
+TOO_MANY = 4429  # more frames than the per-connection rate allows, or too many connections
 
 
 @frozen
@@ -75,6 +77,10 @@ class ChatLimits:
     recheck_interval: float = 60.0
     #: How often the notification feed is read for pushes.
     notification_poll: float = 1.0
+    #: Pages of ``SYNC_PAGE`` messages one ``sync`` frame answers; then ``more`` asks again.
+    sync_pages: int = 5
+    #: Open connections of one user on one chat process (phone, tablet, browser tabs …).
+    connections_per_user: int = 10
 
 
 @define
@@ -107,6 +113,8 @@ class Client:
     actor: Actor
     token: str
     id: str = field(factory=lambda: uuid.uuid4().hex)
+    #: Frames that arrived before ``ready`` was sent (None once it has been).
+    early: list[str] | None = field(factory=list)
 
 
 @define(eq=False)
@@ -173,10 +181,19 @@ class ChatServer:
         client = await self._authenticate(websocket)
         if client is None:
             return
+        if len(self.clients.get(client.party, {})) >= self.limits.connections_per_user:
+            await websocket.close(TOO_MANY, "too many connections: close another first")
+            return
         self.clients.setdefault(client.party, {})[client.id] = client
         try:
+            # `ready` only once the broker delivers here: nothing published to the party after
+            # it may pass it by. What arrives meanwhile waits in `early` and follows `ready`.
+            came_online = await self.broker.join(client.party, client.id)
             await websocket.send(frames.ready(client.party))
-            await self._arrive(client)
+            early, client.early = client.early or [], None
+            for frame in early:
+                broadcast([websocket], frame)
+            await self._arrive(client, came_online)
             await self._converse(client)
         except ConnectionClosed:
             pass
@@ -212,9 +229,8 @@ class ChatServer:
             return None
         return Client(websocket, Party.of(actor), actor, auth.token)
 
-    async def _arrive(self, client: Client) -> None:
+    async def _arrive(self, client: Client, came_online: bool) -> None:
         """Tell the client which of its counterparts are online, and them that it now is."""
-        came_online = await self.broker.join(client.party, client.id)
         counterparts = await self._call(self.services.chat.counterparts_of, client.actor)
         for party in sorted(await self.broker.online(counterparts)):
             await client.websocket.send(frames.presence(party, True))
@@ -303,30 +319,34 @@ class ChatServer:
                 if sent.new and not await self.broker.online([sent.recipient]):
                     await self._call(chat.notify_absent, sent.message)
             case frames.Read():
-                conversation = await self._call(
+                read = await self._call(
                     chat.read_as, client.actor, frame.conversation_id, frame.up_to
                 )
-                receipt = frames.receipt(frame.conversation_id, client.party, frame.up_to)
-                for party in conversation.parties:
-                    await self.broker.publish(party, _envelope(receipt))
+                if read.moved:
+                    receipt = frames.receipt(frame.conversation_id, client.party, read.up_to)
+                    for party in read.conversation.parties:
+                        await self.broker.publish(party, _envelope(receipt))
             case frames.Sync():
                 await self._sync(client, frame.after)
             case frames.Ping():
                 await client.websocket.send(frames.pong())
 
     async def _sync(self, client: Client, after: int) -> None:
-        """Every message of the client's conversations above ``after``, in id order, a page at
-        a time (``send`` waits while the client is slow to read), then ``synced``."""
-        last = after
-        while True:
-            page = await self._call(self.services.chat.sync_as, client.actor, last)
+        """The messages of the client's conversations above ``after``, in id order, a page at a
+        time (``send`` waits while the client is slow to read), then ``synced``: at most
+        ``sync_pages`` pages per frame, so that one small frame cannot make the server read and
+        send without end; ``more`` tells the client to ask again from ``last_id``."""
+        last, more = after, False
+        for _ in range(self.limits.sync_pages):
+            page = await self._call(self.services.chat.sync_as, client.actor, last, SYNC_PAGE)
             for view in page:
                 await client.websocket.send(frames.message("message", view.message, view.read))
                 assert view.message.id is not None
                 last = view.message.id
-            if len(page) < 100:
+            more = len(page) == SYNC_PAGE
+            if not more:
                 break
-        await client.websocket.send(frames.synced(last))
+        await client.websocket.send(frames.synced(last, more))
 
     # --- what reaches a party --------------------------------------------------------------------
 
@@ -338,6 +358,9 @@ class ChatServer:
         keeping_up = []
         for client in self.clients.get(party, {}).values():
             if client.id == skip:
+                continue
+            if client.early is not None:
+                client.early.append(frame)
                 continue
             transport = client.websocket.transport
             if transport.get_write_buffer_size() > self.limits.max_backlog:
