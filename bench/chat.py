@@ -193,7 +193,14 @@ async def _exchange(talkers: list[tuple[Talker, str]], messages: int) -> float:
     readers = [asyncio.create_task(t.read(ws, messages)) for (t, _), ws in pairs]
     started = time.perf_counter()
     await asyncio.gather(*(t.talk(ws) for (t, _), ws in pairs))
-    await asyncio.wait_for(asyncio.gather(*readers), 120)
+    try:
+        await asyncio.wait_for(asyncio.gather(*readers), 120)
+    except TimeoutError:
+        short = [(t.conversation_id, len(t.delivered), t.done) for t, _ in talkers]
+        short = [s for s in short if s[1] < messages or s[2] < messages]
+        raise SystemExit(
+            f"not everything arrived: (conversation, delivered, acked) {short}"
+        ) from None
     elapsed = time.perf_counter() - started
     for websocket in sockets:
         await websocket.close()

@@ -344,3 +344,36 @@ def test_brokers_under_different_prefixes_do_not_meet(redis_url: str) -> None:
             for key in client.scan_iter(f"{prefix}*"):
                 client.delete(key)
         client.close()
+
+
+def test_a_frame_published_as_soon_as_join_returns_is_delivered(run: Runner) -> None:
+    """The chat server sends ``ready`` once ``join`` returns, and the other party may publish
+    at once: the subscription must be in force by then. (Without Redis confirming it, frames
+    were lost to a subscription still in flight; found by bench/chat.py with two processes.)"""
+
+    async def scenario(processes: Processes) -> None:
+        here, inbox = await processes()
+        there, _ = await processes()
+        parties = [Party(Role.PATIENT, 1000 + n) for n in range(50)]
+        for party in parties:
+            await here.join(party, f"c-{party.id}")
+            await there.publish(party, f"hello {party.id}")
+        frames = await inbox.wait_for(len(parties))
+        assert sorted(frames, key=str) == sorted(((p, f"hello {p.id}") for p in parties), key=str)
+
+    run(scenario)
+
+
+def test_a_burst_of_publishes_waits_for_connections_instead_of_failing(run: Runner) -> None:
+    """Hundreds of senders at once (bench/chat.py's 200 clients) made the Redis adapter's
+    default pool answer "Too many connections"; a message was then stored but never delivered."""
+
+    async def scenario(processes: Processes) -> None:
+        here, inbox = await processes()
+        there, _ = await processes()
+        await here.join(PATIENT, "p")
+        await asyncio.gather(*(there.publish(PATIENT, f"burst {n}") for n in range(400)))
+        frames = await inbox.wait_for(400, timeout=10)
+        assert sorted(frame for _, frame in frames) == sorted(f"burst {n}" for n in range(400))
+
+    run(scenario)

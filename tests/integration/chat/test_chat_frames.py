@@ -25,9 +25,11 @@ from ws_support import (
     Serve,
     World,
     connected,
+    running,
 )
 
-from medbook.domain.chat.model import MessageKind
+from medbook.adapters.broker import LocalBroker
+from medbook.domain.chat.model import MessageKind, Party
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Role
 from medbook.domain.shared.entity import MAX_ID
@@ -721,3 +723,25 @@ def test_a_user_holds_a_bounded_number_of_connections(world: World, serve: Serve
         assert fourth.closed_with() == 4429
         with connected(url, world.doctor.token) as doctor:  # others are not counted against it
             doctor.ping()
+
+
+class _BrokerDown(LocalBroker):
+    """Joins work; every publish fails, as with Redis gone after the connections were made."""
+
+    async def publish(self, party: Party, frame: str) -> None:
+        raise ConnectionError("the broker is unreachable")
+
+
+def test_a_stored_message_is_acked_once_even_when_its_fan_out_fails(world: World) -> None:
+    """bench/chat.py found that a failed publish after the commit answered the sender an
+    internal_error for a message that was stored and acked; the recipient's sync has it."""
+    with (
+        running(world.services, LIMITS, _BrokerDown()) as served,
+        connected(served.url, world.patient.token) as patient,
+    ):
+        ack = patient.request(send_frame(world, "kept"), "ack")
+        patient.ping()
+        assert not [f for f in patient.inbox if f["type"] == "error"], patient.inbox
+    with running(world.services, LIMITS) as served, connected(served.url, world.doctor.token) as d:
+        got, _ = d.sync(0)
+        assert ack["message"]["id"] in [m["message"]["id"] for m in got]

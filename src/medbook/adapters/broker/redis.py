@@ -79,8 +79,13 @@ class RedisBroker:
         self._pongs: dict[str, asyncio.Future[None]] = {}
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> RedisBroker:
-        return cls(aioredis.Redis.from_url(url, health_check_interval=10), **options)
+    def from_url(cls, url: str, *, max_connections: int = 32, **options: Any) -> RedisBroker:
+        # A blocking pool: a burst of publishes waits for a free connection instead of failing
+        # with "Too many connections" (the default pool's answer under load).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=10, health_check_interval=10
+        )
+        return cls(aioredis.Redis(connection_pool=pool), **options)
 
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver

@@ -37,6 +37,7 @@ from medbook.entrypoints.http.body import MalformedBody, decode_json
 from medbook.entrypoints.http.converter import BodyError, structure
 from medbook.ports.broker import Broker
 from medbook.ports.transaction import TransientConflict
+from medbook.services.chat import Sent
 
 if TYPE_CHECKING:
     from medbook.bootstrap import Services
@@ -236,16 +237,14 @@ class ChatServer:
             await client.websocket.send(frames.presence(party, True))
         if came_online:
             for party in counterparts:
-                await self.broker.publish(party, _envelope(frames.presence(client.party, True)))
+                await self._publish(party, _envelope(frames.presence(client.party, True)))
 
     async def _depart(self, client: Client) -> None:
         try:
             if await self.broker.leave(client.party, client.id):
                 counterparts = await self._call(self.services.chat.counterparts_of, client.actor)
                 for party in counterparts:
-                    await self.broker.publish(
-                        party, _envelope(frames.presence(client.party, False))
-                    )
+                    await self._publish(party, _envelope(frames.presence(client.party, False)))
         except Exception:  # the connection is gone either way; presence expires on its own
             log.exception("chat: could not record that %s left", client.party)
 
@@ -313,11 +312,7 @@ class ChatServer:
                 await client.websocket.send(
                     frames.message("ack", sent.message, sent.read, client_id=frame.client_id)
                 )
-                out = frames.message("message", sent.message, sent.read)
-                await self.broker.publish(sent.recipient, _envelope(out))
-                await self.broker.publish(client.party, _envelope(out, skip=client.id))
-                if sent.new and not await self.broker.online([sent.recipient]):
-                    await self._call(chat.notify_absent, sent.message)
+                await self._fan_out(client, sent)
             case frames.Read():
                 read = await self._call(
                     chat.read_as, client.actor, frame.conversation_id, frame.up_to
@@ -325,11 +320,33 @@ class ChatServer:
                 if read.moved:
                     receipt = frames.receipt(frame.conversation_id, client.party, read.up_to)
                     for party in read.conversation.parties:
-                        await self.broker.publish(party, _envelope(receipt))
+                        await self._publish(party, _envelope(receipt))
             case frames.Sync():
                 await self._sync(client, frame.after)
             case frames.Ping():
                 await client.websocket.send(frames.pong())
+
+    async def _publish(self, party: Party, payload: str) -> None:
+        """Best effort, like every live delivery: the database has what matters, and ``sync``
+        repairs what a broker outage loses."""
+        try:
+            await self.broker.publish(party, payload)
+        except Exception:
+            log.exception("chat: could not publish to %s", party)
+
+    async def _fan_out(self, client: Client, sent: Sent) -> None:
+        """The stored message to the recipient's connections and the sender's others, or an
+        inbox notice when the recipient has none. It is stored and acknowledged already: a
+        failure here (the broker unreachable) is logged, never reported to the sender as a
+        failed send; ``sync`` brings the message to the recipient."""
+        out = frames.message("message", sent.message, sent.read)
+        try:
+            await self._publish(sent.recipient, _envelope(out))
+            await self._publish(client.party, _envelope(out, skip=client.id))
+            if sent.new and not await self.broker.online([sent.recipient]):
+                await self._call(self.services.chat.notify_absent, sent.message)
+        except Exception:
+            log.exception("chat: message %s stored but not fanned out", sent.message.id)
 
     async def _sync(self, client: Client, after: int) -> None:
         """The messages of the client's conversations above ``after``, in id order, a page at a
