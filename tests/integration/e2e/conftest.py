@@ -28,6 +28,7 @@ from e2e_support import (
     HttpClient,
     Server,
     clean_environment,
+    free_port,
     phone_numbers,
     strong_secret,
 )
@@ -65,7 +66,9 @@ def _hospital_ids(http: HttpClient) -> dict[str, int]:
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``medbook serve --demo --workers 2`` in a fresh directory."""
     workdir = tmp_path_factory.mktemp("demo-serve")
-    server = Server(workdir, clean_environment(workdir), ("--demo",)).start()
+    # Its chat server on a free port: every demo would want the default 8001.
+    chat_bind = ("--chat-bind", f"127.0.0.1:{free_port()}")
+    server = Server(workdir, clean_environment(workdir), ("--demo", *chat_bind)).start()
     yield server
     server.stop()
 

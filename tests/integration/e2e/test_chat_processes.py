@@ -35,7 +35,17 @@ from chat_process_support import (
     open_client,
     start_conversation,
 )
-from e2e_support import Deployment, Server, clean_environment, free_port, strong_secret
+from e2e_support import (
+    Deployment,
+    HttpClient,
+    Server,
+    clean_environment,
+    free_port,
+    is_listening,
+    strong_secret,
+)
+
+from medbook.demo import DEMO_PASSWORD, DEMO_PATIENT
 
 REDIS_URL = os.environ.get("MEDBOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MESSAGE_FIELDS = {"id", "conversation_id", "sender_id", "sender_role", "kind", "content"}
@@ -45,14 +55,19 @@ MESSAGE_FIELDS = {"id", "conversation_id", "sender_id", "sender_role", "kind", "
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def demo_chat_bind() -> str:
+    """Where the demo's own chat server listens (a free port, not the default 8001)."""
+    return f"127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_chat_bind: str) -> Iterator[Server]:
     """The demo server of conftest, but with a JWT secret the test knows (``--demo`` keeps a
     secret it is given), so that the chat processes share it and tests can sign tokens; and its
-    own chat server on a free port (not the default 8001 every demo would want)."""
+    own chat server on a free port."""
     workdir = tmp_path_factory.mktemp("chat-demo-serve")
     env = clean_environment(workdir, {"MEDBOOK_JWT_SECRET": strong_secret()})
-    chat_bind = f"127.0.0.1:{free_port()}"
-    server = Server(workdir, env, ("--demo", "--chat-bind", chat_bind)).start()
+    server = Server(workdir, env, ("--demo", "--chat-bind", demo_chat_bind)).start()
     yield server
     server.stop()
 
@@ -444,3 +459,25 @@ def test_a_chat_process_killed_mid_conversation_loses_no_acknowledged_message(
                 f"{client_id} stored {by_content.count(content)}x"
             )
     assert by_content.count("Sent as A died") == 1
+
+
+def test_the_demo_starts_a_chat_where_its_patient_and_doctor_talk(
+    demo_server: Server, demo_chat_bind: str
+) -> None:
+    """What the README's two terminals do: the demo's own chat server, the demo accounts and
+    the conversation the demo made for them."""
+    http = HttpClient(demo_server.base_url)
+    patient = http.login(DEMO_PATIENT[0], DEMO_PASSWORD, "patient")
+    doctor = http.login("13800000001", DEMO_PASSWORD, "doctor")
+    [conversation] = http.expect(200, "GET", "/v1/conversations", token=patient)
+    deadline = time.monotonic() + 30  # the chat server starts beside the HTTP API
+    while not is_listening(int(demo_chat_bind.rpartition(":")[2])):
+        assert time.monotonic() < deadline, demo_server.stderr_path.read_text()[-3000:]
+        time.sleep(0.1)
+    url = f"ws://{demo_chat_bind}/v1/chat"
+    with ChatClient(url, "demo patient") as p, ChatClient(url, "demo doctor") as d:
+        p.auth(patient)
+        d.auth(doctor)
+        sent = p.send(conversation["id"], "Hello, doctor", client_id="hello-1")
+        got = d.expect_message(sent["id"])
+        assert (got["content"], got["sender_role"]) == ("Hello, doctor", "patient")

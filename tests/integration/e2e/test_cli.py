@@ -186,7 +186,9 @@ def test_create_admin_refuses_a_phone_already_used_by_an_admin(cli: Cli) -> None
 
 
 def test_serve_demo_prints_how_to_log_in_on_its_own_address(tmp_path: Path) -> None:
-    server = Server(tmp_path, clean_environment(tmp_path), ("--demo",)).start()
+    server = Server(
+        tmp_path, clean_environment(tmp_path), ("--demo", "--chat-bind", f"127.0.0.1:{free_port()}")
+    ).start()
     try:
         out = server.stdout_path.read_text()
         assert f"127.0.0.1:{server.port}/v1/sessions" in out

@@ -38,7 +38,7 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from e2e_support import HttpClient, Server, clean_environment
+from e2e_support import HttpClient, Server, clean_environment, free_port
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -130,7 +130,9 @@ def pristine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     """A demo server of its own, whose directory no fuzzed call has changed (a fuzzed doctor or
     admin may move or un-approve a demo doctor, which takes their sessions off the offer)."""
     workdir = tmp_path_factory.mktemp("pristine-serve")
-    server = Server(workdir, clean_environment(workdir), ("--demo",)).start()
+    server = Server(
+        workdir, clean_environment(workdir), ("--demo", "--chat-bind", f"127.0.0.1:{free_port()}")
+    ).start()
     yield server
     server.stop()
 
