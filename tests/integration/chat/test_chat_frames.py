@@ -745,3 +745,22 @@ def test_a_stored_message_is_acked_once_even_when_its_fan_out_fails(world: World
     with running(world.services, LIMITS) as served, connected(served.url, world.doctor.token) as d:
         got, _ = d.sync(0)
         assert ack["message"]["id"] in [m["message"]["id"] for m in got]
+
+
+def test_a_storm_of_syncs_each_answered_in_full_closes_with_4429(
+    world: World, serve: Serve
+) -> None:
+    """Found by the second probe: the rate was checked as each frame was taken up, and a sync of
+    five pages took long enough for the bucket to refill, so 200 pipelined syncs were all answered
+    in full (100,000 frames). Every page after the first now costs a frame of the rate."""
+    chat = world.services.chat
+    for n in range(SYNC_PAGE * 3):
+        chat.send_as(world.patient.actor, world.conversation_id, f"many-{n}", MessageKind.TEXT, "x")
+    limits = ChatLimits(frames_per_second=2, burst=10, auth_timeout=0.5, notification_poll=0.05)
+    with connected(serve(limits).url, world.doctor.token) as doctor:
+        for _ in range(40):
+            doctor.send({"type": "sync", "after": 0})
+        assert doctor.closed_with(timeout=30) == 4429
+        # A page is worth a frame: what was sent stays within the burst (and a refill or so).
+        pages = len([f for f in doctor.received if f["type"] == "message"]) / SYNC_PAGE
+        assert pages <= limits.burst + 2, pages

@@ -104,6 +104,11 @@ class FrameRate:
         self.tokens -= 1
         return True
 
+    def charge(self, frames: int) -> None:
+        """Work a frame caused beyond itself, counted as that many frames (the bucket may go
+        below zero: the next frames wait for it to refill)."""
+        self.tokens -= frames
+
 
 @define(eq=False)
 class Client:
@@ -116,6 +121,8 @@ class Client:
     id: str = field(factory=lambda: uuid.uuid4().hex)
     #: Frames that arrived before ``ready`` was sent (None once it has been).
     early: list[str] | None = field(factory=list)
+    #: What the connection may still send (``ChatLimits.frames_per_second`` and ``burst``).
+    rate: FrameRate | None = None
 
 
 @define(eq=False)
@@ -249,7 +256,7 @@ class ChatServer:
             log.exception("chat: could not record that %s left", client.party)
 
     async def _converse(self, client: Client) -> None:
-        rate = FrameRate(self.limits.frames_per_second, self.limits.burst)
+        rate = client.rate = FrameRate(self.limits.frames_per_second, self.limits.burst)
         async for raw in client.websocket:
             if not rate.allow(time.monotonic()):
                 # Gone at once for everyone else; then the frames it queued are read and
@@ -354,7 +361,11 @@ class ChatServer:
         ``sync_pages`` pages per frame, so that one small frame cannot make the server read and
         send without end; ``more`` tells the client to ask again from ``last_id``."""
         last, more = after, False
-        for _ in range(self.limits.sync_pages):
+        for pages in range(self.limits.sync_pages):
+            if pages and client.rate is not None:
+                # Every page after the first costs a frame of the rate: a storm of syncs, each
+                # answered in full, closes with 4429 like any other flood.
+                client.rate.charge(1)
             page = await self._call(self.services.chat.sync_as, client.actor, last, SYNC_PAGE)
             for view in page:
                 await client.websocket.send(frames.message("message", view.message, view.read))
