@@ -224,3 +224,32 @@ class DepartmentMismatch(InvalidValue):
 
     def __init__(self) -> None:
         super().__init__("department_id", "the department does not belong to that hospital")
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+class OrderNotPayable(Conflict):
+    """Only an order waiting for its payment, before its deadline, can be paid."""
+
+    code = "order_not_payable"
+
+
+class OrderNotCancellable(Conflict):
+    """Only an unpaid order can be cancelled (a paid one is refunded)."""
+
+    code = "order_not_cancellable"
+
+
+class OrderNotRefundable(Conflict):
+    code = "order_not_refundable"
+
+
+class OrderNotCompletable(Conflict):
+    code = "order_not_completable"
+
+
+class AmountMismatch(Conflict):
+    """A payment whose amount is not the order's total: refused, and nothing changes."""
+
+    code = "amount_mismatch"

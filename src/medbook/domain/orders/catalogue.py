@@ -1,0 +1,129 @@
+"""What hospitals offer outside their walls, and which of it reaches a patient's point.
+
+A provider covers the points within its service radius of its hospital (great-circle distance).
+For a database to find candidates fast, ``search_box`` gives a latitude/longitude box around the
+patient's point that holds every provider that can cover it (no radius exceeds
+``MAX_RADIUS_KM``); the exact distance is then decided here, by ``covering``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+from collections.abc import Iterable
+
+from attrs import define, field, frozen
+
+from medbook.domain.shared.entity import Entity
+from medbook.domain.shared.errors import InvalidValue
+from medbook.domain.shared.geo import EARTH_RADIUS_KM, MAX_LATITUDE, GeoPoint, distance_km
+from medbook.domain.shared.money import Money
+from medbook.domain.shared.text import nfc
+
+#: The farthest a provider may travel.
+MAX_RADIUS_KM = 100.0
+#: The most places a service may offer on one date.
+MAX_CAPACITY = 1000
+
+
+class ServiceCategory(enum.Enum):
+    HOME_NURSING = "home_nursing"
+    REHABILITATION = "rehabilitation"
+    CHRONIC_DISEASE_FOLLOW_UP = "chronic_disease_follow_up"
+    MATERNAL_AND_INFANT_CARE = "maternal_and_infant_care"
+    TRADITIONAL_CHINESE_MEDICINE = "traditional_chinese_medicine"
+
+
+def _radius(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue("service_radius_km", "must be a number")
+    if not 0 < value <= MAX_RADIUS_KM:
+        raise InvalidValue("service_radius_km", f"must be more than 0 and at most {MAX_RADIUS_KM}")
+    return float(value)
+
+
+def _capacity(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CAPACITY:
+        raise InvalidValue("capacity", f"must be a whole number from 1 to {MAX_CAPACITY}")
+    return value
+
+
+@define(slots=False, eq=False)
+class CareService(Entity):
+    """A service a hospital offers at home or at the hospital, on some dates, for a price."""
+
+    hospital_id: int
+    name: str = field(converter=nfc)
+    category: ServiceCategory
+    price: Money
+    capacity: int = field(converter=_capacity)  # places on each date offered
+    dates: frozenset[dt.date]
+    location: GeoPoint  # the provider hospital's
+    radius_km: float = field(converter=_radius)
+    description: str = ""
+    tips: str = ""
+    precautions: str = ""
+    image_url: str | None = None
+    id: int | None = None
+
+    def distance_to(self, point: GeoPoint) -> float:
+        return distance_km(self.location, point)
+
+    def covers(self, point: GeoPoint) -> bool:
+        return self.distance_to(point) <= self.radius_km
+
+    def is_offered_on(self, date: dt.date) -> bool:
+        return date in self.dates
+
+
+@frozen
+class Nearby:
+    service: CareService
+    distance_km: float
+
+
+def covering(services: Iterable[CareService], point: GeoPoint) -> list[Nearby]:
+    """The services whose provider reaches ``point``, nearest first (then by id)."""
+    found = [Nearby(s, s.distance_to(point)) for s in services]
+    reached = [n for n in found if n.distance_km <= n.service.radius_km]
+    return sorted(reached, key=lambda n: (n.distance_km, n.service.id or 0))
+
+
+@frozen
+class Box:
+    """Latitudes and longitudes, in degrees, that a pre-filter keeps (inclusive). A box that
+    crosses the antimeridian has ``west > east``: it keeps longitudes >= west or <= east."""
+
+    south: float
+    north: float
+    west: float
+    east: float
+
+    def holds(self, point: GeoPoint) -> bool:
+        if not self.south <= point.lat <= self.north:
+            return False
+        if self.west <= self.east:
+            return self.west <= point.lng <= self.east
+        return point.lng >= self.west or point.lng <= self.east
+
+
+def search_box(point: GeoPoint, radius_km: float = MAX_RADIUS_KM) -> Box:
+    """A box that holds every point within ``radius_km`` of ``point`` (a little more, never
+    less): the providers that may cover ``point`` are inside it, since the distance is
+    symmetric and no radius is larger."""
+    angle = math.degrees(radius_km / EARTH_RADIUS_KM) * 1.001  # a margin for rounding
+    south, north = point.lat - angle, point.lat + angle
+    if south <= -MAX_LATITUDE or north >= MAX_LATITUDE:  # a pole is inside: every longitude
+        return Box(max(south, -MAX_LATITUDE), min(north, MAX_LATITUDE), -180.0, 180.0)
+    # The widest longitude span is at the latitude of the box's edge nearest a pole.
+    widest = max(abs(south), abs(north))
+    spread = angle / math.cos(math.radians(widest))
+    if spread >= 180:
+        return Box(south, north, -180.0, 180.0)
+    west, east = point.lng - spread, point.lng + spread
+    if west < -180:
+        west += 360
+    if east > 180:
+        east -= 360
+    return Box(south, north, west, east)
