@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
-import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from databases import throwaway_database
 
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
@@ -36,24 +32,6 @@ DOCTORS = 10
 DAYS = 14
 
 
-def _database(kind: str) -> tuple[str, object]:
-    if kind == "sqlite":
-        folder = tempfile.TemporaryDirectory()
-        return f"sqlite:///{Path(folder.name) / 'bench.sqlite3'}", folder
-    server = make_url(os.environ.get("MEDBOOK_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1/"))
-    name = f"medbook_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE `{name}`"))
-
-    class Drop:
-        def cleanup(self) -> None:
-            with admin.connect() as connection:
-                connection.execute(text(f"DROP DATABASE `{name}`"))
-
-    return server.set(database=name).render_as_string(hide_password=False), Drop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=["sqlite", "mariadb"], default="sqlite")
@@ -62,7 +40,7 @@ def main() -> None:
     parser.add_argument("--hot", action="store_true", help="every booking on one session")
     args = parser.parse_args()
 
-    url, resource = _database(args.db)
+    url, resource = throwaway_database(args.db)
     try:
         engine = make_engine(url, pool_size=args.threads, max_overflow=0)
         upgrade(engine)

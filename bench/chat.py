@@ -35,7 +35,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from databases import throwaway_database
 from websockets.asyncio.client import ClientConnection, connect
 
 from medbook.adapters.security import Argon2Hasher, JwtTokens
@@ -46,23 +46,6 @@ from medbook.domain import Period, WeeklySchedule
 from medbook.domain.shared.actors import Actor, Role
 
 REDIS_URL = os.environ.get("MEDBOOK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _database(kind: str, folder: Path) -> tuple[str, object]:
-    if kind == "sqlite":
-        return f"sqlite:///{folder / 'bench.sqlite3'}", None
-    server = make_url(os.environ.get("MEDBOOK_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1/"))
-    name = f"medbook_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE `{name}`"))
-
-    class Drop:
-        def cleanup(self) -> None:
-            with admin.connect() as connection:
-                connection.execute(text(f"DROP DATABASE `{name}`"))
-
-    return server.set(database=name).render_as_string(hide_password=False), Drop()
 
 
 def _pairs(url: str, secret: str, count: int) -> list[tuple[str, str, int]]:
@@ -217,7 +200,7 @@ def main() -> None:
 
     folder = tempfile.TemporaryDirectory()
     workdir = Path(folder.name)
-    url, resource = _database(args.db, workdir)
+    url, resource = throwaway_database(args.db)
     secret = secrets.token_urlsafe(48)
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -242,8 +225,7 @@ def main() -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             process.wait(15)
-        if resource is not None:
-            resource.cleanup()  # type: ignore[attr-defined]
+        resource.cleanup()  # type: ignore[attr-defined]
         folder.cleanup()
 
     acked = [v for t, _ in talkers for v in t.acked]

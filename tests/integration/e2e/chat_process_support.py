@@ -19,8 +19,6 @@ import secrets
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,14 +28,13 @@ from typing import Any, NoReturn
 import jwt
 import pytest
 from e2e_support import (
-    POLL_INTERVAL,
-    STARTUP_TIMEOUT,
     STOP_TIMEOUT,
     Account,
     Deployment,
     HttpClient,
     free_port,
     medbook_command,
+    wait_healthy,
 )
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -106,29 +103,8 @@ class ChatProcess:
 
     def _wait_healthy(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"medbook chat ({self.name}) exited with {self.process.returncode} before "
-                    f"it answered /healthz\n{self.output()}",
-                    pytrace=False,
-                )
-            try:
-                health = f"http://127.0.0.1:{self.port}/healthz"
-                with urllib.request.urlopen(health, timeout=2) as response:
-                    if response.status == 200:
-                        return
-                    last = f"status {response.status}"
-            except (OSError, urllib.error.URLError) as error:
-                last = str(error)
-            time.sleep(POLL_INTERVAL)
-        pytest.fail(
-            f"medbook chat ({self.name}) did not answer /healthz within "
-            f"{STARTUP_TIMEOUT:.0f} s ({last})\n{self.output()}",
-            pytrace=False,
-        )
+        health = f"http://127.0.0.1:{self.port}/healthz"
+        wait_healthy(self.process, health, f"medbook chat ({self.name})", self.output)
 
     def stop(self) -> int | None:
         """SIGTERM and wait (SIGKILL to the process group past STOP_TIMEOUT); the exit status."""

@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,33 @@ def clean_environment(workdir: Path, extra: Mapping[str, str] | None = None) -> 
     env["MEDBOOK_REGISTRATIONS_PER_HOUR"] = "10000"
     env.update(extra or {})
     return env
+
+
+def wait_healthy(
+    process: subprocess.Popen[Any], url: str, name: str, output: Callable[[], str]
+) -> None:
+    """Poll ``url`` until it answers 200; fail the test with ``output()`` when ``process``
+    exits first or STARTUP_TIMEOUT passes."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"{name} exited with {process.returncode} before it answered /healthz\n{output()}",
+                pytrace=False,
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+                last = f"status {response.status}"
+        except (OSError, urllib.error.URLError) as error:
+            last = str(error)
+        time.sleep(POLL_INTERVAL)
+    pytest.fail(
+        f"{name} did not answer /healthz within {STARTUP_TIMEOUT:.0f} s ({last})\n{output()}",
+        pytrace=False,
+    )
 
 
 # --- the CLI -------------------------------------------------------------------------------------
@@ -281,28 +308,7 @@ class Server:
 
     def _wait_healthy(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"medbook serve exited with {self.process.returncode} before it answered "
-                    f"/healthz\n{self.output()}",
-                    pytrace=False,
-                )
-            try:
-                with urllib.request.urlopen(self.base_url + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-                    last = f"status {response.status}"
-            except (OSError, urllib.error.URLError) as error:
-                last = str(error)
-            time.sleep(POLL_INTERVAL)
-        pytest.fail(
-            f"medbook serve did not answer /healthz within {STARTUP_TIMEOUT:.0f} s ({last})\n"
-            f"{self.output()}",
-            pytrace=False,
-        )
+        wait_healthy(self.process, self.base_url + "/healthz", "medbook serve", self.output)
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL to its process group after STOP_TIMEOUT; its exit status."""
