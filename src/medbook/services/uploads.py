@@ -35,6 +35,9 @@ from medbook.services.transactions import transactionally
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
 
+#: The metadata entry that records who uploaded a file.
+UPLOADED_BY = "uploaded-by"
+
 #: Whether the actor may fetch the upload at that path because it was shared with them (a chat
 #: message in one of their conversations carries it, …). Each context that shares uploads adds one.
 UploadGrant = Callable[[Actor, str], bool]
@@ -107,7 +110,7 @@ class UploadService:
         """
         data, file_type = self._accept(stream)
         key = self._key(UPLOAD_FOLDER, file_type)
-        metadata = {"uploaded-by": uploader_tag(actor.role, actor.id)}
+        metadata = {UPLOADED_BY: uploader_tag(actor.role, actor.id)}
         if filename:
             metadata["filename"] = filename.encode("ascii", "backslashreplace").decode()[:200]
         stored = self.storage.put(key, data, content_type=file_type.content_type, metadata=metadata)
@@ -118,12 +121,9 @@ class UploadService:
         theirs (``InvalidValue`` on ``field`` for any other URL, another user's upload included)."""
         key = upload_key(url, self.public_url)
         stored = self._stat(key) if key is not None else None
-        if stored is None or stored.metadata.get("uploaded-by") != uploader_tag(
-            actor.role, actor.id
-        ):
+        if stored is None or not _uploaded_by(stored, actor):
             raise InvalidValue(field, "must be the URL of a file you uploaded (POST /v1/uploads)")
-        assert key is not None
-        return upload_path(key)
+        return upload_path(stored.key)
 
     def open_as(self, actor: Actor, name: str) -> Download:
         """The upload at ``/v1/uploads/<name>``, for its uploader or someone it was shared with;
@@ -132,12 +132,10 @@ class UploadService:
         key = upload_key(path)
         stored = self._stat(key) if key is not None else None
         if stored is None or not (
-            stored.metadata.get("uploaded-by") == uploader_tag(actor.role, actor.id)
-            or any(grant(actor, path) for grant in self.grants)
+            _uploaded_by(stored, actor) or any(grant(actor, path) for grant in self.grants)
         ):
             raise ObjectNotFound(f"no upload {name}")
-        assert key is not None
-        return Download(stored, self.storage.open(key))
+        return Download(stored, self.storage.open(stored.key))
 
     def _stat(self, key: str) -> StoredObject | None:
         try:
@@ -168,3 +166,7 @@ class UploadService:
         if old and old != key:
             self.storage.delete(old)
         return doctor
+
+
+def _uploaded_by(stored: StoredObject, actor: Actor) -> bool:
+    return stored.metadata.get(UPLOADED_BY) == uploader_tag(actor.role, actor.id)

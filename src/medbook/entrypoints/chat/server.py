@@ -221,7 +221,7 @@ class ChatServer:
     async def _authenticate(self, websocket: ServerConnection) -> Client | None:
         try:
             raw = await asyncio.wait_for(websocket.recv(), self.limits.auth_timeout)
-            data = decode_json(raw.encode() if isinstance(raw, str) else raw)
+            data = _decoded(raw)
             if not isinstance(data, dict) or data.get("type") != "auth":
                 raise Unauthenticated("the first frame must be {type: auth, token}")
             auth = structure({k: v for k, v in data.items() if k != "type"}, frames.Auth)
@@ -274,7 +274,7 @@ class ChatServer:
         try:
             if isinstance(raw, bytes):
                 raise BodyError([{"field": "frame", "message": "must be a text frame"}])
-            data = decode_json(raw.encode("utf-8", "surrogatepass"))
+            data = _decoded(raw)
             if not isinstance(data, dict):
                 raise BodyError([{"field": "frame", "message": "must be a JSON object"}])
             if isinstance(data.get("client_id"), str) and len(data["client_id"]) <= 64:
@@ -443,6 +443,11 @@ class ChatServer:
                     await client.websocket.close(UNAUTHENTICATED, "the token expired: log in")
                 except Exception:
                     log.exception("chat: could not check a token")
+
+
+def _decoded(raw: str | bytes) -> object:
+    """A frame's JSON, by the same strict decoder as HTTP bodies (``MalformedBody`` if not)."""
+    return decode_json(raw.encode() if isinstance(raw, str) else raw)
 
 
 def _envelope(frame: str, *, skip: str = "") -> str:
