@@ -21,6 +21,7 @@ from medbook.adapters.clock import SystemClock
 from medbook.adapters.images import PillowInspector
 from medbook.adapters.memory import MemoryStore
 from medbook.adapters.memory.storage import MemoryStorage
+from medbook.adapters.payments import SandboxGateway, UnconfiguredGateway
 from medbook.adapters.redis_throttle import RedisThrottle
 from medbook.adapters.security import (
     Argon2Hasher,
@@ -37,6 +38,7 @@ from medbook.domain.accounts.throttling import AttemptLimits, Rate
 from medbook.domain.chat.rules import ChatPolicy
 from medbook.ports.broker import Broker
 from medbook.ports.clock import Clock
+from medbook.ports.payments import PaymentGateway
 from medbook.ports.security import PasswordHasher, Throttle, TokenService
 from medbook.ports.storage import ObjectStorage
 from medbook.ports.unit_of_work import UnitOfWork
@@ -44,6 +46,7 @@ from medbook.services import BookingService, DirectoryService
 from medbook.services.accounts import AccountService
 from medbook.services.chat import ChatService
 from medbook.services.notifications import NotificationService
+from medbook.services.orders import OrderService
 from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
 
 DEFAULT_DATA_DIR = Path("medbook-data")
@@ -75,6 +78,10 @@ class Settings:
     redis_prefix: str = "medbook"
     #: How many logins and registrations are allowed, per account and per client address.
     attempt_limits: AttemptLimits = field(factory=AttemptLimits)
+    #: ``sandbox`` (HMAC-signed notifications, keyed with ``payment_secret``) or ``wechat``.
+    payment_gateway: str = "sandbox"
+    #: The sandbox gateway's key; without it no payment starts and every notification is refused.
+    payment_secret: str | None = None
 
     @database_url.default
     def _default_database(self) -> str:
@@ -97,6 +104,8 @@ class Settings:
             attempt_limits=_attempt_limits(environ),
             redis_url=environ.get("MEDBOOK_REDIS_URL", ""),
             redis_prefix=environ.get("MEDBOOK_REDIS_PREFIX", "") or "medbook",
+            payment_gateway=environ.get("MEDBOOK_PAYMENT_GATEWAY", "") or "sandbox",
+            payment_secret=environ.get("MEDBOOK_PAYMENT_SECRET") or None,
         )
 
     @property
@@ -133,6 +142,7 @@ class Services:
     notifications: NotificationService
     uploads: UploadService
     chat: ChatService
+    orders: OrderService
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
@@ -152,6 +162,7 @@ def build_services(
     max_upload_bytes: int = DEFAULT_MAX_BYTES,
     chat_policy: ChatPolicy | None = None,
     public_url: str = "",
+    gateway: PaymentGateway | None = None,
 ) -> Services:
     """Wire the services onto a unit-of-work factory (SQL, in-memory, or a hospital's own).
 
@@ -186,6 +197,7 @@ def build_services(
         notifications=NotificationService(new_uow, clock),
         uploads=uploads,
         chat=chat,
+        orders=OrderService(new_uow, clock, gateway or UnconfiguredGateway()),
         new_uow=new_uow,
         clock=clock,
         close=close,
@@ -212,6 +224,7 @@ def bootstrap(
         JwtTokens(settings.jwt_secret, lifetime=settings.token_ttl) if settings.jwt_secret else None
     )
     throttle = RedisThrottle.from_url(settings.redis_url) if settings.redis_url else None
+    gateway = payment_gateway(settings)
     if settings.is_memory:
         return in_memory(
             clock,
@@ -221,6 +234,7 @@ def bootstrap(
             limits=settings.attempt_limits,
             max_upload_bytes=settings.max_upload_bytes,
             public_url=settings.public_url,
+            gateway=gateway,
         )
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
@@ -247,6 +261,19 @@ def bootstrap(
         ),
         max_upload_bytes=settings.max_upload_bytes,
         public_url=settings.public_url,
+        gateway=gateway,
+    )
+
+
+def payment_gateway(settings: Settings, environ: Mapping[str, str] = os.environ) -> PaymentGateway:
+    """The gateway ``MEDBOOK_PAYMENT_GATEWAY`` names: the sandbox (keyed with
+    ``MEDBOOK_PAYMENT_SECRET``; unconfigured without it) or WeChat Pay (``MEDBOOK_WECHAT_*``)."""
+    if settings.payment_gateway == "sandbox":
+        if not settings.payment_secret:
+            return UnconfiguredGateway()
+        return SandboxGateway(settings.payment_secret.encode())
+    raise ValueError(
+        f"MEDBOOK_PAYMENT_GATEWAY: {settings.payment_gateway!r} is not a gateway (sandbox)"
     )
 
 

@@ -12,6 +12,7 @@ from medbook.ports.chat import ChatUnitOfWork
 from medbook.ports.directory import DirectoryUnitOfWork
 from medbook.ports.files import FilesUnitOfWork
 from medbook.ports.notifications import NotificationsUnitOfWork
+from medbook.ports.orders import OrdersUnitOfWork
 
 
 class UnitOfWork(
@@ -21,6 +22,7 @@ class UnitOfWork(
     DirectoryUnitOfWork,
     FilesUnitOfWork,
     NotificationsUnitOfWork,
+    OrdersUnitOfWork,
     Protocol,
 ):
     """Every repository of every context, in one transaction."""

@@ -13,7 +13,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from medbook.adapters.memory import accounts, booking, chat, directory, notifications
+from medbook.adapters.memory import accounts, booking, chat, directory, notifications, orders
 from medbook.adapters.memory.accounts import MemoryAdmins, MemoryCredentials, MemoryPatients
 from medbook.adapters.memory.base import Tables
 from medbook.adapters.memory.booking import (
@@ -30,6 +30,13 @@ from medbook.adapters.memory.chat import (
 )
 from medbook.adapters.memory.directory import MemoryDepartments, MemoryDoctors, MemoryHospitals
 from medbook.adapters.memory.notifications import MemoryNotifications
+from medbook.adapters.memory.orders import (
+    MemoryCareServices,
+    MemoryOrders,
+    MemoryPaymentEvents,
+    MemoryRefunds,
+    MemoryServicePlaces,
+)
 
 if TYPE_CHECKING:
     from medbook.ports.unit_of_work import UnitOfWork
@@ -41,6 +48,7 @@ TABLES = (
     *accounts.TABLES,
     *notifications.TABLES,
     *chat.TABLES,
+    *orders.TABLES,
 )
 
 
@@ -83,6 +91,12 @@ class MemoryUnitOfWork:
         self.conversations = MemoryConversations(self, "conversations")
         self.messages = MemoryMessages(self, "messages")
         self.conversation_views = MemoryConversationViews(self)
+        # orders
+        self.care_services = MemoryCareServices(self, "care_services")
+        self.service_places = MemoryServicePlaces(self, "service_dates")
+        self.orders = MemoryOrders(self, "service_orders")
+        self.payment_events = MemoryPaymentEvents(self, "payment_events")
+        self.refunds = MemoryRefunds(self, "refunds")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

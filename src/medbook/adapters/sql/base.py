@@ -10,7 +10,8 @@ from sqlalchemy.dialects import mysql, sqlite
 
 def insert_if_missing(connection: Connection, table: Table, values: dict[str, Any]) -> int | None:
     """Insert a row unless one with the same key exists; a racing insert of the same key is fine.
-    Returns the new row's autoincrement id, or None when the row existed."""
+    Returns the new row's autoincrement id, or None when the row existed. (On a table without an
+    autoincrement key it tells nothing on MySQL; use ``insert_or_count``.)"""
     dialect = connection.dialect.name
     if dialect == "sqlite":
         result = connection.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
@@ -21,8 +22,28 @@ def insert_if_missing(connection: Connection, table: Table, values: dict[str, An
         result = connection.execute(
             statement.on_duplicate_key_update({first: statement.inserted[first]})
         )
-    # MySQL counts 1 for a new row, 0 for an existing row left unchanged; SQLite 1 or 0.
-    return int(result.lastrowid) if result.rowcount == 1 else None
+    # SQLite counts 1 for a new row, 0 for an existing one. MySQL counts 0 for an existing row
+    # left unchanged, but 1 with CLIENT_FOUND_ROWS, which SQLAlchemy's MySQL drivers turn on: only
+    # a new row has an autoincrement id there.
+    if not result.lastrowid or result.rowcount != 1:
+        return None
+    return int(result.lastrowid)
+
+
+def insert_or_count(
+    connection: Connection, table: Table, values: dict[str, Any], counter: str
+) -> bool:
+    """Insert a row unless one with the same key exists, in which case add one to its ``counter``
+    column (MySQL; SQLite leaves it). True when the row is new, also between racing inserts."""
+    if connection.dialect.name == "sqlite":
+        result = connection.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
+        return result.rowcount == 1
+    column = table.c[counter]
+    result = connection.execute(
+        mysql.insert(table).values(values).on_duplicate_key_update({counter: column + 1})
+    )
+    # MySQL counts 1 for a new row and 2 for an existing row it changed.
+    return result.rowcount == 1
 
 
 class Repository:

@@ -7,10 +7,18 @@ registers its tables when it is imported; this module imports them all.
 
 from __future__ import annotations
 
-from medbook.adapters.sql import accounts, booking, chat, directory, notifications, throttle
+from medbook.adapters.sql import (
+    accounts,
+    booking,
+    chat,
+    directory,
+    notifications,
+    orders,
+    throttle,
+)
 from medbook.adapters.sql.metadata import metadata
 
 #: The modules that define tables, one per context (the throttle's bucket table sits with it).
-CONTEXTS = (accounts, directory, booking, notifications, chat, throttle)
+CONTEXTS = (accounts, directory, booking, notifications, chat, orders, throttle)
 
 __all__ = ["CONTEXTS", "metadata"]

@@ -19,6 +19,13 @@ from medbook.adapters.sql.chat import SqlConversations, SqlConversationViews, Sq
 from medbook.adapters.sql.directory import SqlDepartments, SqlDoctors, SqlHospitals
 from medbook.adapters.sql.errors import is_transient
 from medbook.adapters.sql.notifications import SqlNotifications
+from medbook.adapters.sql.orders import (
+    SqlCareServices,
+    SqlOrders,
+    SqlPaymentEvents,
+    SqlRefunds,
+    SqlServicePlaces,
+)
 from medbook.ports.transaction import TransientConflict
 
 if TYPE_CHECKING:
@@ -66,6 +73,12 @@ class SqlUnitOfWork:
         self.conversations = SqlConversations(connection)
         self.messages = SqlMessages(connection)
         self.conversation_views = SqlConversationViews(connection)
+        # orders
+        self.care_services = SqlCareServices(connection)
+        self.service_places = SqlServicePlaces(connection)
+        self.orders = SqlOrders(connection)
+        self.payment_events = SqlPaymentEvents(connection)
+        self.refunds = SqlRefunds(connection)
         return self
 
     def __exit__(

@@ -12,15 +12,10 @@ from attrs import frozen
 from medbook.domain.chat.model import Conversation, Message, MessageKind
 from medbook.domain.shared.actors import Actor
 from medbook.domain.shared.errors import ClientIdReused, InvalidValue, NoRelationship
-from medbook.domain.shared.text import TextRule
+from medbook.domain.shared.text import TextRule, is_link
 
 #: Text messages: several lines, up to 4000 characters, at least one visible.
 MESSAGE_TEXT = TextRule(4000, multiline=True)
-#: The longest URL an image or file message may carry.
-MAX_URL_LENGTH = 2000
-# An http(s) URL or a path on this host ("/…", never "//…" or "/\…", which browsers read as
-# another host); printable ASCII without quotes, angle brackets or backslashes.
-_URL = re.compile(r"(?:https?://[a-z0-9.-]+(?::\d{1,5})?)?/(?![/\\])[!#-;=?-\[\]-~]*")
 _CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
 
 
@@ -94,7 +89,7 @@ def ensure_content(kind: MessageKind, content: str) -> str:
     """Text goes through the text rule; an image or a file is the URL its upload returned."""
     if kind is MessageKind.TEXT:
         return MESSAGE_TEXT.check(content, "content")
-    if not isinstance(content, str) or len(content) > MAX_URL_LENGTH or not _URL.fullmatch(content):
+    if not is_link(content):
         raise InvalidValue("content", f"an {kind.value} message carries the URL of an upload")
     return content
 

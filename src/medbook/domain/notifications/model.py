@@ -16,6 +16,10 @@ class NotificationKind(enum.Enum):
     #: A chat message reached a recipient who was not connected (one unread notice per
     #: conversation, however many messages arrive before it is read).
     CHAT_MESSAGE = "chat_message"
+    #: A patient paid an order of a home-visit service (to each admin of its hospital).
+    ORDER_PAID = "order_paid"
+    #: A paid order was cancelled and its money is on its way back (to the patient).
+    ORDER_REFUNDED = "order_refunded"
 
 
 @define(slots=False, eq=False)

@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import math
 from collections.abc import Iterable
+from typing import Any
 
 from attrs import define, field, frozen
 
@@ -19,12 +20,14 @@ from medbook.domain.shared.entity import Entity
 from medbook.domain.shared.errors import InvalidValue
 from medbook.domain.shared.geo import EARTH_RADIUS_KM, MAX_LATITUDE, GeoPoint, distance_km
 from medbook.domain.shared.money import Money
-from medbook.domain.shared.text import nfc
+from medbook.domain.shared.text import DESCRIPTION, SERVICE_NAME, TextRule, is_link, nfc
 
 #: The farthest a provider may travel.
 MAX_RADIUS_KM = 100.0
 #: The most places a service may offer on one date.
 MAX_CAPACITY = 1000
+#: The most dates one service may be offered on (a year of days).
+MAX_DATES = 366
 
 
 class ServiceCategory(enum.Enum):
@@ -49,22 +52,49 @@ def _capacity(value: int) -> int:
     return value
 
 
+def _date_set(value: Iterable[dt.date]) -> frozenset[dt.date]:
+    return frozenset(value)
+
+
+def _dates(instance: object, attribute: object, value: frozenset[dt.date]) -> None:
+    if not value:
+        raise InvalidValue("dates", "give at least one date")
+    if len(value) > MAX_DATES:
+        raise InvalidValue("dates", f"at most {MAX_DATES} dates")
+
+
+def _text(rule: TextRule, name: str) -> Any:
+    return field(default="", converter=nfc, validator=rule.validator(name))
+
+
+def _image(instance: object, attribute: object, value: str | None) -> None:
+    if value is not None and not is_link(value):
+        raise InvalidValue("image_url", "must be an http(s) URL or a path on this host")
+
+
+def ensure_dates_ahead(dates: Iterable[dt.date], today: dt.date) -> None:
+    """A service is published for dates to come (``today`` in its hospital's time zone)."""
+    past = sorted(d for d in dates if d < today)
+    if past:
+        raise InvalidValue("dates", f"{past[0].isoformat()} has passed")
+
+
 @define(slots=False, eq=False)
 class CareService(Entity):
     """A service a hospital offers at home or at the hospital, on some dates, for a price."""
 
     hospital_id: int
-    name: str = field(converter=nfc)
-    category: ServiceCategory
+    name: str = field(converter=nfc, validator=SERVICE_NAME.validator("name"))
+    category: ServiceCategory | None
     price: Money
     capacity: int = field(converter=_capacity)  # places on each date offered
-    dates: frozenset[dt.date]
+    dates: frozenset[dt.date] = field(converter=_date_set, validator=_dates)
     location: GeoPoint  # the provider hospital's
     radius_km: float = field(converter=_radius)
-    description: str = ""
-    tips: str = ""
-    precautions: str = ""
-    image_url: str | None = None
+    description: str = _text(DESCRIPTION, "description")
+    tips: str = _text(DESCRIPTION, "tips")
+    precautions: str = _text(DESCRIPTION, "precautions")
+    image_url: str | None = field(default=None, validator=_image)
     id: int | None = None
 
     def distance_to(self, point: GeoPoint) -> float:

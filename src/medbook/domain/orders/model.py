@@ -85,10 +85,14 @@ class ServiceOrder(Entity):
         now: dt.datetime,
         fees: FeePolicy,
         timeout: dt.timedelta = PAYMENT_TIMEOUT,
+        today: dt.date | None = None,
     ) -> ServiceOrder:
         """A new order, waiting for its payment until ``now + timeout``. The service must be
-        offered on ``date``, and reach ``location`` when it is done at home."""
+        offered on ``date`` (not before ``today``, the provider's date, when given), and reach
+        ``location`` when it is done at home."""
         assert service.id is not None
+        if today is not None and date < today:
+            raise InvalidValue("date", "that date has passed")
         if not service.is_offered_on(date):
             raise InvalidValue("date", "the service is not offered on that date")
         if place is Place.HOME:
@@ -119,9 +123,22 @@ class ServiceOrder(Entity):
     def is_overdue(self, now: dt.datetime) -> bool:
         return self.status is OrderStatus.PENDING_PAYMENT and now >= self.pay_by
 
-    def pay(self, payment_id: str, amount: Money, now: dt.datetime) -> None:
+    def start_payment(self, payment_id: str, now: dt.datetime) -> None:
+        """Name the payment that will pay this order (kept when it has one already: asking
+        again gives the same payment)."""
         if self.status is not OrderStatus.PENDING_PAYMENT or self.is_overdue(now):
             raise OrderNotPayable(f"order {self.id} is {self.status.value}; it cannot be paid")
+        if self.payment_id is None:
+            self.payment_id = payment_id
+
+    def pay(self, payment_id: str, amount: Money, now: dt.datetime) -> None:
+        """The payment succeeded: the order is paid. Refused unless it waits for a payment (not
+        past its deadline), the payment is the one it started (if any), and the amount is its
+        total."""
+        if self.status is not OrderStatus.PENDING_PAYMENT or self.is_overdue(now):
+            raise OrderNotPayable(f"order {self.id} is {self.status.value}; it cannot be paid")
+        if self.payment_id is not None and payment_id != self.payment_id:
+            raise OrderNotPayable(f"order {self.id} waits for another payment")
         if amount != self.total:
             raise AmountMismatch(f"the payment is {amount}, the order {self.total}")
         self.status, self.payment_id, self.paid_at = OrderStatus.PAID, payment_id, now

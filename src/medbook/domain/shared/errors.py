@@ -253,3 +253,54 @@ class AmountMismatch(Conflict):
     """A payment whose amount is not the order's total: refused, and nothing changes."""
 
     code = "amount_mismatch"
+
+
+class PaymentRefused(DomainError):
+    """A verified payment notification that cannot stand as it is (its amount is not the order's,
+    its payment is unknown): refused with a 400 so the gateway's operator looks; nothing changes."""
+
+    code = "payment_refused"
+
+
+class PaymentAmountMismatch(PaymentRefused):
+    """A payment notification whose amount is not the order's total (HTTP 400)."""
+
+    code = "payment_amount_mismatch"
+
+
+class TooManyUnpaidOrders(Conflict):
+    """The patient already has as many unpaid orders as allowed: pay or cancel one first."""
+
+    code = "too_many_unpaid_orders"
+
+
+class SoldOut(Conflict):
+    """Every place of the service on that date is taken."""
+
+    code = "sold_out"
+
+
+class ServiceNotFound(NotFound):
+    code = "service_not_found"
+
+
+class OrderNotFound(NotFound):
+    """No such order, or not one the caller may see."""
+
+    code = "order_not_found"
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+
+class BadNotification(DomainError):
+    """A notification that is not the gateway's (bad or missing signature, stale timestamp,
+    unknown certificate) or that cannot be read (HTTP 400). Nothing is stored."""
+
+    code = "bad_signature"
+
+
+class GatewayUnavailable(DomainError):
+    """The gateway could not be reached or refused the call; the caller may try again later."""
+
+    code = "gateway_unavailable"

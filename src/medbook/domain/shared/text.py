@@ -143,6 +143,21 @@ DEPARTMENT_NAME = TextRule(100)
 DESCRIPTION = TextRule(2000, required=False, multiline=True)
 SPECIALTY = TextRule(200, required=False)
 STAFF_NUMBER = TextRule(8)
+SERVICE_NAME = TextRule(100)
+
+# --- links ---------------------------------------------------------------------------------------
+
+#: The longest link (an upload's URL, an image) taken.
+MAX_URL_LENGTH = 2000
+# An http(s) URL or a path on this host ("/…", never "//…" or "/\…", which browsers read as
+# another host); printable ASCII without quotes, angle brackets or backslashes.
+_LINK = re.compile(r"(?:https?://[a-z0-9.-]+(?::\d{1,5})?)?/(?![/\\])[!#-;=?-\[\]-~]*")
+
+
+def is_link(value: object) -> bool:
+    """An http(s) URL or a path on this host, of at most ``MAX_URL_LENGTH`` characters."""
+    return isinstance(value, str) and len(value) <= MAX_URL_LENGTH and bool(_LINK.fullmatch(value))
+
 
 # --- dates people type ---------------------------------------------------------------------------
 

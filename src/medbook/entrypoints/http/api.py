@@ -74,6 +74,11 @@ class Operation:
     also: tuple[int, ...] = ()
     #: The answer is a stored file: the handler returns a ``FileAnswer``.
     download: bool = False
+    #: The body is signed as it is (a gateway's notification): the handler gets a ``RawBody``.
+    #: The class describes the JSON the body holds, for the document only.
+    raw: type | None = None
+    #: Request headers the operation reads (documented as header parameters).
+    headers: tuple[str, ...] = ()
 
 
 @frozen
@@ -102,6 +107,14 @@ def send_file(resp: falcon.Response, answer: FileAnswer, cache: str) -> None:
     if answer.content_type == "application/pdf":
         resp.set_header("Content-Disposition", "attachment")
     resp.set_stream(answer.stream, answer.size)
+
+
+@frozen
+class RawBody:
+    """A body as its bytes, with the request's headers (lower-case names)."""
+
+    data: bytes
+    headers: dict[str, str]
 
 
 @frozen
@@ -142,6 +155,8 @@ class _Resource:
         body = self._body(req, operation.body) if operation.body else None
         if operation.files:
             body = self._file(req)
+        if operation.raw is not None:
+            body = self._raw(req)
         query = parse_query(req, operation.query) if operation.query else None
         client = client_address(
             req.remote_addr, req.get_header("X-Forwarded-For"), self.trusted_proxies
@@ -174,7 +189,11 @@ class _Resource:
         match = re.search(r'filename="?([^";]+)"?', disposition)
         return FileBody(body_stream(req), filename or (match[1] if match else None))
 
-    def _body(self, req: falcon.Request, cls: type) -> Any:
+    def _raw(self, req: falcon.Request) -> RawBody:
+        raw = self._bytes(req)
+        return RawBody(raw, {name.lower(): value for name, value in req.headers.items()})
+
+    def _bytes(self, req: falcon.Request) -> bytes:
         length = req.content_length
         if length is not None and length > self.max_body:
             raise falcon.HTTPContentTooLarge(
@@ -188,6 +207,10 @@ class _Resource:
             raise falcon.HTTPContentTooLarge(
                 description=f"the body may be at most {self.max_body} bytes"
             )
+        return raw
+
+    def _body(self, req: falcon.Request, cls: type) -> Any:
+        raw = self._bytes(req)
         try:
             data = decode_json(raw)
         except MalformedBody as error:

@@ -27,6 +27,7 @@ STATUS_OF: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.TooManyAttempts, 429),
     (e.TooLarge, 413),
     (e.UnsupportedType, 415),
+    (e.GatewayUnavailable, 503),
     (e.DailyLimitReached, 409),
     (e.Conflict, 409),
     (e.InvalidValue, 422),

@@ -149,7 +149,7 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                         {
                             "name": query_name(f),
                             "in": "query",
-                            "required": False,
+                            "required": f.default is attrs.NOTHING,
                             "schema": _constrained(schemas.of(hints[f.name]), f.metadata),
                         }
                     )
@@ -167,6 +167,15 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                         "schema": {"type": "string"},
                     }
                 )
+            for header in op.headers:
+                operation["parameters"].append(
+                    {"name": header, "in": "header", "required": True, "schema": {"type": "string"}}
+                )
+            if op.raw is not None:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": schemas.of(op.raw, request=True)}},
+                }
             if op.body is not None:
                 operation["requestBody"] = {
                     "required": True,
@@ -186,6 +195,8 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                 errors |= {401}
             if op.body is not None:
                 errors |= {400, 413, 415, 422}
+            if op.raw is not None:
+                errors |= {400, 413, 415}
             if op.files:
                 errors |= {413, 415, 422}
             if op.query is not None or path_params:

@@ -5,7 +5,15 @@ The order is the order of the paths in the OpenAPI document: keep it.
 
 from __future__ import annotations
 
-from medbook.entrypoints.http import accounts, booking, chat, directory, files, notifications
+from medbook.entrypoints.http import (
+    accounts,
+    booking,
+    chat,
+    directory,
+    files,
+    notifications,
+    orders,
+)
 from medbook.entrypoints.http.api import Route
 
 ROUTES: tuple[Route, ...] = (
@@ -15,6 +23,7 @@ ROUTES: tuple[Route, ...] = (
     *booking.ROUTES,  # a doctor's leave first, then sessions and appointments
     *notifications.ROUTES,
     *chat.ROUTES,
+    *orders.ROUTES,
 )
 
 __all__ = ["ROUTES"]

@@ -1,0 +1,5 @@
+"""Payment gateways behind ``medbook.ports.payments.PaymentGateway``."""
+
+from medbook.adapters.payments.sandbox import SandboxGateway, UnconfiguredGateway
+
+__all__ = ["SandboxGateway", "UnconfiguredGateway"]

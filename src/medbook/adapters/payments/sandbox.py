@@ -1,0 +1,95 @@
+"""The sandbox gateway (the default): payments that someone reports by hand or by script.
+
+``POST /v1/orders/{id}/payment`` answers a payment id and the amount; whoever plays the gateway
+reports the payment to ``POST /v1/payments/notify`` with the JSON body
+``{"event_id", "payment_id", "status": "succeeded"|"failed", "amount_cents"}`` and the header
+``X-Medbook-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with the secret>``.
+The signature is checked over the raw bytes, before the body is even decoded, with a
+constant-time comparison. Refunds succeed at once: there is no money to move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+
+from medbook.domain.shared.errors import BadNotification, DomainError, GatewayUnavailable
+from medbook.domain.shared.money import Money
+from medbook.ports.payments import (
+    PaymentEvent,
+    PaymentRequest,
+    PaymentStart,
+    RefundRequest,
+    RefundResult,
+)
+
+SIGNATURE_HEADER = "x-medbook-signature"
+#: The shortest secret the sandbox accepts: an HMAC key is only as strong as it is long.
+MIN_SECRET_BYTES = 32
+#: The longest event or payment id taken.
+MAX_ID_LENGTH = 64
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The ``X-Medbook-Signature`` value of ``body``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class SandboxGateway:
+    name = "sandbox"
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"the payment secret must be at least {MIN_SECRET_BYTES} bytes")
+        self._secret = secret
+
+    def start(self, request: PaymentRequest) -> PaymentStart:
+        return PaymentStart(
+            request.payment_id,
+            {"amount_cents": request.amount.cents, "currency": request.amount.currency},
+        )
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
+        given = headers.get(SIGNATURE_HEADER, "")
+        if not hmac.compare_digest(given.encode(), sign(self._secret, body).encode()):
+            raise BadNotification(f"missing or wrong {SIGNATURE_HEADER} header")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise BadNotification("the body is not JSON") from None
+        if not isinstance(data, dict):
+            raise BadNotification("the body is not a JSON object")
+        event_id, payment_id = data.get("event_id"), data.get("payment_id")
+        status, cents = data.get("status"), data.get("amount_cents")
+        for name, value in (("event_id", event_id), ("payment_id", payment_id)):
+            if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+                raise BadNotification(f"{name} must be text of 1 to {MAX_ID_LENGTH} characters")
+        if status not in ("succeeded", "failed"):
+            raise BadNotification('status must be "succeeded" or "failed"')
+        try:
+            amount = Money(cents)  # type: ignore[arg-type]
+        except DomainError:
+            raise BadNotification("amount_cents must be a whole number of cents") from None
+        assert isinstance(event_id, str) and isinstance(payment_id, str)
+        return PaymentEvent(event_id, payment_id, status == "succeeded", amount)
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        return RefundResult(request.refund_id, "succeeded")
+
+
+class UnconfiguredGateway:
+    """No gateway configured (no ``MEDBOOK_PAYMENT_SECRET``): orders can be placed, but no
+    payment starts and every notification is refused, since none could be verified."""
+
+    name = "sandbox"
+
+    def start(self, request: PaymentRequest) -> PaymentStart:
+        raise GatewayUnavailable("payments are not configured here (MEDBOOK_PAYMENT_SECRET)")
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
+        raise BadNotification("payments are not configured here: nothing can be verified")
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        raise GatewayUnavailable("payments are not configured here (MEDBOOK_PAYMENT_SECRET)")
