@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from medbook.bootstrap import Services
 from medbook.domain import GeoPoint, Rank, WeeklySchedule
 from medbook.domain.accounts.model import Patient
+from medbook.domain.orders.catalogue import ServiceCategory
 from medbook.domain.shared.actors import Actor, Role
+from medbook.domain.shared.money import Money
+from medbook.services.orders import ServiceDraft
 
 #: (hospital, address, (lat, lng), {department: [(doctor, phone, rank, specialty)]})
 DEMO_HOSPITALS = (
@@ -45,6 +50,52 @@ DEMO_SCHEDULE = WeeklySchedule.from_mapping(
 )
 
 
+#: (name, category, price in cents, places a day, radius km, description) of every demo hospital.
+DEMO_SERVICES = (
+    (
+        "Home nursing visit",
+        ServiceCategory.HOME_NURSING,
+        19_900,
+        8,
+        10.0,
+        "A registered nurse comes home: injections, dressings, catheter care, vital signs.",
+    ),
+    (
+        "Post-operative rehabilitation",
+        ServiceCategory.REHABILITATION,
+        29_900,
+        4,
+        15.0,
+        "A physiotherapist guides exercises at home after surgery.",
+    ),
+    (
+        "Chronic disease follow-up",
+        ServiceCategory.CHRONIC_DISEASE_FOLLOW_UP,
+        9_900,
+        12,
+        20.0,
+        "Blood pressure, blood glucose and medication review for hypertension and diabetes.",
+    ),
+    (
+        "Maternal and infant care",
+        ServiceCategory.MATERNAL_AND_INFANT_CARE,
+        39_900,
+        3,
+        10.0,
+        "A midwife visits mother and newborn in the first weeks.",
+    ),
+    (
+        "Traditional Chinese medicine: acupuncture",
+        ServiceCategory.TRADITIONAL_CHINESE_MEDICINE,
+        15_000,
+        6,
+        5.0,
+        "Acupuncture and cupping, at home or at the hospital.",
+    ),
+)
+#: How many days ahead the demo services are offered.
+DEMO_SERVICE_DAYS = 14
+
 DEMO_PASSWORD = "medbook-demo"  # noqa: S105 - demo data, printed for the user
 DEMO_PATIENT = ("13800138000", "Demo Patient")
 DEMO_ADMIN = ("13700137000", "Demo Admin")
@@ -76,12 +127,28 @@ def load_demo(services: Services) -> bool:
                 directory.set_schedule(doctor.id, DEMO_SCHEDULE)
                 directory.set_verified(doctor.id, True)
                 services.accounts.grant_login(Role.DOCTOR, doctor.id, phone, DEMO_PASSWORD)
-    first = directory.hospitals()[0]
-    assert first.id is not None
-    services.accounts.create_admin(first.id, DEMO_ADMIN[0], DEMO_ADMIN[1], DEMO_PASSWORD)
+    # An admin per hospital (13700137000, 13700137001, …), who publishes its services.
+    for number, hospital in enumerate(directory.hospitals()):
+        assert hospital.id is not None
+        phone = str(int(DEMO_ADMIN[0]) + number)
+        admin = services.accounts.create_admin(hospital.id, phone, DEMO_ADMIN[1], DEMO_PASSWORD)
+        assert admin.id is not None
+        _publish_services(services, Actor(admin.id, Role.ADMIN, hospital.id), hospital.id)
     patient = services.accounts.register_patient(DEMO_PATIENT[0], DEMO_PATIENT[1], DEMO_PASSWORD)
     _book_and_open_chat(services, patient, doctor_ids[0])
     return True
+
+
+def _publish_services(services: Services, admin: Actor, hospital_id: int) -> None:
+    """The demo services of a hospital, offered every day of the next two weeks from tomorrow
+    (published as its admin would)."""
+    tomorrow = services.clock.now().date() + dt.timedelta(days=1)
+    dates = frozenset(tomorrow + dt.timedelta(days=n) for n in range(DEMO_SERVICE_DAYS))
+    for name, category, cents, capacity, radius, description in DEMO_SERVICES:
+        draft = ServiceDraft(
+            name, Money(cents), capacity, radius, dates, category, description=description
+        )
+        services.orders.publish_as(admin, hospital_id, draft)
 
 
 def _book_and_open_chat(services: Services, patient: Patient, doctor_id: int) -> None:
@@ -97,7 +164,8 @@ def how_to_log_in(http: str = "localhost:8000", chat: str = "localhost:8001") ->
     doctor = DEMO_HOSPITALS[0][3]["Cardiology"][0]
     return (
         f"Demo accounts (password {DEMO_PASSWORD!r}): patient {DEMO_PATIENT[0]}, "
-        f"hospital admin {DEMO_ADMIN[0]}, doctors 13800000001 to 13900000005.\n"
+        f"hospital admins {DEMO_ADMIN[0]} (Peking Union) and 13700137001 (Ruijin), "
+        "doctors 13800000001 to 13900000005.\n"
         f"  curl -s -X POST {http}/v1/sessions -H 'content-type: application/json' "
         f'-d \'{{"phone": "{DEMO_PATIENT[0]}", "password": "{DEMO_PASSWORD}", '
         f'"role": "patient"}}\'\n'
@@ -106,5 +174,7 @@ def how_to_log_in(http: str = "localhost:8000", chat: str = "localhost:8001") ->
         f"  python -m websockets ws://{chat}/v1/chat\n"
         f'  > {{"type": "auth", "token": "<the token from POST /v1/sessions>"}}\n'
         f'  > {{"type": "send", "conversation_id": 1, "client_id": "hello-1", '
-        f'"kind": "text", "content": "Hello, doctor"}}'
+        f'"kind": "text", "content": "Hello, doctor"}}\n'
+        f"Home-visit services near Ruijin Hospital: curl -s '{http}/v1/services?lat=31.2122"
+        f"&lng=121.4688' (ordering and paying in the sandbox: see the README)."
     )

@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="serve the consultation chat (websockets)")
     chat.add_argument("--bind", default="127.0.0.1:8001", help="host:port (default %(default)s)")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser(
+        "expire-orders",
+        help="expire unpaid orders past their deadline (their places return) and ask the "
+        "gateway again for the refunds it has not taken",
+    )
     hospital = commands.add_parser("add-hospital", help="add a hospital; prints its id")
     hospital.add_argument("--name", required=True)
     hospital.add_argument("--address", default="")
@@ -137,10 +142,17 @@ def _serve(args: argparse.Namespace) -> int:
     chat: subprocess.Popen[bytes] | None = None
     if args.demo:
         os.environ.setdefault("MEDBOOK_JWT_SECRET", secrets.token_urlsafe(48))
+        os.environ.setdefault("MEDBOOK_PAYMENT_SECRET", secrets.token_urlsafe(32))
         services = bootstrap.bootstrap(migrate=True)
         load_demo(services)
         services.close()
         print(how_to_log_in(args.bind, args.chat_bind), flush=True)
+        if os.environ.get("MEDBOOK_PAYMENT_GATEWAY", "sandbox") == "sandbox":
+            print(
+                "The sandbox payment gateway signs with this run's secret:\n"
+                f"  export MEDBOOK_PAYMENT_SECRET={os.environ['MEDBOOK_PAYMENT_SECRET']}",
+                flush=True,
+            )
         # The chat server shares the demo's database and token secret (inherited through the
         # environment); it stops with this process.
         chat = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -218,6 +230,14 @@ def _run(args: Any) -> int:
         print(f"The database schema is at revision {revision}.")
     elif args.command == "demo":
         _demo()
+    elif args.command == "expire-orders":
+        services = bootstrap.bootstrap()
+        try:
+            expired = services.orders.expire_overdue()
+            refunded = services.orders.settle_refunds()
+        finally:
+            services.close()
+        print(f"Expired {expired} unpaid orders; the gateway took {refunded} refunds.")
     elif args.command == "add-hospital":
         location = (
             GeoPoint(args.lat, args.lng) if args.lat is not None and args.lng is not None else None

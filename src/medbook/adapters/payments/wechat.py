@@ -306,9 +306,8 @@ class WeChatPayGateway:
         resource = notification.get("resource")
         if not isinstance(resource, dict):
             raise BadNotification("resource must be an object")
-        if (isinstance(event_type, str) and event_type.startswith("REFUND.")) or resource.get(
-            "original_type"
-        ) == "refund":
+        refund_event = isinstance(event_type, str) and event_type.startswith("REFUND.")
+        if refund_event or resource.get("original_type") == "refund":
             raise BadNotification("not a payment notification")
         transaction = self._json_object(self._decrypt(resource), "the decrypted resource")
         if transaction.get("mchid") != self._mchid:
