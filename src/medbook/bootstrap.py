@@ -22,6 +22,7 @@ from medbook.adapters.images import PillowInspector
 from medbook.adapters.memory import MemoryStore
 from medbook.adapters.memory.storage import MemoryStorage
 from medbook.adapters.payments import SandboxGateway, UnconfiguredGateway
+from medbook.adapters.payments.wechat import WeChatPayGateway
 from medbook.adapters.redis_throttle import RedisThrottle
 from medbook.adapters.security import (
     Argon2Hasher,
@@ -272,8 +273,11 @@ def payment_gateway(settings: Settings, environ: Mapping[str, str] = os.environ)
         if not settings.payment_secret:
             return UnconfiguredGateway()
         return SandboxGateway(settings.payment_secret.encode())
+    if settings.payment_gateway == "wechat":
+        return WeChatPayGateway.from_env(environ)
     raise ValueError(
-        f"MEDBOOK_PAYMENT_GATEWAY: {settings.payment_gateway!r} is not a gateway (sandbox)"
+        f"MEDBOOK_PAYMENT_GATEWAY: {settings.payment_gateway!r} is not a gateway "
+        "(sandbox or wechat)"
     )
 
 
