@@ -377,7 +377,7 @@ class OrderService:
             outcome = "failed"
         elif order.status is OrderStatus.PENDING_PAYMENT and not order.is_overdue(now):
             outcome = "paid"
-        elif order.paid_at is not None:
+        elif order.paid_at is not None or uow.refunds.of_order(order.id) is not None:
             outcome = "duplicate"  # another event of the payment this order already took
         else:
             outcome = "late"  # expired or cancelled before the money came: it goes back
