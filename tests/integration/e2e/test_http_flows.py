@@ -642,3 +642,47 @@ def test_a_doctor_sets_an_avatar_that_is_served_and_shown(deployment: Deployment
         {"phone": doctor.phone, "password": doctor.password, "role": "doctor"},
     )
     assert login["avatar_url"] == url
+
+
+def test_the_readme_order_walkthrough_runs_in_a_shell(demo_server: Any) -> None:
+    """README, "Ordering a home visit and paying in the sandbox", run by bash as written (curl and
+    openssl), with the secret ``medbook serve --demo`` printed: paid, a repeat, refunded."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "payments/notify" in b]
+    printed = demo_server.stdout_path.read_text()
+    secret = re.search(r"export MEDBOOK_PAYMENT_SECRET=(\S+)", printed)
+    assert secret, printed
+    http = HttpClient(demo_server.base_url)
+    phone = f"139{secrets.randbelow(10**8):08d}"
+    http.expect(
+        201,
+        "POST",
+        "/v1/patients",
+        {"phone": phone, "name": "Han Mei", "password": "a long passphrase"},
+    )
+    token = http.login(phone, "a long passphrase", "patient")
+    prelude = (
+        f"set -eu\napi={demo_server.base_url}\njson='content-type: application/json'\n"
+        f"auth='Authorization: Bearer {token}'\n"
+    )
+    run = subprocess.run(
+        ["bash", "-c", prelude + block],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "MEDBOOK_PAYMENT_SECRET": secret[1]},
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert '"outcome": "paid"' in run.stdout and '"outcome": "repeat"' in run.stdout, run.stdout
+    assert (
+        run.stdout.rstrip().endswith("}") and '"status": "refunded"' in run.stdout.splitlines()[-1]
+    )
+    orders = http.expect(200, "GET", "/v1/orders", token=token)
+    assert [(o["status"], o["total_cents"], o["platform_fee_cents"]) for o in orders] == [
+        ("refunded", 19_900, 995)
+    ]
