@@ -7,6 +7,7 @@ import datetime as dt
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from medbook.domain.orders.catalogue import (
     CareService,
     ServiceCategory,
     covering,
+    ensure_dates_ahead,
     search_box,
 )
 from medbook.domain.orders.model import PAYMENT_TIMEOUT, OrderStatus, Place, ServiceOrder
@@ -323,3 +325,33 @@ class OrderMachine(RuleBasedStateMachine):
 
 
 TestOrderMachine = OrderMachine.TestCase
+
+
+@pytest.mark.parametrize("address", ["1 Road\u0000", "1 Road\u202e", "x" * 501, "\n"])
+def test_an_address_follows_the_address_rule(address: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        new_order(Place.HOME, address=address, location=RUIJIN)
+    assert refused.value.field == "address"
+
+
+def test_a_service_is_offered_from_today_to_a_year_ahead() -> None:
+    today = DAY
+    ensure_dates_ahead([today, today + dt.timedelta(days=366)], today)
+    with pytest.raises(InvalidValue, match="has passed"):
+        ensure_dates_ahead([today - dt.timedelta(days=1), today], today)
+    with pytest.raises(InvalidValue, match="a year ahead"):
+        ensure_dates_ahead([today, dt.date(9999, 12, 31)], today)
+
+
+def test_a_service_refuses_blank_names_bad_images_and_no_dates() -> None:
+    base = service()
+    for changes, field in (
+        ({"name": " \u200b "}, "name"),
+        ({"image_url": "javascript:alert(1)"}, "image_url"),
+        ({"image_url": "//evil.example/x.png"}, "image_url"),
+        ({"dates": frozenset()}, "dates"),
+        ({"tips": "a\u0007b"}, "tips"),
+    ):
+        with pytest.raises(InvalidValue) as refused:
+            attrs.evolve(base, **changes)
+        assert refused.value.field == field

@@ -72,11 +72,18 @@ def _image(instance: object, attribute: object, value: str | None) -> None:
         raise InvalidValue("image_url", "must be an http(s) URL or a path on this host")
 
 
+#: How far ahead a service may be offered.
+OFFER_HORIZON = dt.timedelta(days=366)
+
+
 def ensure_dates_ahead(dates: Iterable[dt.date], today: dt.date) -> None:
-    """A service is published for dates to come (``today`` in its hospital's time zone)."""
-    past = sorted(d for d in dates if d < today)
-    if past:
-        raise InvalidValue("dates", f"{past[0].isoformat()} has passed")
+    """A service is published for dates to come, within a year (``today`` in its hospital's
+    time zone)."""
+    ordered = sorted(dates)
+    if ordered and ordered[0] < today:
+        raise InvalidValue("dates", f"{ordered[0].isoformat()} has passed")
+    if ordered and ordered[-1] > today + OFFER_HORIZON:
+        raise InvalidValue("dates", f"{ordered[-1].isoformat()} is more than a year ahead")
 
 
 @define(slots=False, eq=False)

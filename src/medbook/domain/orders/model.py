@@ -30,6 +30,7 @@ from medbook.domain.shared.errors import (
 )
 from medbook.domain.shared.geo import GeoPoint
 from medbook.domain.shared.money import Money
+from medbook.domain.shared.text import ADDRESS
 
 #: How long an order waits for its payment before it expires.
 PAYMENT_TIMEOUT = dt.timedelta(minutes=15)
@@ -95,8 +96,9 @@ class ServiceOrder(Entity):
             raise InvalidValue("date", "that date has passed")
         if not service.is_offered_on(date):
             raise InvalidValue("date", "the service is not offered on that date")
+        address = ADDRESS.check(address, "address")
         if place is Place.HOME:
-            if location is None or not address.strip():
+            if location is None or not address:
                 raise InvalidValue("address", "a home visit needs the address and its lat, lng")
             if not service.covers(location):
                 raise InvalidValue("lat", "the provider does not reach that address")
@@ -107,7 +109,7 @@ class ServiceOrder(Entity):
             service.hospital_id,
             date,
             place,
-            address.strip(),
+            address,
             location,
             split.total,
             split.platform_fee,
