@@ -100,6 +100,13 @@ class OrderRepository(Protocol):
         """Ids of orders still waiting for a payment whose deadline is past, oldest first."""
         ...
 
+    def overdue_held(
+        self, service_ids: Iterable[int], now: dt.datetime
+    ) -> dict[tuple[int, dt.date], int]:
+        """How many places orders past their payment deadline still hold, by service and date
+        (they are free for the taking: the next order expires them)."""
+        ...
+
     def unpaid_of_patient(self, patient_id: int, now: dt.datetime) -> int:
         """How many orders of the patient wait for a payment before their deadline."""
         ...

@@ -10,6 +10,7 @@ they compare it with the order's own total.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -18,7 +19,21 @@ from attrs import frozen
 from medbook.domain.shared.errors import BadNotification, GatewayUnavailable
 from medbook.domain.shared.money import Money
 
+#: The longest event, payment or refund id a gateway may use.
+MAX_GATEWAY_ID = 64
+# Printable ASCII without spaces: MySQL's PAD SPACE collations compare "a" and "a " as equal, and
+# text outside ASCII is nothing a gateway sends (and may not even encode).
+_GATEWAY_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_GATEWAY_ID}}}")
+
+
+def is_gateway_id(value: object) -> bool:
+    """An id a gateway may give an event or a payment: 1 to 64 printable ASCII characters, no
+    spaces. Adapters refuse any other (``BadNotification``) before the services see it."""
+    return isinstance(value, str) and _GATEWAY_ID.fullmatch(value) is not None
+
+
 __all__ = [
+    "MAX_GATEWAY_ID",
     "BadNotification",
     "GatewayUnavailable",
     "PaymentEvent",
@@ -27,6 +42,7 @@ __all__ = [
     "PaymentStart",
     "RefundRequest",
     "RefundResult",
+    "is_gateway_id",
 ]
 
 

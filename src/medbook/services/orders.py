@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
+import attrs
 from attrs import Factory, define, frozen
 
 from medbook.domain.notifications.model import Notification, NotificationKind
@@ -181,7 +182,8 @@ class OrderService:
     ) -> list[Offer]:
         """The services whose provider reaches ``point``, nearest first, with their dates to
         come and the places left on each (only services with a date to come)."""
-        limit = max(1, min(limit, MAX_RESULTS))
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RESULTS:
+            raise InvalidValue("limit", f"must be a whole number from 1 to {MAX_RESULTS}")
         now = self.clock.now()
         # A day back in UTC covers "today" in every time zone; each hospital's own today is
         # applied below.
@@ -226,20 +228,25 @@ class OrderService:
         keep_empty: bool = False,
     ) -> list[Offer]:
         """Each service with its dates from its hospital's today on (at most ``limit`` of them,
-        and only those with such a date unless ``keep_empty``)."""
+        and only those with such a date unless ``keep_empty``). A place an order past its
+        payment deadline still holds counts as free: the next order takes it."""
         today_of: dict[int, dt.date] = {}
         offers: list[Offer] = []
         earliest = (now - dt.timedelta(days=1)).date()
-        places = uow.service_places.of_services(
-            [s.id for s, _ in found if s.id is not None], earliest
-        )
+        ids = [s.id for s, _ in found if s.id is not None]
+        places = uow.service_places.of_services(ids, earliest)
+        overdue = uow.orders.overdue_held(ids, now) if ids else {}
         for service, distance in found:
             assert service.id is not None
             if service.hospital_id not in today_of:
                 tz = hospital_of(uow, service.hospital_id).tz
                 today_of[service.hospital_id] = now.astimezone(tz).date()
             today = today_of[service.hospital_id]
-            dates = [d for d in places[service.id] if d.date >= today]
+            dates = [
+                attrs.evolve(d, held=d.held - overdue.get((service.id, d.date), 0))
+                for d in places[service.id]
+                if d.date >= today
+            ]
             if dates or keep_empty:
                 offers.append(Offer(service, dates, distance))
             if len(offers) == limit:

@@ -104,6 +104,10 @@ _KNOWN_KEYWORDS = {
     "description",
     "minimum",
     "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
     "minLength",
     "maxLength",
     "pattern",
@@ -235,6 +239,15 @@ def _errors(
             yield f"{at}: {value!r} is less than the minimum {schema['minimum']}"
         if "maximum" in schema and value > schema["maximum"]:
             yield f"{at}: {value!r} is more than the maximum {schema['maximum']}"
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            yield f"{at}: {value!r} is not more than {schema['exclusiveMinimum']}"
+        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+            yield f"{at}: {value!r} is not less than {schema['exclusiveMaximum']}"
+    if isinstance(value, list):
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            yield f"{at}: fewer than {schema['minItems']} items"
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            yield f"{at}: more than {schema['maxItems']} items"
     if isinstance(value, str):
         # JSON Schema counts characters (code points), as Python's len does.
         if "minLength" in schema and len(value) < schema["minLength"]:

@@ -8,6 +8,7 @@ their patient (and their doctor, who may read them).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from attrs import frozen
 from http_support import (
     FILE_ROUTES,
     FRIDAY,
+    MAX_UPLOAD_BYTES,
     MONDAY,
     PASSWORD,
     PDF,
@@ -25,6 +27,7 @@ from http_support import (
     THURSDAY,
     Account,
     World,
+    fast_hasher,
     file_path,
     ok,
     openapi_path,
@@ -33,12 +36,27 @@ from http_support import (
     validate,
 )
 
+from medbook.adapters.memory import ManualClock
+from medbook.adapters.payments.sandbox import SandboxGateway, sign
+from medbook.bootstrap import Services, in_memory
 from medbook.domain.chat.model import MessageKind
 from medbook.entrypoints.http.app import PLAIN_ROUTES
 from medbook.entrypoints.http.routes import ROUTES
 
 #: The callers, in the order of every row's expected statuses.
 CALLERS = ("anonymous", "patient_a", "patient_b", "doctor", "other_admin", "admin")
+#: The sandbox gateway's key in these tests (the conftest's services have no gateway).
+PAYMENT_SECRET = b"authorization-matrix-payment-secret-0123456789"
+
+
+@pytest.fixture
+def services(clock: ManualClock) -> Services:
+    return in_memory(
+        clock,
+        hasher=fast_hasher(),
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+        gateway=SandboxGateway(PAYMENT_SECRET),
+    )
 
 
 @frozen
@@ -53,6 +71,10 @@ class Scene:
     file_a: str  # the path of a file patient A uploaded and sent the doctor in their chat
     conversation_a: int  # patient A's conversation with the doctor, two messages in it
     avatar: str  # the path of the doctor's avatar (a public /files/ link)
+    service: int  # a home-visit service of the Shanghai hospital (the admin's)
+    order_a: int  # patient A's unpaid order of it, its payment started
+    payment_a: str  # that payment's id
+    paid_order_a: int  # patient A's paid order of it
 
     def caller(self, name: str) -> Account | None:
         return None if name == "anonymous" else getattr(self.world, name)
@@ -78,6 +100,22 @@ def scene(world: World) -> Scene:
     avatar = world.api.upload(
         "/v1/doctors/me/avatar", PNG, "image/png", method="PUT", token=world.doctor.token
     )
+    service = ok(
+        world.api.post(
+            f"/v1/hospitals/{world.shanghai}/services", token=world.admin.token, json=_SERVICE
+        ),
+        201,
+    )
+    order_body = {"service_id": service["id"], "date": THURSDAY.isoformat(), "place": "hospital"}
+    order_a = ok(world.api.post("/v1/orders", token=world.patient_a.token, json=order_body), 201)
+    paid = ok(world.api.post("/v1/orders", token=world.patient_a.token, json=order_body), 201)
+    payments = [
+        ok(world.api.post(f"/v1/orders/{o['id']}/payment", token=world.patient_a.token), 201)
+        for o in (order_a, paid)
+    ]
+    event = _payment_event(payments[1]["payment_id"], "ev-scene")
+    raw = json.dumps(event).encode()
+    world.services.orders.notify(raw, {"x-medbook-signature": sign(PAYMENT_SECRET, raw)})
     return Scene(
         world,
         a["id"],
@@ -86,6 +124,10 @@ def scene(world: World) -> Scene:
         url,
         conversation["id"],
         file_path(ok(avatar)["avatar_url"]),
+        service["id"],
+        order_a["id"],
+        payments[0]["payment_id"],
+        paid["id"],
     )
 
 
@@ -95,6 +137,8 @@ class Row:
     expect: tuple[int, int, int, int, int, int]  # in the order of CALLERS
     body: Callable[[Scene], Any] | None = None  # JSON
     file: tuple[str, bytes] | None = None  # a raw body: (content type, bytes)
+    params: Callable[[Scene], dict[str, str]] | None = None  # the query
+    signed: bool = False  # the JSON body is sent signed, as the sandbox gateway signs it
 
 
 def _register(s: Scene) -> dict[str, str]:
@@ -105,6 +149,31 @@ def _booking(s: Scene) -> dict[str, Any]:
     return {"doctor_id": s.world.doctor.id, "date": MONDAY.isoformat(), "period": "morning"}
 
 
+_SERVICE = {
+    "name": "Home nursing visit",
+    "price_cents": 19900,
+    "capacity": 5,
+    "service_radius_km": 20,
+    "dates": [THURSDAY.isoformat(), FRIDAY.isoformat()],
+}
+
+
+def _payment_event(payment_id: str, event_id: str = "ev-matrix") -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "payment_id": payment_id,
+        "status": "succeeded",
+        "amount_cents": 19900,
+    }
+
+
+_WECHAT_NOTICE = {
+    "id": "EV-2018022511223320873",
+    "create_time": "2026-11-25T08:31:00+08:00",
+    "event_type": "TRANSACTION.SUCCESS",
+    "resource_type": "encrypt-resource",
+    "resource": {"algorithm": "AEAD_AES_256_GCM", "ciphertext": "AAAA", "nonce": "0123456789ab"},
+}
 _IDENTITY = {"name": "Zhao Li", "id_number": resident_id("310104", THURSDAY.replace(1990), 24)}
 ALL_200 = (200, 200, 200, 200, 200, 200)
 SIGNED_IN_200 = (401, 200, 200, 200, 200, 200)
@@ -189,6 +258,49 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/v1/conversations/{conversation_id:id}/messages", "GET"): Row(
         lambda s: f"/v1/conversations/{s.conversation_a}/messages", (401, 200, 404, 200, 404, 404)
     ),
+    # Home-visit services and orders: services are public, publishing is the hospital's admin's;
+    # an order is its patient's and its hospital's admin's, and hidden from everyone else (404).
+    ("/v1/hospitals/{hospital_id:id}/services", "POST"): Row(
+        lambda s: f"/v1/hospitals/{s.world.shanghai}/services",
+        (401, 403, 403, 403, 403, 201),
+        lambda s: _SERVICE,
+    ),
+    ("/v1/hospitals/{hospital_id:id}/services", "GET"): Row(
+        lambda s: f"/v1/hospitals/{s.world.shanghai}/services", ALL_200
+    ),
+    ("/v1/services", "GET"): Row(
+        lambda s: "/v1/services", ALL_200, params=lambda s: {"lat": "31.25", "lng": "121.47"}
+    ),
+    ("/v1/services/{service_id:id}", "GET"): Row(lambda s: f"/v1/services/{s.service}", ALL_200),
+    ("/v1/orders", "POST"): Row(
+        lambda s: "/v1/orders",
+        (401, 201, 201, 403, 403, 403),
+        lambda s: {"service_id": s.service, "date": FRIDAY.isoformat(), "place": "hospital"},
+    ),
+    ("/v1/orders", "GET"): Row(lambda s: "/v1/orders", (401, 200, 200, 403, 200, 200)),
+    ("/v1/orders/{order_id:id}", "GET"): Row(
+        lambda s: f"/v1/orders/{s.order_a}", (401, 200, 404, 404, 404, 200)
+    ),
+    ("/v1/orders/{order_id:id}/payment", "POST"): Row(
+        lambda s: f"/v1/orders/{s.order_a}/payment", (401, 201, 404, 403, 403, 403)
+    ),
+    ("/v1/orders/{order_id:id}/cancel", "POST"): Row(
+        lambda s: f"/v1/orders/{s.order_a}/cancel", (401, 200, 404, 403, 404, 200)
+    ),
+    ("/v1/orders/{order_id:id}/complete", "POST"): Row(
+        lambda s: f"/v1/orders/{s.paid_order_a}/complete", (401, 403, 403, 403, 404, 200)
+    ),
+    # The gateway's notifications carry no token: a signed one is taken from whoever sends it
+    # (a token changes nothing); WeChat's route answers 404 while the sandbox is the gateway.
+    ("/v1/payments/notify", "POST"): Row(
+        lambda s: "/v1/payments/notify",
+        ALL_200,
+        lambda s: _payment_event(s.payment_a),
+        signed=True,
+    ),
+    ("/v1/payments/wechat/notify", "POST"): Row(
+        lambda s: "/v1/payments/wechat/notify", (404,) * 6, lambda s: _WECHAT_NOTICE
+    ),
     ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
     ("/readyz", "GET"): Row(lambda s: "/readyz", ALL_200),
     ("/v1/openapi.json", "GET"): Row(lambda s: "/v1/openapi.json", ALL_200),
@@ -220,13 +332,23 @@ def test_who_may_call_what(scene: Scene, path: str, method: str, caller: str) ->
     account = scene.caller(caller)
     world = scene.world
 
+    body = row.body(scene) if row.body else None
+    headers: dict[str, str] = {}
+    if row.signed:
+        raw = json.dumps(body).encode()
+        headers["X-Medbook-Signature"] = sign(PAYMENT_SECRET, raw)
+        body, file = None, ("application/json", raw)
+    else:
+        file = row.file
     result = world.api.request(
         method,
         row.path(scene),
         token=account.token if account else None,
-        json=row.body(scene) if row.body else None,
-        content_type=row.file[0] if row.file else None,
-        body=row.file[1] if row.file else None,
+        json=body,
+        content_type=file[0] if file else None,
+        body=file[1] if file else None,
+        params=row.params(scene) if row.params else None,
+        headers=headers,
     )
 
     expected = row.expect[CALLERS.index(caller)]

@@ -106,6 +106,16 @@ class MemoryOrders(MemoryTable):
         found = [o for o in self._all() if o.is_overdue(now)]
         return [o.id for o in sorted(found, key=lambda o: (o.pay_by, o.id))][:limit]
 
+    def overdue_held(
+        self, service_ids: Iterable[int], now: dt.datetime
+    ) -> dict[tuple[int, dt.date], int]:
+        wanted = set(service_ids)
+        found: dict[tuple[int, dt.date], int] = {}
+        for o in self._all():
+            if o.service_id in wanted and o.is_overdue(now):
+                found[(o.service_id, o.date)] = found.get((o.service_id, o.date), 0) + 1
+        return found
+
     def unpaid_of_patient(self, patient_id: int, now: dt.datetime) -> int:
         return sum(
             1

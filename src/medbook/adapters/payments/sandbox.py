@@ -18,18 +18,18 @@ from collections.abc import Mapping
 from medbook.domain.shared.errors import BadNotification, DomainError, GatewayUnavailable
 from medbook.domain.shared.money import Money
 from medbook.ports.payments import (
+    MAX_GATEWAY_ID,
     PaymentEvent,
     PaymentRequest,
     PaymentStart,
     RefundRequest,
     RefundResult,
+    is_gateway_id,
 )
 
 SIGNATURE_HEADER = "x-medbook-signature"
 #: The shortest secret the sandbox accepts: an HMAC key is only as strong as it is long.
 MIN_SECRET_BYTES = 32
-#: The longest event or payment id taken.
-MAX_ID_LENGTH = 64
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -57,15 +57,17 @@ class SandboxGateway:
             raise BadNotification(f"missing or wrong {SIGNATURE_HEADER} header")
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             raise BadNotification("the body is not JSON") from None
         if not isinstance(data, dict):
             raise BadNotification("the body is not a JSON object")
         event_id, payment_id = data.get("event_id"), data.get("payment_id")
         status, cents = data.get("status"), data.get("amount_cents")
         for name, value in (("event_id", event_id), ("payment_id", payment_id)):
-            if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
-                raise BadNotification(f"{name} must be text of 1 to {MAX_ID_LENGTH} characters")
+            if not is_gateway_id(value):
+                raise BadNotification(
+                    f"{name} must be 1 to {MAX_GATEWAY_ID} printable ASCII characters, no spaces"
+                )
         if status not in ("succeeded", "failed"):
             raise BadNotification('status must be "succeeded" or "failed"')
         try:

@@ -46,11 +46,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from medbook.domain.shared.errors import BadNotification, DomainError, GatewayUnavailable
 from medbook.domain.shared.money import Money
 from medbook.ports.payments import (
+    MAX_GATEWAY_ID,
     PaymentEvent,
     PaymentRequest,
     PaymentStart,
     RefundRequest,
     RefundResult,
+    is_gateway_id,
 )
 
 __all__ = [
@@ -79,7 +81,7 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 TIMEOUT_SECONDS = 10.0
 MAX_RESPONSE_BYTES = 1 << 20
 #: The longest event, payment or refund id taken from WeChat.
-MAX_ID_LENGTH = 64
+MAX_ID_LENGTH = MAX_GATEWAY_ID
 #: WeChat's limits on ``description`` (127) and ``reason`` (80), in characters.
 MAX_DESCRIPTION = 127
 MAX_REASON = 80
@@ -168,9 +170,10 @@ def urllib_transport(
         raise GatewayUnavailable(f"WeChat Pay could not be reached: {error}") from error
 
 
-def _text(value: object, name: str, max_length: int = MAX_ID_LENGTH) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= max_length:
-        raise BadNotification(f"{name} must be text of 1 to {max_length} characters")
+def _text(value: object, name: str) -> str:
+    if not is_gateway_id(value):
+        raise BadNotification(f"{name} must be 1 to {MAX_ID_LENGTH} printable ASCII characters")
+    assert isinstance(value, str)
     return value
 
 

@@ -355,6 +355,21 @@ class SqlOrders(Repository):
         )
         return list(self.connection.execute(query).scalars())
 
+    def overdue_held(
+        self, service_ids: Iterable[int], now: dt.datetime
+    ) -> dict[tuple[int, dt.date], int]:
+        ids = list(service_ids)
+        if not ids:
+            return {}
+        c = service_orders.c
+        query = (
+            select(c.service_id, c.date, func.count())
+            .where(c.status == OrderStatus.PENDING_PAYMENT, c.pay_by <= now)
+            .where(c.service_id.in_(ids))
+            .group_by(c.service_id, c.date)
+        )
+        return {(row[0], row[1]): int(row[2]) for row in self.connection.execute(query)}
+
     def unpaid_of_patient(self, patient_id: int, now: dt.datetime) -> int:
         c = service_orders.c
         query = select(func.count()).where(
