@@ -188,6 +188,8 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                 success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
             for status in (op.status, *op.also):
                 described = {**success, "description": TITLES.get(status, "OK")}
+                if status == 204:  # No Content: never a body
+                    described.pop("content", None)
                 operation["responses"][str(status)] = described
             errors = set(op.errors)
             if op.auth:
@@ -202,13 +204,14 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
             if op.query is not None or path_params:
                 errors |= {422} if op.query is not None else set()
             for status in sorted(errors):
+                problem = {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }
+                # A status the handler answers itself (``also``) keeps its own body beside it.
+                own = operation["responses"].get(str(status), {}).get("content", {})
                 operation["responses"][str(status)] = {
                     "description": TITLES.get(status, "Error"),
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
+                    "content": {**own, **problem},
                 }
             item[method.lower()] = operation
     for path, method, summary in extra:
