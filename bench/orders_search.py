@@ -23,8 +23,8 @@ inserted in bulk with SQLAlchemy Core, not through the service.
 Measured: ``--queries`` searches (default 500), half at points in cities (a city drawn by size,
 spread 0.3 degrees), half uniformly over lat 18-53, lng 73-135, after 20 unmeasured ones. Then,
 untimed, for the same points: the candidates the box query returns against those covering the
-point, the statements one search runs, and ``in_box`` alone. Then the plans of the box query
-(and of the dates query that follows it) for a point in the largest city. ``--profile N`` adds
+point, the statements one search runs, and ``reaches_in`` alone (the light box query). Then the
+plans of the box query for a point in the largest city and a sparse one. ``--profile N`` adds
 cProfile over N city searches; ``--analyze`` runs ANALYZE after loading (a deployment's SQLite
 file never has statistics unless someone runs it; InnoDB keeps its own).
 """
@@ -56,7 +56,8 @@ from medbook.domain.orders.catalogue import (
     MAX_RADIUS_KM,
     Box,
     ServiceCategory,
-    covering,
+    flat_metric,
+    reaching,
     search_box,
 )
 from medbook.domain.shared.geo import GeoPoint
@@ -344,13 +345,14 @@ def main() -> None:
             per_search.append(len(statements.during(lambda p=point: services.orders.search(p))))
             with SqlUnitOfWork(engine) as uow:
                 started = time.perf_counter()
-                found = uow.care_services.in_box(
-                    search_box(point, MAX_RADIUS_KM), offered_from=earliest
+                box = search_box(point, MAX_RADIUS_KM)
+                found = uow.care_services.reaches_in(
+                    box, offered_from=earliest, metric=flat_metric(box), point=point
                 )
                 box_times.append(time.perf_counter() - started)
             candidates.append(len(found))
             band.append(_in_band(engine, search_box(point, MAX_RADIUS_KM)))
-            covered.append(len(covering(found, point)))
+            covered.append(len(reaching(found, point)))
         print("per query:")
         print(_counts("results (offers)", results))
         print(_counts("rows in the latitude band", band))
@@ -359,7 +361,7 @@ def main() -> None:
         print(_counts("statements per search", per_search))
         share = sum(covered) / max(1, sum(candidates))
         print(f"  covered / candidates overall: {share:.1%}")
-        print(_latency("in_box", box_times) + "  (in_box alone: box query + dates, as objects)")
+        print(_latency("reaches_in", box_times) + "  (reaches_in alone: the light box query)")
 
         # The plans: at the largest city's centre (box query, then its dates query), and at a
         # sparse point (Urumqi: few services in its latitudes).
@@ -367,11 +369,14 @@ def main() -> None:
         for point, shown in plans:
             with SqlUnitOfWork(engine) as uow:
                 seen = statements.during(
-                    lambda p=point, u=uow: u.care_services.in_box(
-                        search_box(p, MAX_RADIUS_KM), offered_from=earliest
+                    lambda p=point, u=uow: u.care_services.reaches_in(
+                        search_box(p, MAX_RADIUS_KM),
+                        offered_from=earliest,
+                        metric=flat_metric(search_box(p, MAX_RADIUS_KM)),
+                        point=p,
                     )
                 )
-            names = ["box query", "dates query"][:shown]
+            names = ["box query"][:shown]
             for name, (statement, parameters) in zip(names, seen, strict=False):
                 print(f"{name} at {point.lat}, {point.lng}: {_short(statement)}")
                 for line in _explain(engine, statement, parameters):

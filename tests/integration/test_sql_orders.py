@@ -230,3 +230,63 @@ def test_insert_if_missing_tells_an_existing_row_from_a_new_one(engine: Engine) 
     finally:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE t_keyed"))
+
+
+def _haversine(a: GeoPoint, b: GeoPoint) -> float:
+    """Great-circle distance, computed here on its own (mean Earth radius)."""
+    import math
+
+    lat1, lng1, lat2, lng2 = map(math.radians, (a.lat, a.lng, b.lat, b.lng))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+def test_the_search_finds_exactly_the_providers_that_reach_a_point_nearest_first(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Hospitals scattered around Shanghai, near the antimeridian and near the north pole, each
+    with services of random radii; for many points, the search answers what an oracle of its
+    own (every service, its own haversine) says, in the same order, through every page."""
+    import random
+
+    from medbook.domain.accounts.model import Admin
+
+    rng = random.Random(20261201)
+    services = build_services(lambda: SqlUnitOfWork(engine), clock, gateway=SandboxGateway(SECRET))
+    centres = [GeoPoint(31.2, 121.5), GeoPoint(-16.5, 179.9), GeoPoint(89.3, 40.0)]
+    published: list[tuple[int, GeoPoint, float]] = []
+    for n in range(24):
+        centre = centres[n % 3]
+        lng = (centre.lng + rng.uniform(-0.8, 0.8) + 540) % 360 - 180
+        lat = max(-89.9, min(89.9, centre.lat + rng.uniform(-0.6, 0.6)))
+        hospital = services.directory.add_hospital(f"Hospital {n}", "", GeoPoint(lat, lng))
+        assert hospital.id is not None
+        with SqlUnitOfWork(engine) as uow:
+            admin = uow.admins.add(Admin(hospital.id, "Admin", f"1370013{n:04d}"))
+            uow.commit()
+        actor = Actor(admin.id or 0, Role.ADMIN, hospital.id)
+        for _ in range(3):
+            radius = rng.choice([1.0, 5.0, 20.0, 60.0, 100.0])
+            draft = ServiceDraft("Visit", Money(100), 5, radius, frozenset({TOMORROW}))
+            offer = services.orders.publish_as(actor, hospital.id, draft)
+            published.append((offer.service.id or 0, GeoPoint(lat, lng), radius))
+
+    for _ in range(40):
+        centre = rng.choice(centres)
+        point = GeoPoint(
+            max(-90.0, min(90.0, centre.lat + rng.uniform(-1, 1))),
+            (centre.lng + rng.uniform(-1.2, 1.2) + 540) % 360 - 180,
+        )
+        oracle = sorted(
+            (d, service_id)
+            for service_id, location, radius in published
+            if (d := _haversine(location, point)) <= radius
+        )
+        for limit in (5, 100):
+            found = services.orders.search(point, limit=limit)
+            assert [o.service.id for o in found] == [i for _, i in oracle[:limit]], point
+            for offer, (distance, _) in zip(found, oracle, strict=False):
+                assert abs((offer.distance_km or 0) - distance) < 1e-6

@@ -19,6 +19,7 @@ from medbook.domain.orders.catalogue import (
     ServiceCategory,
     covering,
     ensure_dates_ahead,
+    flat_metric,
     search_box,
 )
 from medbook.domain.orders.model import PAYMENT_TIMEOUT, OrderStatus, Place, ServiceOrder
@@ -130,13 +131,10 @@ points = st.builds(
 )
 
 
-@settings(max_examples=300)
-@given(points, st.floats(min_value=0, max_value=1), st.floats(min_value=0, max_value=360))
-def test_the_search_box_holds_every_point_within_the_largest_radius(
-    centre: GeoPoint, fraction: float, bearing: float
-) -> None:
-    # The oracle: a point at a known distance and bearing (the direct geodesic on a sphere).
-    angle = fraction * MAX_RADIUS_KM / 6371.0088
+def destination(centre: GeoPoint, km: float, bearing: float) -> GeoPoint:
+    """The oracle: the point ``km`` from ``centre`` along ``bearing`` (the direct geodesic on a
+    sphere), computed here on its own."""
+    angle = km / 6371.0088
     lat1, lng1, b = map(math.radians, (centre.lat, centre.lng, bearing))
     lat2 = math.asin(
         math.sin(lat1) * math.cos(angle) + math.cos(lat1) * math.sin(angle) * math.cos(b)
@@ -146,9 +144,35 @@ def test_the_search_box_holds_every_point_within_the_largest_radius(
         math.cos(angle) - math.sin(lat1) * math.sin(lat2),
     )
     lng = (math.degrees(lng2) + 540) % 360 - 180
-    other = GeoPoint(max(-90.0, min(90.0, math.degrees(lat2))), lng)
+    return GeoPoint(max(-90.0, min(90.0, math.degrees(lat2))), lng)
 
+
+@settings(max_examples=300)
+@given(points, st.floats(min_value=0, max_value=1), st.floats(min_value=0, max_value=360))
+def test_the_search_box_holds_every_point_within_the_largest_radius(
+    centre: GeoPoint, fraction: float, bearing: float
+) -> None:
+    other = destination(centre, fraction * MAX_RADIUS_KM, bearing)
     assert search_box(centre).holds(other), (centre, other)
+
+
+@settings(max_examples=500)
+@given(points, st.floats(min_value=0.001, max_value=1), st.floats(min_value=0, max_value=360))
+def test_the_flat_metric_never_drops_a_provider_that_reaches_the_point(
+    centre: GeoPoint, fraction: float, bearing: float
+) -> None:
+    """A provider exactly at its radius from the point (the tightest case) passes the database's
+    flat test: the flat distance never exceeds the great-circle one by more than the margin."""
+    radius = fraction * MAX_RADIUS_KM
+    provider = destination(centre, radius, bearing)
+    box = search_box(centre)
+    metric = flat_metric(box)
+    if metric is None:
+        return  # the box wraps or spans every longitude: no flat test is made there
+    flat = (provider.lat - centre.lat) ** 2 * metric.lat_weight + (
+        provider.lng - centre.lng
+    ) ** 2 * metric.lng_weight
+    assert flat <= radius**2 * metric.margin, (centre, provider, flat**0.5, radius)
 
 
 def test_the_search_box_wraps_at_the_antimeridian_and_opens_at_the_poles() -> None:

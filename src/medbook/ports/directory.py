@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from medbook.domain.directory.model import Department, Doctor, Hospital
@@ -16,6 +16,10 @@ class HospitalRepository(Protocol):
         ...
 
     def get(self, hospital_id: int) -> Hospital | None: ...
+
+    def many(self, hospital_ids: Iterable[int]) -> dict[int, Hospital]:
+        """The hospitals of those ids that exist, in one query."""
+        ...
 
     def list(self) -> Sequence[Hospital]: ...
 

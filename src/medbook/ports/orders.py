@@ -14,8 +14,9 @@ from typing import Protocol
 
 from attrs import frozen
 
-from medbook.domain.orders.catalogue import Box, CareService, ServiceCategory
+from medbook.domain.orders.catalogue import Box, CareService, FlatMetric, Reach, ServiceCategory
 from medbook.domain.orders.model import OrderStatus, ServiceOrder
+from medbook.domain.shared.geo import GeoPoint
 from medbook.domain.shared.money import Money
 from medbook.ports.accounts import AdminRepository
 from medbook.ports.directory import DirectoryReads
@@ -30,11 +31,23 @@ class CareServiceRepository(Protocol):
 
     def get(self, service_id: int) -> CareService | None: ...
 
-    def in_box(
-        self, box: Box, *, category: ServiceCategory | None = None, offered_from: dt.date
-    ) -> Sequence[CareService]:
-        """The services whose provider is inside ``box`` (an indexed pre-filter) and that are
-        offered on some date from ``offered_from`` on. The exact distance is the domain's."""
+    def reaches_in(
+        self,
+        box: Box,
+        *,
+        category: ServiceCategory | None = None,
+        offered_from: dt.date,
+        metric: FlatMetric | None = None,
+        point: GeoPoint | None = None,
+    ) -> Sequence[Reach]:
+        """What decides the distance (no more) of the services whose provider is inside ``box``
+        (an indexed pre-filter) and that are offered on some date from ``offered_from`` on;
+        with ``metric`` and ``point``, also dropping those the flat metric says cannot reach
+        the point. The exact distance is the domain's (``reaching``)."""
+        ...
+
+    def many(self, service_ids: Iterable[int]) -> dict[int, CareService]:
+        """The services of those ids, with all their dates, in one query (and one for dates)."""
         ...
 
     def of_hospital(self, hospital_id: int) -> Sequence[CareService]: ...

@@ -27,8 +27,9 @@ from medbook.domain.orders.catalogue import (
     MAX_RADIUS_KM,
     CareService,
     ServiceCategory,
-    covering,
     ensure_dates_ahead,
+    flat_metric,
+    reaching,
     search_box,
 )
 from medbook.domain.orders.model import PAYMENT_TIMEOUT, OrderStatus, Place, ServiceOrder
@@ -190,10 +191,26 @@ class OrderService:
         earliest = (now - dt.timedelta(days=1)).date()
 
         def work(uow: OrdersUnitOfWork) -> list[Offer]:
+            # Weigh light rows (point and radius) first; load the few services shown, a page at
+            # a time (a page may lose services with no date left in their hospital's today).
             box = search_box(point, MAX_RADIUS_KM)
-            candidates = uow.care_services.in_box(box, category=category, offered_from=earliest)
-            nearby = covering(candidates, point)
-            return self._offers(uow, [(n.service, n.distance_km) for n in nearby], now, limit)
+            reaches = uow.care_services.reaches_in(
+                box,
+                category=category,
+                offered_from=earliest,
+                metric=flat_metric(box),
+                point=point,
+            )
+            nearest = reaching(reaches, point)
+            offers: list[Offer] = []
+            for start in range(0, len(nearest), limit):
+                page = nearest[start : start + limit]
+                loaded = uow.care_services.many(r.service_id for r, _ in page)
+                found = [(loaded[r.service_id], d) for r, d in page if r.service_id in loaded]
+                offers += self._offers(uow, found, now, limit - len(offers))
+                if len(offers) == limit:
+                    break
+            return offers
 
         return read_only(self.new_uow, work)
 
@@ -230,17 +247,15 @@ class OrderService:
         """Each service with its dates from its hospital's today on (at most ``limit`` of them,
         and only those with such a date unless ``keep_empty``). A place an order past its
         payment deadline still holds counts as free: the next order takes it."""
-        today_of: dict[int, dt.date] = {}
         offers: list[Offer] = []
         earliest = (now - dt.timedelta(days=1)).date()
         ids = [s.id for s, _ in found if s.id is not None]
         places = uow.service_places.of_services(ids, earliest)
         overdue = uow.orders.overdue_held(ids, now) if ids else {}
+        hospitals = uow.hospitals.many(s.hospital_id for s, _ in found)
+        today_of = {i: now.astimezone(h.tz).date() for i, h in hospitals.items()}
         for service, distance in found:
             assert service.id is not None
-            if service.hospital_id not in today_of:
-                tz = hospital_of(uow, service.hospital_id).tz
-                today_of[service.hospital_id] = now.astimezone(tz).date()
             today = today_of[service.hospital_id]
             dates = [
                 attrs.evolve(d, held=d.held - overdue.get((service.id, d.date), 0))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from medbook.adapters.memory.base import MemoryTable
 from medbook.domain.directory.model import Department, Doctor, Hospital
@@ -17,6 +17,10 @@ class MemoryHospitals(MemoryTable):
 
     def get(self, hospital_id: int) -> Hospital | None:
         return self._get(hospital_id)  # type: ignore[no-any-return]
+
+    def many(self, hospital_ids: Iterable[int]) -> dict[int, Hospital]:
+        found = (self._get(i) for i in set(hospital_ids))
+        return {h.id: h for h in found if h is not None}
 
     def list(self) -> Sequence[Hospital]:
         return sorted(self._all(), key=lambda h: h.id)

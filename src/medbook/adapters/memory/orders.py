@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable, Sequence
 import attrs
 
 from medbook.adapters.memory.base import MemoryTable
-from medbook.domain.orders.catalogue import Box, CareService, ServiceCategory
+from medbook.domain.orders.catalogue import Box, CareService, FlatMetric, Reach, ServiceCategory
 from medbook.domain.orders.model import OrderStatus, ServiceOrder
+from medbook.domain.shared.geo import GeoPoint
 from medbook.ports.orders import DatePlaces, PaymentRecord, Refund
 
 TABLES = ("care_services", "service_dates", "service_orders", "payment_events", "refunds")
@@ -26,15 +27,27 @@ class MemoryCareServices(MemoryTable):
     def get(self, service_id: int) -> CareService | None:
         return self._get(service_id)  # type: ignore[no-any-return]
 
-    def in_box(
-        self, box: Box, *, category: ServiceCategory | None = None, offered_from: dt.date
-    ) -> Sequence[CareService]:
-        found = []
-        for service in self._all():
-            ahead = frozenset(d for d in service.dates if d >= offered_from)
-            if box.holds(service.location) and ahead and category in (None, service.category):
-                found.append(attrs.evolve(service, dates=ahead))
-        return found
+    def reaches_in(
+        self,
+        box: Box,
+        *,
+        category: ServiceCategory | None = None,
+        offered_from: dt.date,
+        metric: FlatMetric | None = None,
+        point: GeoPoint | None = None,
+    ) -> Sequence[Reach]:
+        # No flat pre-filter here: the exact distance (``reaching``) decides anyway.
+        return [
+            Reach(s.id, s.hospital_id, s.location, s.radius_km)
+            for s in self._all()
+            if box.holds(s.location)
+            and any(d >= offered_from for d in s.dates)
+            and category in (None, s.category)
+        ]
+
+    def many(self, service_ids: Iterable[int]) -> dict[int, CareService]:
+        found = (self._get(i) for i in set(service_ids))
+        return {s.id: s for s in found if s is not None}
 
     def of_hospital(self, hospital_id: int) -> Sequence[CareService]:
         return sorted((s for s in self._all() if s.hospital_id == hospital_id), key=lambda s: s.id)

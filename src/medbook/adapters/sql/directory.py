@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -100,6 +100,13 @@ class SqlHospitals(Repository):
             select(hospitals).where(hospitals.c.id == hospital_id)
         ).first()
         return hospital_from_row(row) if row else None
+
+    def many(self, hospital_ids: Iterable[int]) -> dict[int, Hospital]:
+        ids = sorted(set(hospital_ids))
+        if not ids:
+            return {}
+        rows = self.connection.execute(select(hospitals).where(hospitals.c.id.in_(ids)))
+        return {row.id: hospital_from_row(row) for row in rows}
 
     def list(self) -> Sequence[Hospital]:
         rows = self.connection.execute(select(hospitals).order_by(hospitals.c.id))

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from medbook.adapters.sql.base import Repository, insert_or_count
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
-from medbook.domain.orders.catalogue import Box, CareService, ServiceCategory
+from medbook.domain.orders.catalogue import Box, CareService, FlatMetric, Reach, ServiceCategory
 from medbook.domain.orders.model import OrderStatus, Place, ServiceOrder
 from medbook.domain.shared.geo import GeoPoint
 from medbook.domain.shared.money import Money
@@ -189,9 +189,15 @@ class SqlCareServices(Repository):
         found = self._load(select(care_services).where(care_services.c.id == service_id))
         return found[0] if found else None
 
-    def in_box(
-        self, box: Box, *, category: ServiceCategory | None = None, offered_from: dt.date
-    ) -> Sequence[CareService]:
+    def reaches_in(
+        self,
+        box: Box,
+        *,
+        category: ServiceCategory | None = None,
+        offered_from: dt.date,
+        metric: FlatMetric | None = None,
+        point: GeoPoint | None = None,
+    ) -> Sequence[Reach]:
         c = care_services.c
         longitudes: ColumnElement[bool] = (
             c.lng.between(box.west, box.east)
@@ -199,27 +205,41 @@ class SqlCareServices(Repository):
             else or_(c.lng >= box.west, c.lng <= box.east)  # across the antimeridian
         )
         d = service_dates.c
-        query = select(care_services).where(
+        query = select(c.id, c.hospital_id, c.lat, c.lng, c.radius_km).where(
             c.lat.between(box.south, box.north),
             longitudes,
             exists().where(d.service_id == c.id, d.date >= offered_from),
         )
         if category is not None:
             query = query.where(c.category == category)
-        return self._load(query, offered_from)
+        if metric is not None and point is not None:
+            dlat, dlng = c.lat - point.lat, c.lng - point.lng
+            query = query.where(
+                dlat * dlat * metric.lat_weight + dlng * dlng * metric.lng_weight
+                <= c.radius_km * c.radius_km * metric.margin
+            )
+        return [
+            Reach(row.id, row.hospital_id, GeoPoint(row.lat, row.lng), row.radius_km)
+            for row in self.connection.execute(query)
+        ]
+
+    def many(self, service_ids: Iterable[int]) -> dict[int, CareService]:
+        ids = sorted(set(service_ids))
+        if not ids:
+            return {}
+        found = self._load(select(care_services).where(care_services.c.id.in_(ids)))
+        return {s.id: s for s in found if s.id is not None}
 
     def of_hospital(self, hospital_id: int) -> Sequence[CareService]:
         c = care_services.c
         return self._load(select(care_services).where(c.hospital_id == hospital_id).order_by(c.id))
 
-    def _load(self, query: Any, offered_from: dt.date | None = None) -> list[CareService]:
+    def _load(self, query: Any) -> list[CareService]:
         rows = self.connection.execute(query).all()
         if not rows:
             return []
         d = service_dates.c
         dates_query = select(d.service_id, d.date).where(d.service_id.in_([r.id for r in rows]))
-        if offered_from is not None:
-            dates_query = dates_query.where(d.date >= offered_from)
         dates: dict[int, list[dt.date]] = {}
         for service_id, date in self.connection.execute(dates_query):
             dates.setdefault(service_id, []).append(date)

@@ -115,6 +115,30 @@ class CareService(Entity):
 
 
 @frozen
+class Reach:
+    """What decides whether a provider reaches a point: a service's id, its hospital, its point
+    and radius (a search weighs many of these before it loads the few services it shows)."""
+
+    service_id: int
+    hospital_id: int
+    location: GeoPoint
+    radius_km: float
+
+    def distance_to(self, point: GeoPoint) -> float:
+        return distance_km(self.location, point)
+
+
+def reaching(reaches: Iterable[Reach], point: GeoPoint) -> list[tuple[Reach, float]]:
+    """The reaches whose provider covers ``point``, with the distance, nearest first (then by
+    service id)."""
+    found = ((r, r.distance_to(point)) for r in reaches)
+    return sorted(
+        ((r, d) for r, d in found if d <= r.radius_km),
+        key=lambda pair: (pair[1], pair[0].service_id),
+    )
+
+
+@frozen
 class Nearby:
     service: CareService
     distance_km: float
@@ -164,3 +188,30 @@ def search_box(point: GeoPoint, radius_km: float = MAX_RADIUS_KM) -> Box:
     if east > 180:
         east -= 360
     return Box(south, north, west, east)
+
+
+#: Kilometres in a degree of latitude (and of longitude at the equator).
+KM_PER_DEGREE = math.radians(1) * EARTH_RADIUS_KM
+
+
+@frozen
+class FlatMetric:
+    """A distance a database can compute with plain arithmetic that never exceeds the
+    great-circle one (with a margin), so that a query may drop the services that cannot reach a
+    point: keep those with ``lat_weight·Δlat² + lng_weight·Δlng² <= margin·radius²``."""
+
+    lat_weight: float
+    lng_weight: float
+    margin: float = 1.01**2
+
+
+def flat_metric(box: Box) -> FlatMetric | None:
+    """Within ``box``, an east-west degree is shortest at the edge nearest a pole: weighing every
+    longitude degree by that length underestimates each distance (and the 1% margin covers the
+    flat approximation, good to ~0.03% at 100 km). None when the box wraps at the antimeridian or
+    spans every longitude, where differences of longitude are not plain subtractions."""
+    if box.west > box.east or (box.west <= -180 and box.east >= 180):
+        return None
+    poleward = max(abs(box.south), abs(box.north))
+    along = KM_PER_DEGREE * math.cos(math.radians(poleward))
+    return FlatMetric(KM_PER_DEGREE**2, along**2)
