@@ -46,6 +46,7 @@ from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
 from medbook.services.accounts import AccountService
 from medbook.services.chat import ChatService
+from medbook.services.contracts import ContractService
 from medbook.services.notifications import NotificationService
 from medbook.services.orders import OrderService
 from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
@@ -144,6 +145,7 @@ class Services:
     uploads: UploadService
     chat: ChatService
     orders: OrderService
+    contracts: ContractService
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
@@ -199,6 +201,7 @@ def build_services(
         uploads=uploads,
         chat=chat,
         orders=OrderService(new_uow, clock, gateway or UnconfiguredGateway()),
+        contracts=ContractService(new_uow, clock),
         new_uow=new_uow,
         clock=clock,
         close=close,

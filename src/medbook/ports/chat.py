@@ -14,6 +14,7 @@ from medbook.domain.chat.model import Conversation, Message
 from medbook.domain.shared.actors import Role
 from medbook.ports.accounts import PatientRepository
 from medbook.ports.booking import AppointmentRepository
+from medbook.ports.contracts import ContractRepository
 from medbook.ports.directory import DirectoryReads
 from medbook.ports.notifications import NotificationRepository
 from medbook.ports.transaction import Transaction
@@ -111,3 +112,5 @@ class ChatUnitOfWork(DirectoryReads, Transaction, Protocol):
     def patients(self) -> PatientRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
+    @property
+    def contracts(self) -> ContractRepository: ...

@@ -9,6 +9,7 @@ from typing import Protocol
 from medbook.ports.accounts import AccountsUnitOfWork
 from medbook.ports.booking import BookingUnitOfWork
 from medbook.ports.chat import ChatUnitOfWork
+from medbook.ports.contracts import ContractsUnitOfWork
 from medbook.ports.directory import DirectoryUnitOfWork
 from medbook.ports.files import FilesUnitOfWork
 from medbook.ports.notifications import NotificationsUnitOfWork
@@ -19,6 +20,7 @@ class UnitOfWork(
     AccountsUnitOfWork,
     BookingUnitOfWork,
     ChatUnitOfWork,
+    ContractsUnitOfWork,
     DirectoryUnitOfWork,
     FilesUnitOfWork,
     NotificationsUnitOfWork,

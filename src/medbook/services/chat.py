@@ -26,6 +26,7 @@ from medbook.domain.shared.errors import InvalidValue
 from medbook.ports.chat import ChatUnitOfWork, ConversationView
 from medbook.ports.clock import Clock
 from medbook.services.authorization import require_role
+from medbook.services.contracts import ContractCheck
 from medbook.services.directory import doctor_of, doctor_tz
 from medbook.services.transactions import read_only, transactionally
 
@@ -92,7 +93,7 @@ class AppointmentCheck:
 
 
 def _default_checks(service: ChatService) -> tuple[RelationshipCheck, ...]:
-    return (AppointmentCheck(service.policy),)
+    return (AppointmentCheck(service.policy), ContractCheck())
 
 
 #: An image or file message's URL as an attachment of the sender's: the path of an upload of

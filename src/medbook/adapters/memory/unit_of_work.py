@@ -13,7 +13,15 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from medbook.adapters.memory import accounts, booking, chat, directory, notifications, orders
+from medbook.adapters.memory import (
+    accounts,
+    booking,
+    chat,
+    contracts,
+    directory,
+    notifications,
+    orders,
+)
 from medbook.adapters.memory.accounts import MemoryAdmins, MemoryCredentials, MemoryPatients
 from medbook.adapters.memory.base import Tables
 from medbook.adapters.memory.booking import (
@@ -28,6 +36,7 @@ from medbook.adapters.memory.chat import (
     MemoryConversationViews,
     MemoryMessages,
 )
+from medbook.adapters.memory.contracts import MemoryContracts
 from medbook.adapters.memory.directory import MemoryDepartments, MemoryDoctors, MemoryHospitals
 from medbook.adapters.memory.notifications import MemoryNotifications
 from medbook.adapters.memory.orders import (
@@ -49,6 +58,7 @@ TABLES = (
     *notifications.TABLES,
     *chat.TABLES,
     *orders.TABLES,
+    *contracts.TABLES,
 )
 
 
@@ -97,6 +107,8 @@ class MemoryUnitOfWork:
         self.orders = MemoryOrders(self, "service_orders")
         self.payment_events = MemoryPaymentEvents(self, "payment_events")
         self.refunds = MemoryRefunds(self, "refunds")
+        # contracts
+        self.contracts = MemoryContracts(self, "contracts")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

@@ -11,6 +11,7 @@ from medbook.adapters.sql import (
     accounts,
     booking,
     chat,
+    contracts,
     directory,
     notifications,
     orders,
@@ -19,6 +20,6 @@ from medbook.adapters.sql import (
 from medbook.adapters.sql.metadata import metadata
 
 #: The modules that define tables, one per context (the throttle's bucket table sits with it).
-CONTEXTS = (accounts, directory, booking, notifications, chat, orders, throttle)
+CONTEXTS = (accounts, directory, booking, notifications, chat, orders, contracts, throttle)
 
 __all__ = ["CONTEXTS", "metadata"]

@@ -16,6 +16,7 @@ from medbook.adapters.sql.accounts import SqlAdmins, SqlCredentials, SqlPatients
 from medbook.adapters.sql.booking import SqlAppointments, SqlDailyCounts, SqlLeaves, SqlPlaces
 from medbook.adapters.sql.booking_views import SqlAppointmentViews
 from medbook.adapters.sql.chat import SqlConversations, SqlConversationViews, SqlMessages
+from medbook.adapters.sql.contracts import SqlContracts
 from medbook.adapters.sql.directory import SqlDepartments, SqlDoctors, SqlHospitals
 from medbook.adapters.sql.errors import is_transient
 from medbook.adapters.sql.notifications import SqlNotifications
@@ -79,6 +80,8 @@ class SqlUnitOfWork:
         self.orders = SqlOrders(connection)
         self.payment_events = SqlPaymentEvents(connection)
         self.refunds = SqlRefunds(connection)
+        # contracts
+        self.contracts = SqlContracts(connection)
         return self
 
     def __exit__(

@@ -20,10 +20,11 @@ _CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
 
 
 class Link(enum.Enum):
-    """What may link a patient and a doctor so that they may talk. The family-doctor contract and
-    the paid home-visit order add their members when their contexts arrive."""
+    """What may link a patient and a doctor so that they may talk: an appointment near today, or
+    an active family-doctor contract (each context adds its check to ``ChatService.checks``)."""
 
     APPOINTMENT = "appointment"
+    CONTRACT = "contract"
 
 
 @frozen

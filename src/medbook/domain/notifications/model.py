@@ -20,6 +20,10 @@ class NotificationKind(enum.Enum):
     ORDER_PAID = "order_paid"
     #: A paid order was cancelled and its money is on its way back (to the patient).
     ORDER_REFUNDED = "order_refunded"
+    #: A patient signed a doctor as their family doctor (to the doctor).
+    CONTRACT_SIGNED = "contract_signed"
+    #: One party ended a family-doctor contract (to the other).
+    CONTRACT_ENDED = "contract_ended"
 
 
 @define(slots=False, eq=False)

@@ -290,6 +290,27 @@ class OrderNotFound(NotFound):
     code = "order_not_found"
 
 
+# --- contracts ------------------------------------------------------------------------------------
+
+
+class AlreadySigned(Conflict):
+    """The patient has an active contract with that doctor already."""
+
+    code = "already_signed"
+
+
+class ContractNotActive(Conflict):
+    """The contract has ended."""
+
+    code = "contract_not_active"
+
+
+class ContractNotFound(NotFound):
+    """No such contract, or not one of the caller's."""
+
+    code = "contract_not_found"
+
+
 # --- payments -------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from medbook.entrypoints.http import (
     accounts,
     booking,
     chat,
+    contracts,
     directory,
     files,
     notifications,
@@ -24,6 +25,7 @@ ROUTES: tuple[Route, ...] = (
     *notifications.ROUTES,
     *chat.ROUTES,
     *orders.ROUTES,
+    *contracts.ROUTES,
 )
 
 __all__ = ["ROUTES"]

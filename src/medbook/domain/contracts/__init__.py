@@ -1,0 +1,1 @@
+"""Family-doctor contracts: a patient signs a verified doctor as their health manager."""
