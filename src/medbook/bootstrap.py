@@ -49,6 +49,7 @@ from medbook.services.chat import ChatService
 from medbook.services.contracts import ContractService
 from medbook.services.notifications import NotificationService
 from medbook.services.orders import OrderService
+from medbook.services.records import HealthFileService
 from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
 
 DEFAULT_DATA_DIR = Path("medbook-data")
@@ -146,6 +147,7 @@ class Services:
     chat: ChatService
     orders: OrderService
     contracts: ContractService
+    health: HealthFileService
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
@@ -202,6 +204,7 @@ def build_services(
         chat=chat,
         orders=OrderService(new_uow, clock, gateway or UnconfiguredGateway()),
         contracts=ContractService(new_uow, clock),
+        health=HealthFileService(new_uow, clock),
         new_uow=new_uow,
         clock=clock,
         close=close,

@@ -14,6 +14,7 @@ from medbook.ports.directory import DirectoryUnitOfWork
 from medbook.ports.files import FilesUnitOfWork
 from medbook.ports.notifications import NotificationsUnitOfWork
 from medbook.ports.orders import OrdersUnitOfWork
+from medbook.ports.records import RecordsUnitOfWork
 
 
 class UnitOfWork(
@@ -25,6 +26,7 @@ class UnitOfWork(
     FilesUnitOfWork,
     NotificationsUnitOfWork,
     OrdersUnitOfWork,
+    RecordsUnitOfWork,
     Protocol,
 ):
     """Every repository of every context, in one transaction."""

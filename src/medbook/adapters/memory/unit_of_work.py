@@ -21,6 +21,7 @@ from medbook.adapters.memory import (
     directory,
     notifications,
     orders,
+    records,
 )
 from medbook.adapters.memory.accounts import MemoryAdmins, MemoryCredentials, MemoryPatients
 from medbook.adapters.memory.base import Tables
@@ -46,6 +47,7 @@ from medbook.adapters.memory.orders import (
     MemoryRefunds,
     MemoryServicePlaces,
 )
+from medbook.adapters.memory.records import MemoryAccessLog, MemoryVitalSigns
 
 if TYPE_CHECKING:
     from medbook.ports.unit_of_work import UnitOfWork
@@ -59,6 +61,7 @@ TABLES = (
     *chat.TABLES,
     *orders.TABLES,
     *contracts.TABLES,
+    *records.TABLES,
 )
 
 
@@ -109,6 +112,9 @@ class MemoryUnitOfWork:
         self.refunds = MemoryRefunds(self, "refunds")
         # contracts
         self.contracts = MemoryContracts(self, "contracts")
+        # records
+        self.vitals = MemoryVitalSigns(self, "vital_signs")
+        self.access_log = MemoryAccessLog(self, "access_log")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

@@ -15,11 +15,22 @@ from medbook.adapters.sql import (
     directory,
     notifications,
     orders,
+    records,
     throttle,
 )
 from medbook.adapters.sql.metadata import metadata
 
 #: The modules that define tables, one per context (the throttle's bucket table sits with it).
-CONTEXTS = (accounts, directory, booking, notifications, chat, orders, contracts, throttle)
+CONTEXTS = (
+    accounts,
+    directory,
+    booking,
+    notifications,
+    chat,
+    orders,
+    contracts,
+    records,
+    throttle,
+)
 
 __all__ = ["CONTEXTS", "metadata"]

@@ -27,6 +27,7 @@ from medbook.adapters.sql.orders import (
     SqlRefunds,
     SqlServicePlaces,
 )
+from medbook.adapters.sql.records import SqlAccessLog, SqlVitalSigns
 from medbook.ports.transaction import TransientConflict
 
 if TYPE_CHECKING:
@@ -82,6 +83,9 @@ class SqlUnitOfWork:
         self.refunds = SqlRefunds(connection)
         # contracts
         self.contracts = SqlContracts(connection)
+        # records
+        self.vitals = SqlVitalSigns(connection)
+        self.access_log = SqlAccessLog(connection)
         return self
 
     def __exit__(

@@ -311,6 +311,16 @@ class ContractNotFound(NotFound):
     code = "contract_not_found"
 
 
+# --- the health file ------------------------------------------------------------------------------
+
+
+class NoContract(Forbidden):
+    """A doctor without an active contract with that patient reads nothing of their file (the
+    same answer whether or not the patient exists)."""
+
+    code = "no_contract"
+
+
 # --- payments -------------------------------------------------------------------------------------
 
 

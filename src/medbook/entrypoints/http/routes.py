@@ -14,6 +14,7 @@ from medbook.entrypoints.http import (
     files,
     notifications,
     orders,
+    records,
 )
 from medbook.entrypoints.http.api import Route
 
@@ -26,6 +27,7 @@ ROUTES: tuple[Route, ...] = (
     *chat.ROUTES,
     *orders.ROUTES,
     *contracts.ROUTES,
+    *records.ROUTES,
 )
 
 __all__ = ["ROUTES"]

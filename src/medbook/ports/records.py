@@ -1,0 +1,55 @@
+"""The health file's ports: vital signs, the access log, and its unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
+
+from medbook.domain.records.access import AccessEntry
+from medbook.domain.records.vitals import VitalKind, VitalSign
+from medbook.ports.accounts import PatientRepository
+from medbook.ports.contracts import ContractRepository
+from medbook.ports.directory import DirectoryReads
+from medbook.ports.notifications import NotificationRepository
+from medbook.ports.transaction import Transaction
+
+
+class VitalSignRepository(Protocol):
+    def add(self, vital: VitalSign) -> VitalSign: ...
+
+    def of_patient(
+        self,
+        patient_id: int,
+        *,
+        kind: VitalKind | None = None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int = 1000,
+    ) -> Sequence[VitalSign]:
+        """Newest measurement first; ``start`` inclusive, ``end`` exclusive."""
+        ...
+
+
+class AccessLog(Protocol):
+    def add(self, entry: AccessEntry) -> AccessEntry: ...
+
+    def of_patient(self, patient_id: int, limit: int = 500) -> Sequence[AccessEntry]:
+        """Newest first."""
+        ...
+
+
+class RecordsUnitOfWork(DirectoryReads, Transaction, Protocol):
+    """The health file's transaction: its own repositories, the contracts that let a doctor
+    read, the patients, and the inbox."""
+
+    @property
+    def vitals(self) -> VitalSignRepository: ...
+    @property
+    def access_log(self) -> AccessLog: ...
+    @property
+    def contracts(self) -> ContractRepository: ...
+    @property
+    def patients(self) -> PatientRepository: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...
