@@ -18,6 +18,7 @@ from attrs import define, field, frozen
 
 from medbook.adapters.broker import LocalBroker, RedisBroker
 from medbook.adapters.clock import SystemClock
+from medbook.adapters.diet_rules import shipped_diet_rules
 from medbook.adapters.images import PillowInspector
 from medbook.adapters.memory import MemoryStore
 from medbook.adapters.memory.storage import MemoryStorage
@@ -204,7 +205,7 @@ def build_services(
         chat=chat,
         orders=OrderService(new_uow, clock, gateway or UnconfiguredGateway()),
         contracts=ContractService(new_uow, clock),
-        health=HealthFileService(new_uow, clock),
+        health=HealthFileService(new_uow, clock, diet=shipped_diet_rules()),
         new_uow=new_uow,
         clock=clock,
         close=close,

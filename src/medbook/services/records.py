@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from medbook.domain.records.access import AccessEntry, AccessKind
+from medbook.domain.records.diet import DietRules, Recommendation, recommend
 from medbook.domain.records.vitals import GlucoseContext, VitalKind, VitalSign
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import Forbidden, InvalidValue, NoContract
@@ -34,6 +35,8 @@ class AccessView:
 class HealthFileService:
     new_uow: Callable[[], RecordsUnitOfWork]
     clock: Clock
+    #: The diet rules (bootstrap gives the ones shipped with medbook); None: no recommendations.
+    diet: DietRules | None = field(default=None, kw_only=True)
 
     def record_vital_as(
         self,
@@ -92,6 +95,19 @@ class HealthFileService:
             return found
 
         return transactionally(self.new_uow, work)
+
+    def diet_as(self, actor: Actor, height_cm: int | None = None) -> list[Recommendation]:
+        """Diet recommendations from the patient's readings of the rules' window, each with
+        its reason (the default when none applies)."""
+        require_role(actor, Role.PATIENT)
+        if self.diet is None:
+            raise RuntimeError("no diet rules were given to the health file service")
+        rules, now = self.diet, self.clock.now()
+        recent = read_only(
+            self.new_uow,
+            lambda uow: uow.vitals.of_patient(actor.id, start=now - rules.window, limit=MAX_VITALS),
+        )
+        return recommend(rules, recent, now, height_cm)
 
     def access_log_as(self, actor: Actor) -> list[AccessView]:
         """Who else read the patient's file, and what, newest first."""

@@ -38,6 +38,12 @@ class VitalsQuery:
     to: dt.datetime | None = None
 
 
+@frozen
+class DietQuery:
+    #: The patient's height, for a body-mass index with their latest weight.
+    height_cm: int | None = field(default=None, metadata=schema(minimum=40, maximum=250))
+
+
 # --- views ---------------------------------------------------------------------------------------
 
 
@@ -96,6 +102,15 @@ class AccessOut:
         )
 
 
+@frozen
+class RecommendationOut:
+    id: str
+    title: str
+    advice: list[str]
+    reason: str
+    source: str
+
+
 # --- handlers ------------------------------------------------------------------------------------
 
 
@@ -109,6 +124,13 @@ def vitals(s: Services, c: Call[None, VitalsQuery]) -> list[VitalOut]:
     q = c.query
     found = s.health.vitals_as(c.me, q.patient_id, q.kind, q.start, q.to)
     return [VitalOut.of(v) for v in found]
+
+
+def diet(s: Services, c: Call[None, DietQuery]) -> list[RecommendationOut]:
+    found = s.health.diet_as(c.me, c.query.height_cm)
+    return [
+        RecommendationOut(r.rule_id, r.title, list(r.advice), r.reason, r.source) for r in found
+    ]
 
 
 def access_log(s: Services, c: Call[None, None]) -> list[AccessOut]:
@@ -145,6 +167,23 @@ ROUTES: tuple[Route, ...] = (
                 "(403 `no_contract` otherwise); each such read is written to the patient's "
                 "access log. `from` inclusive, `to` exclusive.",
             ),
+        },
+        "health file",
+    ),
+    Route(
+        "/v1/diet-recommendations",
+        {
+            "GET": Operation(
+                diet,
+                "Diet recommendations from the patient's recent vital signs",
+                query=DietQuery,
+                response=list[RecommendationOut],
+                errors=(403,),
+                description="Each recommendation with the reason drawn from the patient's "
+                "readings of the last 30 days (which readings, which threshold) and the source "
+                "of the threshold; with `height_cm`, the body-mass index from the latest weight "
+                "counts too. A general recommendation when no reading calls for another.",
+            )
         },
         "health file",
     ),
