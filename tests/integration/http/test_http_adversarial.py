@@ -164,6 +164,15 @@ VALID[("POST", "/v1/hospitals/{hospital_id}/services")] = Call(
     },
     {"hospital_id": lambda w: w.shanghai},
 )
+VALID[("POST", "/v1/vitals")] = Call(
+    "patient_a",
+    {
+        "kind": "blood_pressure",
+        "values": {"systolic": 128, "diastolic": 82, "value": None},
+        "measured_at": "2026-11-25T07:00:00+08:00",
+        "context": None,
+    },
+)
 VALID[("POST", "/v1/orders")] = Call(
     "patient_b",
     {
@@ -175,6 +184,9 @@ VALID[("POST", "/v1/orders")] = Call(
         "lng": 121.47,
     },
 )
+# Patient B signs the Beijing doctor (no one has); on the attacked world the signing is repeated
+# and refused (409 ``already_signed``), which is all the attacks need.
+VALID[("POST", "/v1/contracts")] = Call("patient_b", {"doctor_id": lambda w: w.beijing_doctor.id})
 
 #: Who calls the secured operations without a JSON body (the rest: patient A, or anonymous).
 CALLER_OF: dict[tuple[str, str], str] = {}
@@ -186,6 +198,7 @@ PATH_VALUES: dict[str, Callable[[World], int]] = {
     "conversation_id": lambda w: 1,
     "service_id": _a_service,
     "order_id": lambda w: 1,
+    "contract_id": lambda w: 1,
 }
 
 

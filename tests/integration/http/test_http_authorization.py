@@ -62,7 +62,8 @@ def services(clock: ManualClock) -> Services:
 @frozen
 class Scene:
     """The world, with patient A holding an appointment with the doctor and a notification (from
-    the doctor's leave), and patient B holding an appointment in the same session."""
+    the doctor's leave), and patient B holding an appointment in the same session and an active
+    family-doctor contract with the doctor."""
 
     world: World
     appointment_a: int
@@ -75,6 +76,7 @@ class Scene:
     order_a: int  # patient A's unpaid order of it, its payment started
     payment_a: str  # that payment's id
     paid_order_a: int  # patient A's paid order of it
+    contract_b: int  # patient B's active family-doctor contract with the doctor
 
     def caller(self, name: str) -> Account | None:
         return None if name == "anonymous" else getattr(self.world, name)
@@ -116,6 +118,12 @@ def scene(world: World) -> Scene:
     event = _payment_event(payments[1]["payment_id"], "ev-scene")
     raw = json.dumps(event).encode()
     world.services.orders.notify(raw, {"x-medbook-signature": sign(PAYMENT_SECRET, raw)})
+    contract = ok(
+        world.api.post(
+            "/v1/contracts", token=world.patient_b.token, json={"doctor_id": world.doctor.id}
+        ),
+        201,
+    )
     return Scene(
         world,
         a["id"],
@@ -128,6 +136,7 @@ def scene(world: World) -> Scene:
         order_a["id"],
         payments[0]["payment_id"],
         paid["id"],
+        contract["id"],
     )
 
 
@@ -301,6 +310,48 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/v1/payments/wechat/notify", "POST"): Row(
         lambda s: "/v1/payments/wechat/notify", (404,) * 6, lambda s: _WECHAT_NOTICE
     ),
+    # Family-doctor contracts: patients sign (the paediatrician: neither patient has signed
+    # them), patients and doctors list their own; a contract is its two parties' to end, and
+    # hidden from everyone else (404) but admins, whom the role check refuses first (403).
+    # Patient B's contract with the doctor is ended here, so patient A's notifications stay.
+    ("/v1/contracts", "POST"): Row(
+        lambda s: "/v1/contracts",
+        (401, 201, 201, 403, 403, 403),
+        lambda s: {"doctor_id": s.world.paediatrician.id},
+    ),
+    ("/v1/contracts", "GET"): Row(
+        lambda s: "/v1/contracts",
+        (401, 200, 200, 200, 403, 403),
+        params=lambda s: {"include_ended": "true"},
+    ),
+    ("/v1/contracts/{contract_id:id}/end", "POST"): Row(
+        lambda s: f"/v1/contracts/{s.contract_b}/end", (401, 404, 200, 200, 403, 403)
+    ),
+    # The health file: each patient records and reads their own vital signs; a doctor reads a
+    # patient's only under an active contract (the doctor has one with patient B), and that read
+    # lands in patient B's access log; admins read nobody's.
+    ("/v1/vitals", "POST"): Row(
+        lambda s: "/v1/vitals",
+        (401, 201, 201, 403, 403, 403),
+        lambda s: {
+            "kind": "blood_pressure",
+            "values": {"systolic": 128, "diastolic": 82},
+            "measured_at": "2026-11-25T07:00:00+08:00",
+        },
+    ),
+    ("/v1/vitals", "GET"): Row(
+        lambda s: "/v1/vitals",
+        (401, 403, 200, 200, 403, 403),
+        params=lambda s: {"patient_id": str(s.world.patient_b.id)},
+    ),
+    ("/v1/diet-recommendations", "GET"): Row(
+        lambda s: "/v1/diet-recommendations",
+        (401, 200, 200, 403, 403, 403),
+        params=lambda s: {"height_cm": "170"},
+    ),
+    ("/v1/records/access-log", "GET"): Row(
+        lambda s: "/v1/records/access-log", (401, 200, 200, 403, 403, 403)
+    ),
     ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
     ("/readyz", "GET"): Row(lambda s: "/readyz", ALL_200),
     ("/v1/openapi.json", "GET"): Row(lambda s: "/v1/openapi.json", ALL_200),
@@ -355,6 +406,9 @@ def test_who_may_call_what(scene: Scene, path: str, method: str, caller: str) ->
     assert result.status_code == expected, f"{caller}: {method} {path} → {result.status}"
     # Files are bytes: read leniently, so that a name or phone in one shows all the same.
     _assert_private_data_kept(scene, caller, result.content.decode("utf-8", "replace"))
+    if (path, method) != ("/v1/contracts/{contract_id:id}/end", "POST") or expected != 200:
+        b_contracts = ok(world.api.get("/v1/contracts", token=world.patient_b.token))
+        assert scene.contract_b in [c["id"] for c in b_contracts], f"{caller} ended it"
 
 
 def _assert_private_data_kept(scene: Scene, caller: str, answer: str) -> None:

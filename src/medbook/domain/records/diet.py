@@ -171,7 +171,7 @@ def _bmi(rule: DietRule, recent: Sequence[VitalSign], height_cm: int | None) -> 
         if text
     )
     return (
-        f"A body-mass index of {_number(bmi)} {rule.unit} ({_number(latest.values['value'])} kg "
+        f"A body-mass index of {bmi} {rule.unit} ({_number(latest.values['value'])} kg "
         f"on {_day(latest)}, {height_cm} cm) is {bounds}."
     )
 

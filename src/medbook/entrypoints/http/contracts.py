@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from attrs import frozen
 
 from medbook.domain.contracts.model import ContractStatus
+from medbook.domain.shared.actors import Role
 from medbook.entrypoints.http.api import Call, Operation, Route
 from medbook.ports.contracts import ContractView
 
@@ -43,7 +44,7 @@ class ContractOut:
     department: str | None
     signed_at: dt.datetime
     ended_at: dt.datetime | None
-    ended_by: str | None
+    ended_by: Role | None
 
     @classmethod
     def of(cls, view: ContractView) -> ContractOut:
@@ -60,7 +61,7 @@ class ContractOut:
             view.department,
             c.signed_at,
             c.ended_at,
-            c.ended_by.value if c.ended_by else None,
+            c.ended_by,
         )
 
 

@@ -138,6 +138,7 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
             operation: dict[str, Any] = {
                 "operationId": f"{op.handler.__name__}",
                 "summary": op.summary,
+                **({"description": op.description} if op.description else {}),
                 "tags": [route.tag],
                 "parameters": list(path_params),
                 "responses": {},

@@ -20,10 +20,29 @@ if TYPE_CHECKING:
 
 
 @frozen
+class VitalValues:
+    """The kind's fields: ``systolic`` and ``diastolic`` for blood pressure, else ``value``."""
+
+    systolic: float | None = None
+    diastolic: float | None = None
+    value: float | None = None
+
+    def given(self) -> dict[str, float]:
+        return {
+            name: number
+            for name, number in (
+                ("systolic", self.systolic),
+                ("diastolic", self.diastolic),
+                ("value", self.value),
+            )
+            if number is not None
+        }
+
+
+@frozen
 class NewVital:
     kind: VitalKind
-    #: The kind's fields: ``systolic`` and ``diastolic`` for blood pressure, else ``value``.
-    values: dict[str, float]
+    values: VitalValues
     measured_at: dt.datetime
     #: Blood glucose only (default ``random``).
     context: GlucoseContext | None = None
@@ -116,7 +135,7 @@ class RecommendationOut:
 
 def record_vital(s: Services, c: Call[NewVital, None]) -> VitalOut:
     b = c.body
-    vital = s.health.record_vital_as(c.me, b.kind, b.values, b.measured_at, b.context)
+    vital = s.health.record_vital_as(c.me, b.kind, b.values.given(), b.measured_at, b.context)
     return VitalOut.of(vital)
 
 
