@@ -144,6 +144,8 @@ class PaymentEvents(Protocol):
         decides, also between racing transactions). True when it is new."""
         ...
 
+    def get(self, gateway: str, event_id: str) -> PaymentRecord | None: ...
+
 
 class RefundStatus:
     REQUESTED = "requested"

@@ -37,6 +37,7 @@ from medbook.domain.orders.pricing import FeePolicy
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
     DomainError,
+    EventIdReused,
     GatewayUnavailable,
     InvalidValue,
     OrderNotCancellable,
@@ -413,6 +414,13 @@ class OrderService:
             outcome,
         )
         if not uow.payment_events.record(record):
+            stored = uow.payment_events.get(record.gateway, record.event_id)
+            said = (event.payment_id, event.succeeded, event.amount)
+            if stored is not None and (stored.payment_id, stored.succeeded, stored.amount) != said:
+                raise EventIdReused(
+                    f"event {event.event_id} was received before for another payment, status "
+                    "or amount"
+                )
             return NotifyResult("repeat", order.id)
         if outcome == "paid":
             order.pay(event.payment_id, event.amount, now)

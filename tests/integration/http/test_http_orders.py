@@ -389,7 +389,7 @@ def test_an_order_at_the_hospital_and_at_home(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("price", "fee"), [(0, 0), (1, 0), (10, 1), (9, 0), (19900, 995), (1_000_000_000, 50_000_000)]
+    ("price", "fee"), [(1, 0), (10, 1), (9, 0), (19900, 995), (1_000_000_000, 50_000_000)]
 )
 def test_the_fee_is_five_percent_half_up(world: World, price: int, fee: int) -> None:
     service = publish(world, price_cents=price)
@@ -991,7 +991,7 @@ def test_a_deeply_nested_signed_notify_is_400_not_500(world: World) -> None:
     which raises ``RecursionError`` (not ``ValueError``) on deep nesting: 500 instead of 400. JSON
     bodies elsewhere go through ``body.decode_json``, which caps the depth at 32."""
     raw = b"[" * 8_000 + b"]" * 8_000  # within the tests' 16 KiB body limit
-    problem(notify(world, raw), 400, "bad_signature")
+    problem(notify(world, raw), 400, "malformed_notification")
 
 
 def _event_with_raw_id(payment_id: str, escaped_event_id: str) -> bytes:
@@ -1078,7 +1078,7 @@ def test_an_event_id_with_spaces_or_beyond_ascii_is_refused_on_sql(
     assert failed["outcome"] == "failed"
 
     refused = notify(world, event(payment["payment_id"], event_id=event_id))
-    assert problem(refused, 400)["code"] == "bad_signature"
+    assert problem(refused, 400)["code"] == "malformed_notification"
 
     assert get_order(world, world.patient_a, made["id"])["status"] == "pending_payment"
     paid = ok(notify(world, event(payment["payment_id"], event_id="ev-2")))
@@ -1097,3 +1097,63 @@ def test_remaining_counts_places_of_orders_past_their_deadline_as_free(world: Wo
     assert remaining(world, service["id"], THURSDAY) == 1
     found = ok(world.api.get("/v1/services", params={"lat": "31.25", "lng": "121.4688"}))
     assert found[0]["dates"][0]["remaining"] == 1
+
+
+def test_a_free_service_is_not_published(world: World) -> None:
+    """Found by the second probe: a service of 0 cents went through payment (a 0-cent payment
+    WeChat refuses). A service costs at least one cent."""
+    path = f"/v1/hospitals/{world.shanghai}/services"
+    refused = world.api.post(path, token=world.admin.token, json=service_body(price_cents=0))
+    problem(refused, 422, fields={"price_cents"})
+
+
+@pytest.mark.parametrize(("address", "lat", "lng"), [("far", None, None), ("", 0.0, 0.0)])
+def test_a_visit_at_the_hospital_takes_no_address_or_point(
+    world: World, address: str, lat: float | None, lng: float | None
+) -> None:
+    """Found by the second probe: a hospital order stored an address and point nobody checked."""
+    service = publish(world)
+    extra: dict[str, Any] = {"address": address}
+    if lat is not None:
+        extra |= {"lat": lat, "lng": lng}
+    refused = place(world, world.patient_a, service["id"], **extra)
+    problem(refused, 422, fields={"address" if address else "lat"})
+
+
+def test_a_signed_notification_with_an_unknown_or_repeated_field_is_refused(world: World) -> None:
+    """Found by the second probe: a signed notice with "currency": "USD" paid a CNY order, and a
+    repeated key counted its last value."""
+    service = publish(world)
+    made = order(world, world.patient_a, service["id"])
+    payment = start_payment(world, world.patient_a, made["id"])
+    good = event(payment["payment_id"], event_id="ev-1")
+    for raw in (
+        json.dumps({**good, "currency": "USD"}).encode(),
+        json.dumps(good).encode()[:-1] + b', "amount_cents": 1}',
+    ):
+        sent = world.api.request(
+            "POST",
+            "/v1/payments/notify",
+            body=raw,
+            content_type="application/json",
+            headers={"X-Medbook-Signature": sign(SECRET, raw)},
+        )
+        assert problem(sent, 400)["code"] == "malformed_notification"
+    assert get_order(world, world.patient_a, made["id"])["status"] == "pending_payment"
+
+
+def test_an_event_id_reused_for_another_payment_is_refused_not_a_repeat(world: World) -> None:
+    """Found by the second probe: the id of an event already taken, sent for another payment (or
+    with another status), was answered "repeat" and the second payment was dropped silently."""
+    service = publish(world)
+    first = order(world, world.patient_a, service["id"])
+    second = order(world, world.patient_b, service["id"])
+    pay_a = start_payment(world, world.patient_a, first["id"])
+    pay_b = start_payment(world, world.patient_b, second["id"])
+    assert ok(notify(world, event(pay_a["payment_id"], event_id="ev-x")))["outcome"] == "paid"
+    reused = notify(world, event(pay_b["payment_id"], event_id="ev-x"))
+    assert problem(reused, 400)["code"] == "event_id_reused"
+    restated = notify(world, event(pay_a["payment_id"], event_id="ev-x", status="failed"))
+    assert problem(restated, 400)["code"] == "event_id_reused"
+    assert ok(notify(world, event(pay_a["payment_id"], event_id="ev-x")))["outcome"] == "repeat"
+    assert get_order(world, world.patient_b, second["id"])["status"] == "pending_payment"

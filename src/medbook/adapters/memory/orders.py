@@ -140,6 +140,10 @@ class MemoryOrders(MemoryTable):
 
 
 class MemoryPaymentEvents(MemoryTable):
+    def get(self, gateway: str, event_id: str) -> PaymentRecord | None:
+        found: PaymentRecord | None = self.rows.get((gateway, event_id))
+        return found
+
     def record(self, event: PaymentRecord) -> bool:
         key = (event.gateway, event.event_id)
         if key in self.rows:

@@ -15,7 +15,12 @@ import hmac
 import json
 from collections.abc import Mapping
 
-from medbook.domain.shared.errors import BadNotification, DomainError, GatewayUnavailable
+from medbook.domain.shared.errors import (
+    BadNotification,
+    DomainError,
+    GatewayUnavailable,
+    MalformedNotification,
+)
 from medbook.domain.shared.money import Money
 from medbook.ports.payments import (
     MAX_GATEWAY_ID,
@@ -28,8 +33,19 @@ from medbook.ports.payments import (
 )
 
 SIGNATURE_HEADER = "x-medbook-signature"
+#: The fields of a notification, all required, none other taken.
+FIELDS = frozenset({"event_id", "payment_id", "status", "amount_cents"})
 #: The shortest secret the sandbox accepts: an HMAC key is only as strong as it is long.
 MIN_SECRET_BYTES = 32
+
+
+def _once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose keys each appear once (a repeated key is refused: which one would
+    count is a guess)."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key appears twice")
+    return dict(pairs)
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -56,24 +72,27 @@ class SandboxGateway:
         if not hmac.compare_digest(given.encode(), sign(self._secret, body).encode()):
             raise BadNotification(f"missing or wrong {SIGNATURE_HEADER} header")
         try:
-            data = json.loads(body)
+            data = json.loads(body, object_pairs_hook=_once)
         except (ValueError, RecursionError):  # RecursionError: nested too deep
-            raise BadNotification("the body is not JSON") from None
+            raise MalformedNotification("the body is not JSON with each key once") from None
         if not isinstance(data, dict):
-            raise BadNotification("the body is not a JSON object")
+            raise MalformedNotification("the body is not a JSON object")
+        extra = sorted(set(data) - FIELDS)
+        if extra:
+            raise MalformedNotification(f"unknown field {extra[0]!r}")
         event_id, payment_id = data.get("event_id"), data.get("payment_id")
         status, cents = data.get("status"), data.get("amount_cents")
         for name, value in (("event_id", event_id), ("payment_id", payment_id)):
             if not is_gateway_id(value):
-                raise BadNotification(
+                raise MalformedNotification(
                     f"{name} must be 1 to {MAX_GATEWAY_ID} printable ASCII characters, no spaces"
                 )
         if status not in ("succeeded", "failed"):
-            raise BadNotification('status must be "succeeded" or "failed"')
+            raise MalformedNotification('status must be "succeeded" or "failed"')
         try:
             amount = Money(cents)  # type: ignore[arg-type]
         except DomainError:
-            raise BadNotification("amount_cents must be a whole number of cents") from None
+            raise MalformedNotification("amount_cents must be a whole number of cents") from None
         assert isinstance(event_id, str) and isinstance(payment_id, str)
         return PaymentEvent(event_id, payment_id, status == "succeeded", amount)
 

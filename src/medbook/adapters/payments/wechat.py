@@ -43,7 +43,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from medbook.domain.shared.errors import BadNotification, DomainError, GatewayUnavailable
+from medbook.domain.shared.errors import (
+    BadNotification,
+    DomainError,
+    GatewayUnavailable,
+    MalformedNotification,
+)
 from medbook.domain.shared.money import Money
 from medbook.ports.payments import (
     MAX_GATEWAY_ID,
@@ -172,7 +177,9 @@ def urllib_transport(
 
 def _text(value: object, name: str) -> str:
     if not is_gateway_id(value):
-        raise BadNotification(f"{name} must be 1 to {MAX_ID_LENGTH} printable ASCII characters")
+        raise MalformedNotification(
+            f"{name} must be 1 to {MAX_ID_LENGTH} printable ASCII characters"
+        )
     assert isinstance(value, str)
     return value
 
@@ -302,35 +309,35 @@ class WeChatPayGateway:
         try:
             self._check_signature(body, headers)
         except _Refused as error:
-            raise BadNotification(str(error)) from None
+            raise BadNotification(str(error)) from None  # the signature
         notification = self._json_object(body, "the body")
         event_id = _text(notification.get("id"), "id")
         event_type = notification.get("event_type")
         resource = notification.get("resource")
         if not isinstance(resource, dict):
-            raise BadNotification("resource must be an object")
+            raise MalformedNotification("resource must be an object")
         refund_event = isinstance(event_type, str) and event_type.startswith("REFUND.")
         if refund_event or resource.get("original_type") == "refund":
-            raise BadNotification("not a payment notification")
+            raise MalformedNotification("not a payment notification")
         transaction = self._json_object(self._decrypt(resource), "the decrypted resource")
         if transaction.get("mchid") != self._mchid:
-            raise BadNotification("the transaction is not for our mchid")
+            raise MalformedNotification("the transaction is not for our mchid")
         if transaction.get("appid") != self._appid:
-            raise BadNotification("the transaction is not for our appid")
+            raise MalformedNotification("the transaction is not for our appid")
         payment_id = _text(transaction.get("out_trade_no"), "out_trade_no")
         trade_state = transaction.get("trade_state")
         if not isinstance(trade_state, str):
-            raise BadNotification("trade_state must be text")
+            raise MalformedNotification("trade_state must be text")
         amount = transaction.get("amount")
         if not isinstance(amount, dict):
-            raise BadNotification("amount must be an object")
+            raise MalformedNotification("amount must be an object")
         total, currency = amount.get("total"), amount.get("currency", "CNY")
         if not isinstance(currency, str) or not currency:
-            raise BadNotification("amount.currency must be text")
+            raise MalformedNotification("amount.currency must be text")
         try:
             money = Money(total, currency)  # type: ignore[arg-type]
         except DomainError:
-            raise BadNotification("amount.total must be a whole number of cents") from None
+            raise MalformedNotification("amount.total must be a whole number of cents") from None
         return PaymentEvent(event_id, payment_id, trade_state == "SUCCESS", money)
 
     def _check_signature(self, body: bytes, headers: Mapping[str, str]) -> None:
@@ -358,15 +365,15 @@ class WeChatPayGateway:
 
     def _decrypt(self, resource: dict[str, Any]) -> bytes:
         if resource.get("algorithm") != AEAD_ALGORITHM:
-            raise BadNotification(f"resource.algorithm must be {AEAD_ALGORITHM}")
+            raise MalformedNotification(f"resource.algorithm must be {AEAD_ALGORITHM}")
         ciphertext, nonce = resource.get("ciphertext"), resource.get("nonce")
         associated = resource.get("associated_data")
         if associated is None:
             associated = ""
         if not (isinstance(ciphertext, str) and isinstance(nonce, str)):
-            raise BadNotification("resource.ciphertext and resource.nonce must be text")
+            raise MalformedNotification("resource.ciphertext and resource.nonce must be text")
         if not isinstance(associated, str):
-            raise BadNotification("resource.associated_data must be text")
+            raise MalformedNotification("resource.associated_data must be text")
         try:
             raw_nonce = nonce.encode()
             if not 8 <= len(raw_nonce) <= 128:
@@ -375,16 +382,18 @@ class WeChatPayGateway:
                 raw_nonce, _b64decode(ciphertext), associated.encode() or None
             )
         except (InvalidTag, ValueError):  # binascii.Error and UnicodeError are ValueErrors
-            raise BadNotification("the resource does not decrypt with our APIv3 key") from None
+            raise MalformedNotification(
+                "the resource does not decrypt with our APIv3 key"
+            ) from None
 
     @staticmethod
     def _json_object(data: bytes, what: str) -> dict[str, Any]:
         try:
             value = json.loads(data)
         except (ValueError, RecursionError):
-            raise BadNotification(f"{what} is not JSON") from None
+            raise MalformedNotification(f"{what} is not JSON") from None
         if not isinstance(value, dict):
-            raise BadNotification(f"{what} is not a JSON object")
+            raise MalformedNotification(f"{what} is not a JSON object")
         return value
 
     # --- calls -----------------------------------------------------------------------------------

@@ -403,6 +403,13 @@ class SqlOrders(Repository):
 
 
 class SqlPaymentEvents(Repository):
+    def get(self, gateway: str, event_id: str) -> PaymentRecord | None:
+        c = payment_events.c
+        row = self.connection.execute(
+            select(payment_events).where(c.gateway == gateway, c.event_id == event_id)
+        ).first()
+        return _event_from_row(row) if row else None
+
     def record(self, event: PaymentRecord) -> bool:
         return insert_or_count(
             self.connection,
@@ -420,6 +427,18 @@ class SqlPaymentEvents(Repository):
             },
             "repeats",
         )
+
+
+def _event_from_row(row: Row[Any]) -> PaymentRecord:
+    return PaymentRecord(
+        row.gateway,
+        row.event_id,
+        row.payment_id,
+        row.succeeded,
+        Money(row.amount_cents, row.currency),
+        row.received_at,
+        row.outcome,
+    )
 
 
 def _refund_from_row(row: Row[Any]) -> Refund:

@@ -67,6 +67,11 @@ def _text(rule: TextRule, name: str) -> Any:
     return field(default="", converter=nfc, validator=rule.validator(name))
 
 
+def _price(instance: object, attribute: object, value: Money) -> None:
+    if value.cents < 1:
+        raise InvalidValue("price_cents", "a service costs at least one cent (fen)")
+
+
 def _image(instance: object, attribute: object, value: str | None) -> None:
     if value is not None and not is_link(value):
         raise InvalidValue("image_url", "must be an http(s) URL or a path on this host")
@@ -93,7 +98,7 @@ class CareService(Entity):
     hospital_id: int
     name: str = field(converter=nfc, validator=SERVICE_NAME.validator("name"))
     category: ServiceCategory | None
-    price: Money
+    price: Money = field(validator=_price)
     capacity: int = field(converter=_capacity)  # places on each date offered
     dates: frozenset[dt.date] = field(converter=_date_set, validator=_dates)
     location: GeoPoint  # the provider hospital's

@@ -97,6 +97,11 @@ class ServiceOrder(Entity):
         if not service.is_offered_on(date):
             raise InvalidValue("date", "the service is not offered on that date")
         address = ADDRESS.check(address, "address")
+        if place is Place.HOSPITAL and (address or location is not None):
+            # The service happens at the provider's hospital: a point or an address given here
+            # would be stored unchecked and read as where to go.
+            field = "address" if address else "lat"
+            raise InvalidValue(field, "a visit at the hospital takes no address or lat, lng")
         if place is Place.HOME:
             if location is None or not address:
                 raise InvalidValue("address", "a home visit needs the address and its lat, lng")

@@ -331,6 +331,20 @@ class BadNotification(DomainError):
     code = "bad_signature"
 
 
+class MalformedNotification(BadNotification):
+    """A notification whose signature holds but whose body is not the event it should be
+    (unknown or repeated fields, a wrong type): HTTP 400, nothing stored."""
+
+    code = "malformed_notification"
+
+
+class EventIdReused(PaymentRefused):
+    """A gateway's event id seen before with other content (another payment, status or amount):
+    refused rather than answered as a repeat, so the difference is looked at."""
+
+    code = "event_id_reused"
+
+
 class GatewayUnavailable(DomainError):
     """The gateway could not be reached or refused the call; the caller may try again later."""
 

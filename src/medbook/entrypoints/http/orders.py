@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 LAT = schema(minimum=-MAX_LATITUDE, maximum=MAX_LATITUDE)
 LNG = schema(minimum=-MAX_LONGITUDE, maximum=MAX_LONGITUDE)
 CENTS = schema(minimum=0, maximum=MAX_CENTS)
+PRICE = schema(minimum=1, maximum=MAX_CENTS)
 LONG_TEXT = schema(**text_schema(DESCRIPTION))
 
 # --- commands ------------------------------------------------------------------------------------
@@ -33,7 +34,7 @@ LONG_TEXT = schema(**text_schema(DESCRIPTION))
 @frozen
 class NewService:
     name: str = field(metadata=schema(**text_schema(SERVICE_NAME)))
-    price_cents: int = field(metadata=CENTS)
+    price_cents: int = field(metadata=PRICE)
     capacity: int = field(metadata=schema(minimum=1, maximum=MAX_CAPACITY))
     service_radius_km: float = field(metadata=schema(exclusiveMinimum=0, maximum=MAX_RADIUS_KM))
     dates: list[dt.date] = field(metadata=schema(minItems=1, maxItems=MAX_DATES))
