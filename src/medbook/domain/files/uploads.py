@@ -66,6 +66,21 @@ def ensure_sane_dimensions(width: int, height: int) -> None:
         raise InvalidValue("file", f"images may have at most {MAX_IMAGE_PIXELS} pixels")
 
 
+# --- what ``/files/{key}`` serves ----------------------------------------------------------------
+
+#: The only folders served to anyone holding a link (``/files/{key}``): doctors' avatars. Every
+#: other folder — uploads, medical-record attachments, and any folder added later — is private
+#: and served only through an authorised route.
+PUBLIC_FOLDERS = frozenset({"avatars"})
+#: Medical-record attachments: private, served by ``/v1/records/{id}/attachments/{id}``.
+RECORDS_FOLDER = "records"
+
+
+def is_public_key(key: str) -> bool:
+    folder, slash, rest = key.partition("/")
+    return bool(slash and rest) and folder in PUBLIC_FOLDERS
+
+
 # --- private uploads -----------------------------------------------------------------------------
 
 #: Uploads are private: stored under this folder (never served by the public ``/files/{key}``

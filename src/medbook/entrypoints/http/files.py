@@ -11,9 +11,9 @@ from attrs import frozen
 from medbook.domain.files.uploads import (
     ALLOWED,
     AVATAR_TYPES,
-    UPLOAD_FOLDER,
     UPLOAD_NAME_PARTS,
     FileType,
+    is_public_key,
 )
 from medbook.domain.shared.errors import ObjectNotFound
 from medbook.entrypoints.http.api import Call, FileAnswer, FileBody, Operation, Route, send_file
@@ -122,8 +122,9 @@ class Files:
         self.storage = storage
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, key: str) -> None:
-        if key.startswith(UPLOAD_FOLDER + "/"):
-            # Uploads are private: only ``GET /v1/uploads/…`` serves them, to whom they belong.
+        if not is_public_key(key):
+            # Only avatars are public; uploads and record attachments are served by their own
+            # authorised routes, to whom they belong (an allow-list: a new folder is private).
             raise ObjectNotFound(f"no object {key}")
         stored = self.storage.stat(key)  # ObjectNotFound → 404, InvalidKey → 422
         answer = FileAnswer(stored.content_type, stored.size, self.storage.open(key))
