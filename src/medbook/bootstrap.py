@@ -205,7 +205,7 @@ def build_services(
         chat=chat,
         orders=OrderService(new_uow, clock, gateway or UnconfiguredGateway()),
         contracts=ContractService(new_uow, clock),
-        health=HealthFileService(new_uow, clock, diet=shipped_diet_rules()),
+        health=HealthFileService(new_uow, clock, diet=shipped_diet_rules(), files=uploads),
         new_uow=new_uow,
         clock=clock,
         close=close,

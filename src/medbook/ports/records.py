@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from medbook.domain.records.access import AccessEntry
+from medbook.domain.records.model import Attachment, MedicalRecord
 from medbook.domain.records.vitals import VitalKind, VitalSign
 from medbook.ports.accounts import PatientRepository
 from medbook.ports.contracts import ContractRepository
@@ -31,6 +32,40 @@ class VitalSignRepository(Protocol):
         ...
 
 
+class MedicalRecordRepository(Protocol):
+    def add(self, record: MedicalRecord) -> MedicalRecord: ...
+
+    def get(self, record_id: int, *, for_update: bool = False) -> MedicalRecord | None: ...
+
+    def save(self, record: MedicalRecord) -> None: ...
+
+    def delete(self, record_id: int) -> None:
+        """Delete the record (its attachments' rows first: ``AttachmentRepository``)."""
+        ...
+
+    def of_patient(self, patient_id: int, limit: int = 500) -> Sequence[MedicalRecord]:
+        """The most recent visit first."""
+        ...
+
+
+class AttachmentRepository(Protocol):
+    def add(self, attachment: Attachment) -> Attachment: ...
+
+    def get(self, attachment_id: int) -> Attachment | None: ...
+
+    def of_records(self, record_ids: Sequence[int]) -> dict[int, list[Attachment]]:
+        """Each record's attachments, oldest first."""
+        ...
+
+    def count(self, record_id: int) -> int: ...
+
+    def delete(self, attachment_id: int) -> None: ...
+
+    def delete_of_record(self, record_id: int) -> list[str]:
+        """Delete a record's attachments' rows; the storage keys of their files."""
+        ...
+
+
 class AccessLog(Protocol):
     def add(self, entry: AccessEntry) -> AccessEntry: ...
 
@@ -47,6 +82,10 @@ class RecordsUnitOfWork(DirectoryReads, Transaction, Protocol):
     def vitals(self) -> VitalSignRepository: ...
     @property
     def access_log(self) -> AccessLog: ...
+    @property
+    def records(self) -> MedicalRecordRepository: ...
+    @property
+    def attachments(self) -> AttachmentRepository: ...
     @property
     def contracts(self) -> ContractRepository: ...
     @property

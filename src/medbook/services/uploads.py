@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from typing import BinaryIO
@@ -31,6 +32,8 @@ from medbook.ports.storage import ObjectStorage, StoredObject
 from medbook.services.authorization import require_role
 from medbook.services.directory import doctor_of
 from medbook.services.transactions import transactionally
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
@@ -112,9 +115,40 @@ class UploadService:
         key = self._key(UPLOAD_FOLDER, file_type)
         metadata = {UPLOADED_BY: uploader_tag(actor.role, actor.id)}
         if filename:
-            metadata["filename"] = filename.encode("ascii", "backslashreplace").decode()[:200]
+            metadata["filename"] = _safe_filename(filename)
         stored = self.storage.put(key, data, content_type=file_type.content_type, metadata=metadata)
         return Upload(key, self.public_url + upload_path(key), stored.content_type, stored.size)
+
+    def store_private(
+        self,
+        actor: Actor,
+        stream: BinaryIO,
+        folder: str,
+        filename: str | None = None,
+        allowed: tuple[FileType, ...] | None = None,
+    ) -> StoredObject:
+        """Store a file under a random key of a private ``folder`` (served only by the route of
+        the context that keeps the key, never by ``/files/``); its type from its bytes."""
+        data, file_type = self._accept(stream, allowed)
+        key = self._key(folder, file_type)
+        metadata = {UPLOADED_BY: uploader_tag(actor.role, actor.id)}
+        if filename:
+            metadata["filename"] = _safe_filename(filename)
+        return self.storage.put(key, data, content_type=file_type.content_type, metadata=metadata)
+
+    def open_key(self, key: str) -> Download:
+        """A stored file by its key, for a context that has authorised the read itself."""
+        stored = self.storage.stat(key)
+        return Download(stored, self.storage.open(key))
+
+    def delete_keys(self, keys: list[str]) -> None:
+        """Delete stored files (after the transaction that forgot them committed); a failure is
+        logged, not raised: the rows are gone, the files are unreachable."""
+        for key in keys:
+            try:
+                self.storage.delete(key)
+            except Exception:
+                log.exception("could not delete stored file %s", key)
 
     def attachment_of(self, actor: Actor, url: str, field: str = "content") -> str:
         """``url`` as an attachment of the actor's (a chat image, …): the path of an upload of
@@ -166,6 +200,11 @@ class UploadService:
         if old and old != key:
             self.storage.delete(old)
         return doctor
+
+
+def _safe_filename(filename: str) -> str:
+    """A client's file name as metadata: ASCII (others escaped), at most 200 characters."""
+    return filename.encode("ascii", "backslashreplace").decode()[:200]
 
 
 def _uploaded_by(stored: StoredObject, actor: Actor) -> bool:

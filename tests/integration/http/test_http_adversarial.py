@@ -164,6 +164,34 @@ VALID[("POST", "/v1/hospitals/{hospital_id}/services")] = Call(
     },
     {"hospital_id": lambda w: w.shanghai},
 )
+VALID[("POST", "/v1/records")] = Call(
+    "patient_a",
+    {
+        "hospital_name": "Ruijin Hospital",
+        "visit_date": "2026-11-20",
+        "title": "Check-up",
+        "notes": "BP",
+    },
+)
+
+
+def _a_record(world: World) -> int:
+    """A medical record of patient A (made once)."""
+    patient = world.services.accounts.authenticate(world.patient_a.token)
+    found = world.services.health.records_as(patient)
+    if found:
+        return found[0].record.id or 0
+    made = world.services.health.create_record_as(
+        patient, "Ruijin Hospital", dt.date(2026, 11, 20), "Check-up"
+    )
+    return made.record.id or 0
+
+
+VALID[("PATCH", "/v1/records/{record_id}")] = Call(
+    "patient_a",
+    {"hospital_name": "Huashan", "visit_date": "2026-11-21", "title": "X-ray", "notes": "ok"},
+    {"record_id": _a_record},
+)
 VALID[("POST", "/v1/vitals")] = Call(
     "patient_a",
     {

@@ -77,6 +77,8 @@ class Scene:
     payment_a: str  # that payment's id
     paid_order_a: int  # patient A's paid order of it
     contract_b: int  # patient B's active family-doctor contract with the doctor
+    record_a: int  # patient A's medical record
+    attachment_a: int  # a PDF attached to it
 
     def caller(self, name: str) -> Account | None:
         return None if name == "anonymous" else getattr(self.world, name)
@@ -124,6 +126,14 @@ def scene(world: World) -> Scene:
         ),
         201,
     )
+    record = {"hospital_name": "Ruijin Hospital", "visit_date": "2026-11-20", "title": "Check-up"}
+    record_a = ok(world.api.post("/v1/records", token=world.patient_a.token, json=record), 201)
+    attached = world.api.upload(
+        f"/v1/records/{record_a['id']}/attachments",
+        PDF,
+        "application/pdf",
+        token=world.patient_a.token,
+    )
     return Scene(
         world,
         a["id"],
@@ -137,6 +147,8 @@ def scene(world: World) -> Scene:
         payments[0]["payment_id"],
         paid["id"],
         contract["id"],
+        record_a["id"],
+        ok(attached, 201)["id"],
     )
 
 
@@ -343,6 +355,38 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda s: "/v1/vitals",
         (401, 403, 200, 200, 403, 403),
         params=lambda s: {"patient_id": str(s.world.patient_b.id)},
+    ),
+    # Medical records are their patient's alone: another patient is told nothing exists (404);
+    # doctors and admins are refused by role (403), whatever the record.
+    ("/v1/records", "POST"): Row(
+        lambda s: "/v1/records",
+        (401, 201, 201, 403, 403, 403),
+        lambda s: {"hospital_name": "Huashan", "visit_date": "2026-11-21", "title": "X-ray"},
+    ),
+    ("/v1/records", "GET"): Row(lambda s: "/v1/records", (401, 200, 200, 403, 403, 403)),
+    ("/v1/records/{record_id:id}", "GET"): Row(
+        lambda s: f"/v1/records/{s.record_a}", (401, 200, 404, 403, 403, 403)
+    ),
+    ("/v1/records/{record_id:id}", "PATCH"): Row(
+        lambda s: f"/v1/records/{s.record_a}",
+        (401, 200, 404, 403, 403, 403),
+        lambda s: {"notes": "Follow up in a month"},
+    ),
+    ("/v1/records/{record_id:id}", "DELETE"): Row(
+        lambda s: f"/v1/records/{s.record_a}", (401, 204, 404, 403, 403, 403)
+    ),
+    ("/v1/records/{record_id:id}/attachments", "POST"): Row(
+        lambda s: f"/v1/records/{s.record_a}/attachments",
+        (401, 201, 404, 403, 403, 403),
+        file=("image/png", PNG),
+    ),
+    ("/v1/records/{record_id:id}/attachments/{attachment_id:id}", "GET"): Row(
+        lambda s: f"/v1/records/{s.record_a}/attachments/{s.attachment_a}",
+        (401, 200, 404, 403, 403, 403),
+    ),
+    ("/v1/records/{record_id:id}/attachments/{attachment_id:id}", "DELETE"): Row(
+        lambda s: f"/v1/records/{s.record_a}/attachments/{s.attachment_a}",
+        (401, 204, 404, 403, 403, 403),
     ),
     ("/v1/diet-recommendations", "GET"): Row(
         lambda s: "/v1/diet-recommendations",

@@ -47,7 +47,12 @@ from medbook.adapters.memory.orders import (
     MemoryRefunds,
     MemoryServicePlaces,
 )
-from medbook.adapters.memory.records import MemoryAccessLog, MemoryVitalSigns
+from medbook.adapters.memory.records import (
+    MemoryAccessLog,
+    MemoryAttachments,
+    MemoryMedicalRecords,
+    MemoryVitalSigns,
+)
 
 if TYPE_CHECKING:
     from medbook.ports.unit_of_work import UnitOfWork
@@ -115,6 +120,8 @@ class MemoryUnitOfWork:
         # records
         self.vitals = MemoryVitalSigns(self, "vital_signs")
         self.access_log = MemoryAccessLog(self, "access_log")
+        self.records = MemoryMedicalRecords(self, "medical_records")
+        self.attachments = MemoryAttachments(self, "record_attachments")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

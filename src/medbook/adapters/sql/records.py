@@ -13,12 +13,27 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, Row, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from medbook.adapters.sql.base import Repository
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
 from medbook.domain.records.access import AccessEntry, AccessKind
+from medbook.domain.records.model import Attachment, MedicalRecord
 from medbook.domain.records.vitals import KINDS, GlucoseContext, VitalKind, VitalSign
 from medbook.domain.shared.actors import Role
 
@@ -48,6 +63,33 @@ access_log = Table(
     Column("detail", Text, nullable=False),  # JSON
     Column("at", UtcDateTime, nullable=False),
     Index(None, "patient_id", "id"),
+)
+
+medical_records = Table(
+    "medical_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patient_id", Integer, ForeignKey("patients.id"), nullable=False),
+    Column("hospital_name", String(200), nullable=False),
+    Column("visit_date", Date, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "patient_id", "visit_date"),
+)
+
+record_attachments = Table(
+    "record_attachments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", Integer, ForeignKey("medical_records.id"), nullable=False),
+    Column("storage_key", String(255), nullable=False, unique=True),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("filename", String(200), nullable=True),
+    Column("added_at", UtcDateTime, nullable=False),
+    Index(None, "record_id", "id"),
 )
 
 TENTH = Decimal("0.1")
@@ -141,3 +183,110 @@ class SqlAccessLog(Repository):
             )
             for row in self.connection.execute(query.limit(limit))
         ]
+
+
+_RECORD_FIELDS = ("patient_id", "visit_date", "hospital_name", "title", "notes", "created_at")
+
+
+def _record_from_row(row: Row[Any]) -> MedicalRecord:
+    fields = {name: getattr(row, name) for name in _RECORD_FIELDS}
+    return MedicalRecord(**fields, updated_at=row.updated_at, id=row.id)
+
+
+def _record_to_row(record: MedicalRecord) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in _RECORD_FIELDS}
+    row["updated_at"] = record.updated_at
+    return row
+
+
+class SqlMedicalRecords(Repository):
+    def add(self, record: MedicalRecord) -> MedicalRecord:
+        record.id = self._insert(medical_records, _record_to_row(record))
+        return record
+
+    def get(self, record_id: int, *, for_update: bool = False) -> MedicalRecord | None:
+        query = select(medical_records).where(medical_records.c.id == record_id)
+        row = self.connection.execute(query.with_for_update() if for_update else query).first()
+        return _record_from_row(row) if row else None
+
+    def save(self, record: MedicalRecord) -> None:
+        self.connection.execute(
+            update(medical_records)
+            .where(medical_records.c.id == record.id)
+            .values(_record_to_row(record))
+        )
+
+    def delete(self, record_id: int) -> None:
+        self.connection.execute(delete(medical_records).where(medical_records.c.id == record_id))
+
+    def of_patient(self, patient_id: int, limit: int = 500) -> Sequence[MedicalRecord]:
+        c = medical_records.c
+        query = (
+            select(medical_records)
+            .where(c.patient_id == patient_id)
+            .order_by(c.visit_date.desc(), c.id.desc())
+            .limit(limit)
+        )
+        return [_record_from_row(row) for row in self.connection.execute(query)]
+
+
+def _attachment_from_row(row: Row[Any]) -> Attachment:
+    return Attachment(
+        row.record_id,
+        row.storage_key,
+        row.content_type,
+        row.size,
+        row.added_at,
+        row.filename,
+        id=row.id,
+    )
+
+
+class SqlAttachments(Repository):
+    def add(self, attachment: Attachment) -> Attachment:
+        attachment.id = self._insert(
+            record_attachments,
+            {
+                "record_id": attachment.record_id,
+                "storage_key": attachment.key,
+                "content_type": attachment.content_type,
+                "size": attachment.size,
+                "filename": attachment.filename,
+                "added_at": attachment.added_at,
+            },
+        )
+        return attachment
+
+    def get(self, attachment_id: int) -> Attachment | None:
+        row = self.connection.execute(
+            select(record_attachments).where(record_attachments.c.id == attachment_id)
+        ).first()
+        return _attachment_from_row(row) if row else None
+
+    def of_records(self, record_ids: Sequence[int]) -> dict[int, list[Attachment]]:
+        found: dict[int, list[Attachment]] = {i: [] for i in record_ids}
+        if not record_ids:
+            return found
+        c = record_attachments.c
+        query = select(record_attachments).where(c.record_id.in_(list(record_ids))).order_by(c.id)
+        for row in self.connection.execute(query):
+            found[row.record_id].append(_attachment_from_row(row))
+        return found
+
+    def count(self, record_id: int) -> int:
+        c = record_attachments.c
+        query = select(func.count()).where(c.record_id == record_id)
+        return int(self.connection.execute(query).scalar_one())
+
+    def delete(self, attachment_id: int) -> None:
+        self.connection.execute(
+            delete(record_attachments).where(record_attachments.c.id == attachment_id)
+        )
+
+    def delete_of_record(self, record_id: int) -> list[str]:
+        c = record_attachments.c
+        keys = list(
+            self.connection.execute(select(c.storage_key).where(c.record_id == record_id)).scalars()
+        )
+        self.connection.execute(delete(record_attachments).where(c.record_id == record_id))
+        return keys

@@ -27,7 +27,12 @@ from medbook.adapters.sql.orders import (
     SqlRefunds,
     SqlServicePlaces,
 )
-from medbook.adapters.sql.records import SqlAccessLog, SqlVitalSigns
+from medbook.adapters.sql.records import (
+    SqlAccessLog,
+    SqlAttachments,
+    SqlMedicalRecords,
+    SqlVitalSigns,
+)
 from medbook.ports.transaction import TransientConflict
 
 if TYPE_CHECKING:
@@ -86,6 +91,8 @@ class SqlUnitOfWork:
         # records
         self.vitals = SqlVitalSigns(connection)
         self.access_log = SqlAccessLog(connection)
+        self.records = SqlMedicalRecords(connection)
+        self.attachments = SqlAttachments(connection)
         return self
 
     def __exit__(

@@ -321,6 +321,22 @@ class NoContract(Forbidden):
     code = "no_contract"
 
 
+class RecordNotFound(NotFound):
+    """No such medical record, or not the caller's (its existence is private)."""
+
+    code = "record_not_found"
+
+
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"
+
+
+class TooManyAttachments(Conflict):
+    """A record keeps at most so many attachments."""
+
+    code = "too_many_attachments"
+
+
 # --- payments -------------------------------------------------------------------------------------
 
 

@@ -7,16 +7,55 @@ from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
+from medbook.domain.records.model import RECORD_NOTES, RECORD_TITLE, Attachment
 from medbook.domain.records.vitals import KINDS, GlucoseContext, VitalKind, VitalSign
 from medbook.domain.shared.entity import MAX_ID
-from medbook.entrypoints.http.api import Call, Operation, Route
+from medbook.domain.shared.text import HOSPITAL_NAME
+from medbook.entrypoints.http.api import (
+    Call,
+    FileAnswer,
+    FileBody,
+    Operation,
+    Route,
+)
+from medbook.entrypoints.http.files import UPLOAD_TYPES
 from medbook.entrypoints.http.schema import schema
-from medbook.services.records import AccessView
+from medbook.entrypoints.http.text_schema import text_schema
+from medbook.services.records import AccessView, RecordView
 
 if TYPE_CHECKING:
     from medbook.bootstrap import Services
 
 # --- commands and queries ------------------------------------------------------------------------
+
+HOSPITAL = schema(**text_schema(HOSPITAL_NAME))
+TITLE = schema(**text_schema(RECORD_TITLE))
+NOTES = schema(**text_schema(RECORD_NOTES))
+
+
+@frozen
+class NewRecord:
+    hospital_name: str = field(metadata=HOSPITAL)
+    visit_date: dt.date
+    title: str = field(metadata=TITLE)
+    notes: str = field(default="", metadata=NOTES)
+
+
+@frozen
+class RecordEdit:
+    hospital_name: str | None = field(default=None, metadata=HOSPITAL)
+    visit_date: dt.date | None = None
+    title: str | None = field(default=None, metadata=TITLE)
+    notes: str | None = field(default=None, metadata=NOTES)
+
+    def changes(self) -> dict[str, object]:
+        given = {
+            "hospital_name": self.hospital_name,
+            "visit_date": self.visit_date,
+            "title": self.title,
+            "notes": self.notes,
+        }
+        return {name: value for name, value in given.items() if value is not None}
 
 
 @frozen
@@ -103,6 +142,49 @@ class VitalOut:
 
 
 @frozen
+class AttachmentOut:
+    id: int
+    url: str
+    content_type: str
+    size: int
+    filename: str | None
+    added_at: dt.datetime
+
+    @classmethod
+    def of(cls, a: Attachment, base: str = "") -> AttachmentOut:
+        assert a.id is not None
+        url = f"{base}/v1/records/{a.record_id}/attachments/{a.id}"
+        return cls(a.id, url, a.content_type, a.size, a.filename, a.added_at)
+
+
+@frozen
+class RecordOut:
+    id: int
+    hospital_name: str
+    visit_date: dt.date
+    title: str
+    notes: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    attachments: list[AttachmentOut]
+
+    @classmethod
+    def of(cls, view: RecordView, base: str = "") -> RecordOut:
+        r = view.record
+        assert r.id is not None and r.created_at is not None and r.updated_at is not None
+        return cls(
+            r.id,
+            r.hospital_name,
+            r.visit_date,
+            r.title,
+            r.notes,
+            r.created_at,
+            r.updated_at,
+            [AttachmentOut.of(a, base) for a in view.attachments],
+        )
+
+
+@frozen
 class AccessOut:
     id: int
     reader_role: str
@@ -133,6 +215,43 @@ class RecommendationOut:
 # --- handlers ------------------------------------------------------------------------------------
 
 
+def create_record(s: Services, c: Call[NewRecord, None]) -> RecordOut:
+    b = c.body
+    made = s.health.create_record_as(c.me, b.hospital_name, b.visit_date, b.title, b.notes)
+    return RecordOut.of(made, s.uploads.public_url)
+
+
+def my_records(s: Services, c: Call[None, None]) -> list[RecordOut]:
+    return [RecordOut.of(v, s.uploads.public_url) for v in s.health.records_as(c.me)]
+
+
+def one_record(s: Services, c: Call[None, None]) -> RecordOut:
+    return RecordOut.of(s.health.record_as(c.me, c.params["record_id"]), s.uploads.public_url)
+
+
+def edit_record(s: Services, c: Call[RecordEdit, None]) -> RecordOut:
+    edited = s.health.edit_record_as(c.me, c.params["record_id"], **c.body.changes())
+    return RecordOut.of(edited, s.uploads.public_url)
+
+
+def delete_record(s: Services, c: Call[None, None]) -> None:
+    s.health.delete_record_as(c.me, c.params["record_id"])
+
+
+def attach(s: Services, c: Call[FileBody, None]) -> AttachmentOut:
+    added = s.health.attach_as(c.me, c.params["record_id"], c.body.stream, c.body.filename)
+    return AttachmentOut.of(added, s.uploads.public_url)
+
+
+def attachment(s: Services, c: Call[None, None]) -> FileAnswer:
+    found = s.health.attachment_as(c.me, c.params["record_id"], c.params["attachment_id"])
+    return FileAnswer(found.stored.content_type, found.stored.size, found.stream)
+
+
+def delete_attachment(s: Services, c: Call[None, None]) -> None:
+    s.health.delete_attachment_as(c.me, c.params["record_id"], c.params["attachment_id"])
+
+
 def record_vital(s: Services, c: Call[NewVital, None]) -> VitalOut:
     b = c.body
     vital = s.health.record_vital_as(c.me, b.kind, b.values.given(), b.measured_at, b.context)
@@ -159,6 +278,83 @@ def access_log(s: Services, c: Call[None, None]) -> list[AccessOut]:
 # --- routes --------------------------------------------------------------------------------------
 
 ROUTES: tuple[Route, ...] = (
+    Route(
+        "/v1/records",
+        {
+            "POST": Operation(
+                create_record,
+                "A patient adds a medical record of a hospital visit",
+                body=NewRecord,
+                status=201,
+                response=RecordOut,
+                errors=(403,),
+            ),
+            "GET": Operation(
+                my_records,
+                "The patient's medical records, the most recent visit first",
+                response=list[RecordOut],
+                errors=(403,),
+            ),
+        },
+        "health file",
+    ),
+    Route(
+        "/v1/records/{record_id:id}",
+        {
+            "GET": Operation(
+                one_record, "One of the patient's records", response=RecordOut, errors=(403, 404)
+            ),
+            "PATCH": Operation(
+                edit_record,
+                "Change a record's hospital, visit date, title or notes",
+                body=RecordEdit,
+                response=RecordOut,
+                errors=(403, 404),
+            ),
+            "DELETE": Operation(
+                delete_record,
+                "Delete a record and its attachments' files",
+                status=204,
+                errors=(403, 404),
+            ),
+        },
+        "health file",
+    ),
+    Route(
+        "/v1/records/{record_id:id}/attachments",
+        {
+            "POST": Operation(
+                attach,
+                "Attach a photo or PDF to a record (its type read from its bytes)",
+                files=UPLOAD_TYPES,
+                status=201,
+                response=AttachmentOut,
+                errors=(403, 404, 409, 413, 415, 422),
+                description="The file is private: its `url` serves it to the patient only "
+                "(and, once shares exist, to a doctor through an audited share), never as a "
+                "public link. 409 `too_many_attachments` past 20.",
+            )
+        },
+        "health file",
+    ),
+    Route(
+        "/v1/records/{record_id:id}/attachments/{attachment_id:id}",
+        {
+            "GET": Operation(
+                attachment,
+                "A record's attachment, for its patient",
+                download=True,
+                errors=(403, 404),
+            ),
+            "DELETE": Operation(
+                delete_attachment,
+                "Delete a record's attachment and its file",
+                status=204,
+                errors=(403, 404),
+            ),
+        },
+        "health file",
+    ),
     Route(
         "/v1/vitals",
         {
