@@ -203,8 +203,10 @@ class UploadService:
 
 
 def _safe_filename(filename: str) -> str:
-    """A client's file name as metadata: ASCII (others escaped), at most 200 characters."""
-    return filename.encode("ascii", "backslashreplace").decode()[:200]
+    """A client's file name as metadata: printable ASCII (others escaped, control characters
+    replaced by ``_``), at most 200 characters."""
+    ascii_only = filename.encode("ascii", "backslashreplace").decode()
+    return "".join(c if " " <= c < "\x7f" else "_" for c in ascii_only)[:200]
 
 
 def _uploaded_by(stored: StoredObject, actor: Actor) -> bool:

@@ -50,7 +50,8 @@ class MedicalRecord(Entity):
             ensure_visit_date(changes["visit_date"], today)
         for name, value in changes.items():
             setattr(self, name, value)  # attrs runs each field's converter and validator
-        self.updated_at = now
+        if changes:
+            self.updated_at = now
 
 
 @define(slots=False, eq=False)
