@@ -24,6 +24,7 @@ from medbook.adapters.memory import MemoryStore
 from medbook.adapters.memory.storage import MemoryStorage
 from medbook.adapters.payments import SandboxGateway, UnconfiguredGateway
 from medbook.adapters.payments.wechat import WeChatPayGateway
+from medbook.adapters.qr import QrPng
 from medbook.adapters.redis_throttle import RedisThrottle
 from medbook.adapters.security import (
     Argon2Hasher,
@@ -205,7 +206,15 @@ def build_services(
         chat=chat,
         orders=OrderService(new_uow, clock, gateway or UnconfiguredGateway()),
         contracts=ContractService(new_uow, clock),
-        health=HealthFileService(new_uow, clock, diet=shipped_diet_rules(), files=uploads),
+        health=HealthFileService(
+            new_uow,
+            clock,
+            diet=shipped_diet_rules(),
+            files=uploads,
+            qr=QrPng(),
+            throttle=accounts.throttle,
+            public_url=public_url,
+        ),
         new_uow=new_uow,
         clock=clock,
         close=close,

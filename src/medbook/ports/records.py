@@ -8,6 +8,7 @@ from typing import Protocol
 
 from medbook.domain.records.access import AccessEntry
 from medbook.domain.records.model import Attachment, MedicalRecord
+from medbook.domain.records.shares import RecordShare
 from medbook.domain.records.vitals import VitalKind, VitalSign
 from medbook.ports.accounts import PatientRepository
 from medbook.ports.contracts import ContractRepository
@@ -66,6 +67,26 @@ class AttachmentRepository(Protocol):
         ...
 
 
+class RecordShareRepository(Protocol):
+    def add(self, share: RecordShare) -> RecordShare: ...
+
+    def by_hash(self, code_hash: str, *, for_update: bool = False) -> RecordShare | None: ...
+
+    def save(self, share: RecordShare) -> None:
+        """Write back a revoked or opened share (its records do not change)."""
+        ...
+
+    def forget_record(self, record_id: int) -> None:
+        """Take a deleted record out of every share that names it."""
+        ...
+
+
+class QrRenderer(Protocol):
+    """Draws text as a QR code."""
+
+    def png(self, text: str) -> bytes: ...
+
+
 class AccessLog(Protocol):
     def add(self, entry: AccessEntry) -> AccessEntry: ...
 
@@ -86,6 +107,8 @@ class RecordsUnitOfWork(DirectoryReads, Transaction, Protocol):
     def records(self) -> MedicalRecordRepository: ...
     @property
     def attachments(self) -> AttachmentRepository: ...
+    @property
+    def shares(self) -> RecordShareRepository: ...
     @property
     def contracts(self) -> ContractRepository: ...
     @property

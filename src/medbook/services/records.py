@@ -10,7 +10,9 @@ from typing import Any, BinaryIO
 
 from attrs import define, field, frozen
 
+from medbook.domain.accounts.throttling import Bucket, Rate
 from medbook.domain.files.uploads import ALLOWED, RECORDS_FOLDER
+from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.records.access import AccessEntry, AccessKind
 from medbook.domain.records.diet import DietRules, Recommendation, recommend
 from medbook.domain.records.model import (
@@ -19,6 +21,7 @@ from medbook.domain.records.model import (
     MedicalRecord,
     ensure_visit_date,
 )
+from medbook.domain.records.shares import RecordShare, code_hash, is_code, new_code
 from medbook.domain.records.vitals import GlucoseContext, VitalKind, VitalSign
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
@@ -27,11 +30,15 @@ from medbook.domain.shared.errors import (
     InvalidValue,
     NoContract,
     RecordNotFound,
+    ShareNotFound,
     TooManyAttachments,
+    TooManyAttempts,
 )
 from medbook.ports.clock import Clock
-from medbook.ports.records import RecordsUnitOfWork
+from medbook.ports.records import QrRenderer, RecordsUnitOfWork
+from medbook.ports.security import Throttle
 from medbook.services.authorization import require_role
+from medbook.services.directory import doctor_of
 from medbook.services.transactions import read_only, transactionally
 from medbook.services.uploads import Download, UploadService
 
@@ -54,6 +61,29 @@ ATTACHMENT_TYPES = ALLOWED
 LATEST_OFFSET = dt.timedelta(hours=14)
 
 
+#: How fast one doctor may try share codes: 10 at once, then one a minute; an opening that
+#: succeeds is given back, so only failures wear the bucket down.
+SHARE_OPENINGS = Rate.of(10, dt.timedelta(minutes=1))
+#: The most records one share names.
+MAX_SHARED_RECORDS = 100
+SHARED_PATH = "/v1/shared-records/"
+
+
+@frozen
+class SharedCode:
+    """A new share and its code: the only moment the code exists in clear."""
+
+    share: RecordShare
+    code: str
+    url: str
+
+
+@frozen
+class SharedRecords:
+    patient_id: int
+    records: Sequence[RecordView]
+
+
 @frozen
 class RecordView:
     record: MedicalRecord
@@ -68,6 +98,178 @@ class HealthFileService:
     diet: DietRules | None = field(default=None, kw_only=True)
     #: Where record attachments are stored (bootstrap gives the upload service); None: none.
     files: UploadService | None = field(default=None, kw_only=True)
+    #: Draws share QR codes; limits doctors' share openings; this API's public base URL.
+    qr: QrRenderer | None = field(default=None, kw_only=True)
+    throttle: Throttle | None = field(default=None, kw_only=True)
+    public_url: str = field(default="", kw_only=True)
+
+    # --- shares ----------------------------------------------------------------------------------
+
+    def share_as(
+        self,
+        actor: Actor,
+        record_ids: Sequence[int] | None,
+        expires_in_minutes: int | None = None,
+    ) -> SharedCode:
+        """A share of the patient's chosen records (None: all of them, later ones included),
+        open until it expires (default 24 hours, at most 30 days) or is revoked."""
+        require_role(actor, Role.PATIENT)
+        chosen = None if record_ids is None else frozenset(record_ids)
+        if chosen is not None and len(chosen) > MAX_SHARED_RECORDS:
+            raise InvalidValue("record_ids", f"at most {MAX_SHARED_RECORDS} records")
+        code = new_code()
+        share = RecordShare.create(actor.id, code, chosen, self.clock.now(), expires_in_minutes)
+
+        def work(uow: RecordsUnitOfWork) -> RecordShare:
+            for record_id in sorted(chosen or ()):
+                self._own(uow, actor, record_id)
+            return uow.shares.add(share)
+
+        stored = transactionally(self.new_uow, work)
+        return SharedCode(stored, code, self.share_url(code))
+
+    def share_url(self, code: str) -> str:
+        return f"{self.public_url}{SHARED_PATH}{code}"
+
+    def share_qr_as(self, actor: Actor, code: str) -> bytes:
+        """The QR image of an open share's URL, for its patient."""
+        require_role(actor, Role.PATIENT)
+        if self.qr is None:
+            raise RuntimeError("no QR renderer was given to the health file service")
+        now = self.clock.now()
+
+        def work(uow: RecordsUnitOfWork) -> None:
+            share = self._share(uow, code)
+            if share.patient_id != actor.id or not share.is_open(now):
+                raise ShareNotFound("no such share")
+
+        read_only(self.new_uow, work)
+        return self.qr.png(self.share_url(code))
+
+    def revoke_share_as(self, actor: Actor, code: str) -> None:
+        """The code stops working at once (revoking twice is fine)."""
+        require_role(actor, Role.PATIENT)
+
+        def work(uow: RecordsUnitOfWork) -> None:
+            share = self._share(uow, code, for_update=True)
+            if share.patient_id != actor.id:
+                raise ShareNotFound("no such share")
+            share.revoke(self.clock.now())
+            uow.shares.save(share)
+
+        transactionally(self.new_uow, work)
+
+    def open_share_as(self, actor: Actor, code: str) -> SharedRecords:
+        """A verified doctor reads exactly the shared records (an expired, revoked or unknown
+        code: the same 404); the reading is in the patient's access log, and the patient is
+        told the first time. Failed openings are rate-limited per doctor."""
+        bucket = self._take_opening(actor)
+        now = self.clock.now()
+
+        def work(uow: RecordsUnitOfWork) -> SharedRecords:
+            self._verified_doctor(uow, actor)
+            share = self._open_share(uow, code, now)
+            if share.all_records:
+                records = list(uow.records.of_patient(share.patient_id))
+            else:
+                found = (uow.records.get(i) for i in sorted(share.record_ids))
+                records = [r for r in found if r is not None and r.patient_id == share.patient_id]
+            files = uow.attachments.of_records([r.id for r in records if r.id is not None])
+            detail: dict[str, str | int | None] = {
+                "share_id": share.id,
+                "records": ",".join(str(r.id) for r in records),
+                "count": len(records),
+            }
+            uow.access_log.add(
+                AccessEntry(share.patient_id, Role.DOCTOR, actor.id, AccessKind.SHARE, now, detail)
+            )
+            if share.opened(now):
+                uow.shares.save(share)
+                doctor = uow.doctors.get(actor.id)
+                uow.notifications.add(
+                    Notification(
+                        Role.PATIENT,
+                        share.patient_id,
+                        NotificationKind.RECORD_SHARE_OPENED,
+                        "A doctor opened your shared records",
+                        f"Dr. {doctor.name if doctor else actor.id} opened the records you shared.",
+                        now,
+                        {"share_id": share.id, "doctor_id": actor.id},
+                    )
+                )
+            views = [RecordView(r, files[r.id or 0]) for r in records]
+            return SharedRecords(share.patient_id, views)
+
+        found = transactionally(self.new_uow, work)
+        self._give_back(bucket)
+        return found
+
+    def shared_attachment_as(self, actor: Actor, code: str, attachment_id: int) -> Download:
+        """An attachment of a shared record, for a verified doctor holding the code; audited."""
+        files = self._files()
+        bucket = self._take_opening(actor)
+        now = self.clock.now()
+
+        def work(uow: RecordsUnitOfWork) -> Attachment:
+            self._verified_doctor(uow, actor)
+            share = self._open_share(uow, code, now)
+            found = uow.attachments.get(attachment_id)
+            record = uow.records.get(found.record_id) if found is not None else None
+            if (
+                found is None
+                or record is None
+                or record.patient_id != share.patient_id
+                or not share.covers(found.record_id)
+            ):
+                raise AttachmentNotFound(f"no attachment {attachment_id} in that share")
+            detail: dict[str, str | int | None] = {
+                "share_id": share.id,
+                "record_id": found.record_id,
+                "attachment_id": attachment_id,
+            }
+            uow.access_log.add(
+                AccessEntry(
+                    share.patient_id, Role.DOCTOR, actor.id, AccessKind.SHARED_FILE, now, detail
+                )
+            )
+            return found
+
+        attachment = transactionally(self.new_uow, work)
+        self._give_back(bucket)
+        return files.open_key(attachment.key)
+
+    def _take_opening(self, actor: Actor) -> Bucket:
+        require_role(actor, Role.DOCTOR)
+        bucket = Bucket(f"share-open:doctor:{actor.id}", SHARE_OPENINGS)
+        if self.throttle is not None:
+            retry_after = self.throttle.take([bucket], self.clock.now())
+            if retry_after is not None:
+                raise TooManyAttempts(retry_after)
+        return bucket
+
+    def _give_back(self, bucket: Bucket) -> None:
+        if self.throttle is not None:
+            self.throttle.give_back(bucket, self.clock.now())
+
+    @staticmethod
+    def _verified_doctor(uow: RecordsUnitOfWork, actor: Actor) -> None:
+        if not doctor_of(uow, actor.id).verified:
+            raise Forbidden("only a doctor their hospital has verified opens shared records")
+
+    @staticmethod
+    def _share(uow: RecordsUnitOfWork, code: str, *, for_update: bool = False) -> RecordShare:
+        share = (
+            uow.shares.by_hash(code_hash(code), for_update=for_update) if is_code(code) else None
+        )
+        if share is None:
+            raise ShareNotFound("no such share")
+        return share
+
+    def _open_share(self, uow: RecordsUnitOfWork, code: str, now: dt.datetime) -> RecordShare:
+        share = self._share(uow, code, for_update=True)
+        if not share.is_open(now):
+            raise ShareNotFound("no such share")  # expired or revoked: as if it never was
+        return share
 
     # --- medical records -------------------------------------------------------------------------
 
@@ -124,6 +326,7 @@ class HealthFileService:
         def work(uow: RecordsUnitOfWork) -> list[str]:
             self._own(uow, actor, record_id, for_update=True)
             keys = uow.attachments.delete_of_record(record_id)
+            uow.shares.forget_record(record_id)
             uow.records.delete(record_id)
             return keys
 

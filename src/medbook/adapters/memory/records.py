@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from medbook.adapters.memory.base import MemoryTable
 from medbook.domain.records.access import AccessEntry
 from medbook.domain.records.model import Attachment, MedicalRecord
+from medbook.domain.records.shares import RecordShare
 from medbook.domain.records.vitals import VitalKind, VitalSign
 
-TABLES = ("vital_signs", "access_log", "medical_records", "record_attachments")
+TABLES = ("vital_signs", "access_log", "medical_records", "record_attachments", "record_shares")
 
 
 class MemoryVitalSigns(MemoryTable):
@@ -89,3 +90,22 @@ class MemoryAttachments(MemoryTable):
         for a in mine:
             self.rows.pop(a.id, None)
         return [a.key for a in mine]
+
+
+class MemoryRecordShares(MemoryTable):
+    def add(self, share: RecordShare) -> RecordShare:
+        if any(s.code_hash == share.code_hash for s in self._all()):
+            raise ValueError("a share with that code exists")
+        return self._insert(share)  # type: ignore[no-any-return]
+
+    def by_hash(self, code_hash: str, *, for_update: bool = False) -> RecordShare | None:
+        return next((s for s in self._all() if s.code_hash == code_hash), None)
+
+    def save(self, share: RecordShare) -> None:
+        self._save(share)
+
+    def forget_record(self, record_id: int) -> None:
+        for share in self._all():
+            if record_id in share.record_ids:
+                share.record_ids = share.record_ids - {record_id}
+                self._save(share)

@@ -51,6 +51,7 @@ from medbook.adapters.memory.records import (
     MemoryAccessLog,
     MemoryAttachments,
     MemoryMedicalRecords,
+    MemoryRecordShares,
     MemoryVitalSigns,
 )
 
@@ -122,6 +123,7 @@ class MemoryUnitOfWork:
         self.access_log = MemoryAccessLog(self, "access_log")
         self.records = MemoryMedicalRecords(self, "medical_records")
         self.attachments = MemoryAttachments(self, "record_attachments")
+        self.shares = MemoryRecordShares(self, "record_shares")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     ForeignKey,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -34,6 +36,7 @@ from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
 from medbook.domain.records.access import AccessEntry, AccessKind
 from medbook.domain.records.model import Attachment, MedicalRecord
+from medbook.domain.records.shares import RecordShare
 from medbook.domain.records.vitals import KINDS, GlucoseContext, VitalKind, VitalSign
 from medbook.domain.shared.actors import Role
 
@@ -90,6 +93,29 @@ record_attachments = Table(
     Column("filename", String(200), nullable=True),
     Column("added_at", UtcDateTime, nullable=False),
     Index(None, "record_id", "id"),
+)
+
+record_shares = Table(
+    "record_shares",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patient_id", Integer, ForeignKey("patients.id"), nullable=False),
+    # The SHA-256 of the code, never the code.
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("all_records", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("first_opened_at", UtcDateTime, nullable=True),
+    Index(None, "patient_id", "id"),
+)
+
+share_records = Table(
+    "share_records",
+    metadata,
+    Column("share_id", Integer, ForeignKey("record_shares.id"), primary_key=True),
+    Column("record_id", Integer, ForeignKey("medical_records.id"), primary_key=True),
+    Index(None, "record_id"),
 )
 
 TENTH = Decimal("0.1")
@@ -290,3 +316,51 @@ class SqlAttachments(Repository):
         )
         self.connection.execute(delete(record_attachments).where(c.record_id == record_id))
         return keys
+
+
+_SHARE_FIELDS = (
+    "patient_id",
+    "code_hash",
+    "all_records",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "first_opened_at",
+)
+
+
+class SqlRecordShares(Repository):
+    def add(self, share: RecordShare) -> RecordShare:
+        share.id = self._insert(
+            record_shares, {name: getattr(share, name) for name in _SHARE_FIELDS}
+        )
+        if share.record_ids:
+            self.connection.execute(
+                insert(share_records),
+                [{"share_id": share.id, "record_id": r} for r in sorted(share.record_ids)],
+            )
+        return share
+
+    def by_hash(self, code_hash: str, *, for_update: bool = False) -> RecordShare | None:
+        query = select(record_shares).where(record_shares.c.code_hash == code_hash)
+        row = self.connection.execute(query.with_for_update() if for_update else query).first()
+        if row is None:
+            return None
+        c = share_records.c
+        ids = self.connection.execute(select(c.record_id).where(c.share_id == row.id)).scalars()
+        return RecordShare(
+            **{name: getattr(row, name) for name in _SHARE_FIELDS if name != "all_records"},
+            all_records=row.all_records,
+            record_ids=frozenset(ids),
+            id=row.id,
+        )
+
+    def save(self, share: RecordShare) -> None:
+        self.connection.execute(
+            update(record_shares)
+            .where(record_shares.c.id == share.id)
+            .values(revoked_at=share.revoked_at, first_opened_at=share.first_opened_at)
+        )
+
+    def forget_record(self, record_id: int) -> None:
+        self.connection.execute(delete(share_records).where(share_records.c.record_id == record_id))

@@ -31,6 +31,7 @@ from medbook.adapters.sql.records import (
     SqlAccessLog,
     SqlAttachments,
     SqlMedicalRecords,
+    SqlRecordShares,
     SqlVitalSigns,
 )
 from medbook.ports.transaction import TransientConflict
@@ -93,6 +94,7 @@ class SqlUnitOfWork:
         self.access_log = SqlAccessLog(connection)
         self.records = SqlMedicalRecords(connection)
         self.attachments = SqlAttachments(connection)
+        self.shares = SqlRecordShares(connection)
         return self
 
     def __exit__(

@@ -24,6 +24,8 @@ class NotificationKind(enum.Enum):
     CONTRACT_SIGNED = "contract_signed"
     #: One party ended a family-doctor contract (to the other).
     CONTRACT_ENDED = "contract_ended"
+    #: A doctor opened one of the patient's record shares for the first time (to the patient).
+    RECORD_SHARE_OPENED = "record_share_opened"
 
 
 @define(slots=False, eq=False)

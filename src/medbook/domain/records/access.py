@@ -15,6 +15,8 @@ from medbook.domain.shared.entity import Entity
 
 class AccessKind(enum.Enum):
     VITALS = "vitals"  # a contracted doctor read vital signs
+    SHARE = "share"  # a doctor opened a share of records
+    SHARED_FILE = "shared_file"  # a doctor fetched an attachment through a share
 
 
 @define(slots=False, eq=False)

@@ -331,6 +331,12 @@ class AttachmentNotFound(NotFound):
     code = "attachment_not_found"
 
 
+class ShareNotFound(NotFound):
+    """No share of that code open to the caller: unknown, expired and revoked codes alike."""
+
+    code = "share_not_found"
+
+
 class TooManyAttachments(Conflict):
     """A record keeps at most so many attachments."""
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import TYPE_CHECKING
 
+import attrs
 from attrs import field, frozen
 
 from medbook.domain.records.model import RECORD_NOTES, RECORD_TITLE, Attachment
+from medbook.domain.records.shares import CODE_PATTERN, MAX_SHARE_MINUTES
 from medbook.domain.records.vitals import KINDS, GlucoseContext, VitalKind, VitalSign
 from medbook.domain.shared.entity import MAX_ID
+from medbook.domain.shared.errors import InvalidValue
 from medbook.domain.shared.text import HOSPITAL_NAME
 from medbook.entrypoints.http.api import (
     Call,
@@ -21,7 +25,7 @@ from medbook.entrypoints.http.api import (
 from medbook.entrypoints.http.files import UPLOAD_TYPES
 from medbook.entrypoints.http.schema import schema
 from medbook.entrypoints.http.text_schema import text_schema
-from medbook.services.records import AccessView, RecordView
+from medbook.services.records import MAX_SHARED_RECORDS, AccessView, RecordView
 
 if TYPE_CHECKING:
     from medbook.bootstrap import Services
@@ -39,6 +43,19 @@ class NewRecord:
     visit_date: dt.date
     title: str = field(metadata=TITLE)
     notes: str = field(default="", metadata=NOTES)
+
+
+@frozen
+class NewShare:
+    #: The records shared; leave it out (or null) and set ``all`` to share every record.
+    record_ids: list[int] | None = field(
+        default=None, metadata=schema(minItems=1, maxItems=MAX_SHARED_RECORDS)
+    )
+    all: bool = False
+    #: Default 1440 (24 hours), at most 43200 (30 days).
+    expires_in_minutes: int | None = field(
+        default=None, metadata=schema(minimum=1, maximum=MAX_SHARE_MINUTES)
+    )
 
 
 @frozen
@@ -185,6 +202,25 @@ class RecordOut:
 
 
 @frozen
+class ShareOut:
+    """The code exists in clear only in this answer: medbook keeps its hash."""
+
+    id: int
+    code: str
+    url: str
+    qr_url: str
+    all_records: bool
+    record_ids: list[int]
+    expires_at: dt.datetime
+
+
+@frozen
+class SharedRecordsOut:
+    patient_id: int
+    records: list[RecordOut]
+
+
+@frozen
 class AccessOut:
     id: int
     reader_role: str
@@ -252,6 +288,51 @@ def delete_attachment(s: Services, c: Call[None, None]) -> None:
     s.health.delete_attachment_as(c.me, c.params["record_id"], c.params["attachment_id"])
 
 
+def share(s: Services, c: Call[NewShare, None]) -> ShareOut:
+    b = c.body
+    if b.all == (b.record_ids is not None):
+        field_name = "all" if b.all else "record_ids"
+        raise InvalidValue(field_name, "give record_ids, or all: true (one of the two)")
+    made = s.health.share_as(c.me, None if b.all else b.record_ids, b.expires_in_minutes)
+    shared = made.share
+    assert shared.id is not None
+    return ShareOut(
+        shared.id,
+        made.code,
+        made.url,
+        f"{s.health.public_url}/v1/record-shares/{made.code}/qr.png",
+        shared.all_records,
+        sorted(shared.record_ids),
+        shared.expires_at,
+    )
+
+
+def share_qr(s: Services, c: Call[None, None]) -> FileAnswer:
+    png = s.health.share_qr_as(c.me, c.params["code"])
+    return FileAnswer("image/png", len(png), io.BytesIO(png))
+
+
+def revoke_share(s: Services, c: Call[None, None]) -> None:
+    s.health.revoke_share_as(c.me, c.params["code"])
+
+
+def shared_records(s: Services, c: Call[None, None]) -> SharedRecordsOut:
+    code = c.params["code"]
+    shared = s.health.open_share_as(c.me, code)
+    base = f"{s.health.public_url}/v1/shared-records/{code}"
+    records = []
+    for view in shared.records:
+        out = RecordOut.of(view, s.uploads.public_url)
+        files = [attrs.evolve(a, url=f"{base}/attachments/{a.id}") for a in out.attachments]
+        records.append(attrs.evolve(out, attachments=files))
+    return SharedRecordsOut(shared.patient_id, records)
+
+
+def shared_attachment(s: Services, c: Call[None, None]) -> FileAnswer:
+    found = s.health.shared_attachment_as(c.me, c.params["code"], c.params["attachment_id"])
+    return FileAnswer(found.stored.content_type, found.stored.size, found.stream)
+
+
 def record_vital(s: Services, c: Call[NewVital, None]) -> VitalOut:
     b = c.body
     vital = s.health.record_vital_as(c.me, b.kind, b.values.given(), b.measured_at, b.context)
@@ -277,7 +358,82 @@ def access_log(s: Services, c: Call[None, None]) -> list[AccessOut]:
 
 # --- routes --------------------------------------------------------------------------------------
 
+CODE = {"code": f"^{CODE_PATTERN}$"}
+
 ROUTES: tuple[Route, ...] = (
+    Route(
+        "/v1/record-shares",
+        {
+            "POST": Operation(
+                share,
+                "A patient shares chosen records (or all) with a doctor, until it expires",
+                body=NewShare,
+                status=201,
+                response=ShareOut,
+                errors=(403, 404),
+                description="The `code` (256 random bits) is shown once: medbook keeps only its "
+                "hash. Hand it over as the QR image at `qr_url`. Default 24 hours, at most 30 "
+                "days; `DELETE /v1/record-shares/{code}` stops it at once.",
+            )
+        },
+        "health file",
+    ),
+    Route(
+        "/v1/record-shares/{code}/qr.png",
+        {
+            "GET": Operation(
+                share_qr,
+                "The QR image of a share's URL, for its patient",
+                download=True,
+                errors=(403, 404),
+            )
+        },
+        "health file",
+        patterns=CODE,
+    ),
+    Route(
+        "/v1/record-shares/{code}",
+        {
+            "DELETE": Operation(
+                revoke_share,
+                "The patient revokes a share: the code stops working at once",
+                status=204,
+                errors=(403, 404),
+            )
+        },
+        "health file",
+        patterns=CODE,
+    ),
+    Route(
+        "/v1/shared-records/{code}",
+        {
+            "GET": Operation(
+                shared_records,
+                "A verified doctor reads the records shared under a code",
+                response=SharedRecordsOut,
+                errors=(403, 404, 429),
+                description="Exactly the shared records and their attachments (each served at "
+                "its own URL under the share). An expired, revoked or unknown code is the same "
+                "404. Each reading is written to the patient's access log; the patient is told "
+                "the first time. Failed tries are limited per doctor (429).",
+            )
+        },
+        "health file",
+        patterns=CODE,
+    ),
+    Route(
+        "/v1/shared-records/{code}/attachments/{attachment_id:id}",
+        {
+            "GET": Operation(
+                shared_attachment,
+                "An attachment of a shared record, for a verified doctor holding the code",
+                download=True,
+                errors=(403, 404, 429),
+            )
+        },
+        "health file",
+        patterns=CODE,
+    ),
     Route(
         "/v1/records",
         {
