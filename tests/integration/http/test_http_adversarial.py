@@ -192,6 +192,10 @@ VALID[("PATCH", "/v1/records/{record_id}")] = Call(
     {"hospital_name": "Huashan", "visit_date": "2026-11-21", "title": "X-ray", "notes": "ok"},
     {"record_id": _a_record},
 )
+VALID[("POST", "/v1/record-shares")] = Call(
+    "patient_a",
+    {"record_ids": lambda w: [_a_record(w)], "all": False, "expires_in_minutes": 60},
+)
 VALID[("POST", "/v1/vitals")] = Call(
     "patient_a",
     {
@@ -219,7 +223,7 @@ VALID[("POST", "/v1/contracts")] = Call("patient_b", {"doctor_id": lambda w: w.b
 #: Who calls the secured operations without a JSON body (the rest: patient A, or anonymous).
 CALLER_OF: dict[tuple[str, str], str] = {}
 #: Path parameters of operations without an entry in ``VALID``.
-PATH_VALUES: dict[str, Callable[[World], int]] = {
+PATH_VALUES: dict[str, Callable[[World], int | str]] = {
     "doctor_id": lambda w: w.doctor.id,
     "hospital_id": lambda w: w.shanghai,
     "department_id": lambda w: w.cardiology,
@@ -227,6 +231,9 @@ PATH_VALUES: dict[str, Callable[[World], int]] = {
     "service_id": _a_service,
     "order_id": lambda w: 1,
     "contract_id": lambda w: 1,
+    "record_id": _a_record,
+    "attachment_id": lambda w: 1,
+    "code": lambda w: "A" * 43,
 }
 
 

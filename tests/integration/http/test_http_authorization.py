@@ -79,6 +79,7 @@ class Scene:
     contract_b: int  # patient B's active family-doctor contract with the doctor
     record_a: int  # patient A's medical record
     attachment_a: int  # a PDF attached to it
+    share_a: str  # the code of patient A's share of that record
 
     def caller(self, name: str) -> Account | None:
         return None if name == "anonymous" else getattr(self.world, name)
@@ -134,6 +135,12 @@ def scene(world: World) -> Scene:
         "application/pdf",
         token=world.patient_a.token,
     )
+    shared = ok(
+        world.api.post(
+            "/v1/record-shares", token=world.patient_a.token, json={"record_ids": [record_a["id"]]}
+        ),
+        201,
+    )
     return Scene(
         world,
         a["id"],
@@ -149,6 +156,7 @@ def scene(world: World) -> Scene:
         contract["id"],
         record_a["id"],
         ok(attached, 201)["id"],
+        shared["code"],
     )
 
 
@@ -388,6 +396,26 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda s: f"/v1/records/{s.record_a}/attachments/{s.attachment_a}",
         (401, 204, 404, 403, 403, 403),
     ),
+    # Shares: a patient shares their own records and alone draws or revokes a share's QR code
+    # (another patient: 404); verified doctors open shares, nobody else (403).
+    ("/v1/record-shares", "POST"): Row(
+        lambda s: "/v1/record-shares",
+        (401, 201, 201, 403, 403, 403),
+        lambda s: {"all": True},
+    ),
+    ("/v1/record-shares/{code}/qr.png", "GET"): Row(
+        lambda s: f"/v1/record-shares/{s.share_a}/qr.png", (401, 200, 404, 403, 403, 403)
+    ),
+    ("/v1/record-shares/{code}", "DELETE"): Row(
+        lambda s: f"/v1/record-shares/{s.share_a}", (401, 204, 404, 403, 403, 403)
+    ),
+    ("/v1/shared-records/{code}", "GET"): Row(
+        lambda s: f"/v1/shared-records/{s.share_a}", (401, 403, 403, 200, 403, 403)
+    ),
+    ("/v1/shared-records/{code}/attachments/{attachment_id:id}", "GET"): Row(
+        lambda s: f"/v1/shared-records/{s.share_a}/attachments/{s.attachment_a}",
+        (401, 403, 403, 200, 403, 403),
+    ),
     ("/v1/diet-recommendations", "GET"): Row(
         lambda s: "/v1/diet-recommendations",
         (401, 200, 200, 403, 403, 403),
@@ -470,7 +498,10 @@ def _assert_private_data_kept(scene: Scene, caller: str, answer: str) -> None:
         )
         assert ok(a_sees)["status"] == "booked"
         notices = ok(world.api.get("/v1/notifications", token=world.patient_a.token))
-        assert [(n["id"], n["read"]) for n in notices] == [(scene.notification_a, False)]
+        # A doctor opening patient A's share tells patient A so (record_share_opened): that
+        # notice is the point of the share's audit, not a change of patient A's data.
+        kept = [n for n in notices if n["kind"] != "record_share_opened"]
+        assert [(n["id"], n["read"]) for n in kept] == [(scene.notification_a, False)]
     b_sees = world.api.get(f"/v1/appointments/{scene.appointment_b}", token=world.patient_b.token)
     assert ok(b_sees)["status"] == "booked"
 
