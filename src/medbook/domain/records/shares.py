@@ -100,3 +100,12 @@ class RecordShare(Entity):
             return False
         self.first_opened_at = now
         return True
+
+
+_CODE_IN_PATH = re.compile(r"(/v1/(?:shared-records|record-shares)/)" + CODE_PATTERN)
+
+
+def redact_codes(text: str) -> str:
+    """``text`` (a request line, a path) with every share code in it replaced by ``***``: a code
+    is a bearer secret, and logs are read by more people than the patient chose."""
+    return _CODE_IN_PATH.sub(r"\1***", text)

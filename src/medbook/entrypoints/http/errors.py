@@ -9,6 +9,7 @@ from typing import Any
 
 import falcon
 
+from medbook.domain.records.shares import redact_codes
 from medbook.domain.shared import errors as e
 from medbook.entrypoints.http.converter import BodyError
 from medbook.ports.transaction import TransientConflict
@@ -136,7 +137,7 @@ def handle_unexpected(
     if isinstance(error, falcon.HTTPError):
         handle_http_error(req, resp, error, params)
         return
-    log.exception("unexpected error on %s %s", req.method, req.path)
+    log.exception("unexpected error on %s %s", req.method, redact_codes(req.path))
     problem(resp, 500, "something went wrong on our side; it has been logged", "internal_error")
 
 

@@ -5,8 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
+from medbook.domain.records.shares import redact_codes
 from medbook.entrypoints.http.app import get_app
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, with the secrets that travel in URL paths (record-share codes) taken
+    out of every access-log line."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        return {
+            key: redact_codes(value) if isinstance(value, str) else value
+            for key, value in atoms.items()
+        }
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -28,6 +42,7 @@ def run(*, bind: str, workers: int) -> None:
             "bind": bind,
             "workers": workers,
             "accesslog": "-",
+            "logger_class": RedactingLogger,
             "errorlog": "-",
             "graceful_timeout": 10,
             "timeout": 30,
