@@ -147,3 +147,32 @@ def test_expiry_bounds_and_a_deleted_record_leaves_every_share(world) -> None:  
     health.delete_record_as(ann, record.id or 0)
     assert health.open_share_as(doctor, made.code).records == []
     assert code_hash(made.code) == made.share.code_hash
+
+
+def test_codes_are_taken_out_of_log_lines_in_every_form_they_travel() -> None:
+    """Found by the live probe: a percent-escaped code (``%5F`` for ``_``), a code on a wrong path
+    or in a query were logged in clear."""
+    from medbook.domain.records.shares import new_code, redact_codes
+
+    code = new_code()
+    escaped = "".join(f"%{ord(c):02X}" if c in "_-" else c for c in code)
+    for line in (
+        f"GET /v1/shared-records/{code} HTTP/1.1",
+        f"GET /v1/shared-records/{escaped} HTTP/1.1",
+        f"GET /v1/shared%2Drecords/{code} HTTP/1.1",
+        f"GET /V1/shared-records/{code}",
+        f"GET /v1/x?code={code}",
+        f"GET /v1/record-shares/{code}/qr.png",
+    ):
+        redacted = redact_codes(line)
+        assert code not in redacted and escaped not in redacted and "***" in redacted, line
+    upload = "/v1/uploads/2026/12/0123456789abcdef0123456789abcdef.png"
+    assert redact_codes(upload) == upload
+
+
+def test_more_than_a_hundred_record_ids_are_refused_even_repeated(world) -> None:  # type: ignore[no-untyped-def]
+    """Found by the live probe: 101 copies of one id passed the documented limit of 100."""
+    services, _, ann, _, _, _ = world
+    record = services.health.create_record_as(ann, "Ruijin", VISIT, "Check-up").record
+    refused = code_of(lambda: services.health.share_as(ann, [record.id or 0] * 101))
+    assert refused == "invalid_value"

@@ -114,9 +114,9 @@ class HealthFileService:
         """A share of the patient's chosen records (None: all of them, later ones included),
         open until it expires (default 24 hours, at most 30 days) or is revoked."""
         require_role(actor, Role.PATIENT)
-        chosen = None if record_ids is None else frozenset(record_ids)
-        if chosen is not None and len(chosen) > MAX_SHARED_RECORDS:
+        if record_ids is not None and len(record_ids) > MAX_SHARED_RECORDS:
             raise InvalidValue("record_ids", f"at most {MAX_SHARED_RECORDS} records")
+        chosen = None if record_ids is None else frozenset(record_ids)
         code = new_code()
         share = RecordShare.create(actor.id, code, chosen, self.clock.now(), expires_in_minutes)
 
@@ -433,6 +433,7 @@ class HealthFileService:
     ) -> Sequence[VitalSign]:
         """The patient's own readings; or, for a doctor, a patient's under an active contract
         (``no_contract`` otherwise), the read written to the patient's access log."""
+        require_role(actor, Role.PATIENT, Role.DOCTOR)
         if start is not None and end is not None and end <= start:
             raise InvalidValue("to", "must be after from")
         if actor.role is Role.PATIENT:

@@ -102,10 +102,14 @@ class RecordShare(Entity):
         return True
 
 
-_CODE_IN_PATH = re.compile(r"(/v1/(?:shared-records|record-shares)/)" + CODE_PATTERN)
+#: Anything that may be a share code as it travels in a URL: 43 or more URL-safe characters, any
+#: of them percent-escaped (``%5F`` is ``_``), wherever it stands.
+_CODE_LIKE = re.compile(r"(?:[A-Za-z0-9_-]|%[0-9A-Fa-f]{2}){43,}")
 
 
 def redact_codes(text: str) -> str:
-    """``text`` (a request line, a path) with every share code in it replaced by ``***``: a code
-    is a bearer secret, and logs are read by more people than the patient chose."""
-    return _CODE_IN_PATH.sub(r"\1***", text)
+    """``text`` (a request line, a path, a header) with everything that may be a share code
+    replaced by ``***``, in whatever form it was sent (escaped, on a wrong path, in a query): a
+    code is a bearer secret, and logs are read by more people than the patient chose. Nothing
+    else medbook puts in a URL is that long (upload names are 32 hex digits)."""
+    return _CODE_LIKE.sub("***", text)
