@@ -322,22 +322,20 @@ class OrderService:
         are expired on the way."""
         require_role(actor, Role.PATIENT, Role.ADMIN)
 
+        def listed(uow: OrdersUnitOfWork) -> Sequence[ServiceOrder]:
+            if actor.role is Role.PATIENT:
+                return uow.orders.of_patient(actor.id, None, MAX_LISTED)
+            assert actor.hospital_id is not None
+            return uow.orders.of_hospital(actor.hospital_id, None, MAX_LISTED)
+
         def work(uow: OrdersUnitOfWork) -> list[ServiceOrder]:
             now = self.clock.now()
-            if actor.role is Role.PATIENT:
-                found = uow.orders.of_patient(actor.id, None, MAX_LISTED)
-            else:
-                assert actor.hospital_id is not None
-                found = uow.orders.of_hospital(actor.hospital_id, None, MAX_LISTED)
-            if any(o.is_overdue(now) for o in found):
-                for order in found:
-                    if order.is_overdue(now):
-                        self._expire_one(uow, order.id, now)  # type: ignore[arg-type]
-                found = (
-                    uow.orders.of_patient(actor.id, None, MAX_LISTED)
-                    if actor.role is Role.PATIENT
-                    else uow.orders.of_hospital(actor.hospital_id or 0, None, MAX_LISTED)
-                )
+            found = listed(uow)
+            overdue = [o.id for o in found if o.is_overdue(now) and o.id is not None]
+            if overdue:
+                for order_id in overdue:
+                    self._expire_one(uow, order_id, now)
+                found = listed(uow)
             return [o for o in found if status in (None, o.status)]
 
         return transactionally(self.new_uow, work)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import attrs
 from attrs import field, frozen
 
 from medbook.domain.records.model import RECORD_NOTES, RECORD_TITLE, Attachment
@@ -158,6 +158,20 @@ class VitalOut:
         )
 
 
+#: Where an attachment is served to whoever reads it (its patient, or a doctor through a share).
+Link = Callable[[Attachment], str]
+
+
+def owners_link(base: str) -> Link:
+    """An attachment's URL for its patient: under its record."""
+    return lambda a: f"{base}/v1/records/{a.record_id}/attachments/{a.id}"
+
+
+def shared_link(base: str, code: str) -> Link:
+    """An attachment's URL for a doctor holding a share: under the share."""
+    return lambda a: f"{base}/v1/shared-records/{code}/attachments/{a.id}"
+
+
 @frozen
 class AttachmentOut:
     id: int
@@ -168,10 +182,9 @@ class AttachmentOut:
     added_at: dt.datetime
 
     @classmethod
-    def of(cls, a: Attachment, base: str = "") -> AttachmentOut:
+    def of(cls, a: Attachment, link: Link) -> AttachmentOut:
         assert a.id is not None
-        url = f"{base}/v1/records/{a.record_id}/attachments/{a.id}"
-        return cls(a.id, url, a.content_type, a.size, a.filename, a.added_at)
+        return cls(a.id, link(a), a.content_type, a.size, a.filename, a.added_at)
 
 
 @frozen
@@ -186,7 +199,7 @@ class RecordOut:
     attachments: list[AttachmentOut]
 
     @classmethod
-    def of(cls, view: RecordView, base: str = "") -> RecordOut:
+    def of(cls, view: RecordView, link: Link) -> RecordOut:
         r = view.record
         assert r.id is not None and r.created_at is not None and r.updated_at is not None
         return cls(
@@ -197,7 +210,7 @@ class RecordOut:
             r.notes,
             r.created_at,
             r.updated_at,
-            [AttachmentOut.of(a, base) for a in view.attachments],
+            [AttachmentOut.of(a, link) for a in view.attachments],
         )
 
 
@@ -254,20 +267,22 @@ class RecommendationOut:
 def create_record(s: Services, c: Call[NewRecord, None]) -> RecordOut:
     b = c.body
     made = s.health.create_record_as(c.me, b.hospital_name, b.visit_date, b.title, b.notes)
-    return RecordOut.of(made, s.uploads.public_url)
+    return RecordOut.of(made, owners_link(s.uploads.public_url))
 
 
 def my_records(s: Services, c: Call[None, None]) -> list[RecordOut]:
-    return [RecordOut.of(v, s.uploads.public_url) for v in s.health.records_as(c.me)]
+    link = owners_link(s.uploads.public_url)
+    return [RecordOut.of(v, link) for v in s.health.records_as(c.me)]
 
 
 def one_record(s: Services, c: Call[None, None]) -> RecordOut:
-    return RecordOut.of(s.health.record_as(c.me, c.params["record_id"]), s.uploads.public_url)
+    found = s.health.record_as(c.me, c.params["record_id"])
+    return RecordOut.of(found, owners_link(s.uploads.public_url))
 
 
 def edit_record(s: Services, c: Call[RecordEdit, None]) -> RecordOut:
     edited = s.health.edit_record_as(c.me, c.params["record_id"], **c.body.changes())
-    return RecordOut.of(edited, s.uploads.public_url)
+    return RecordOut.of(edited, owners_link(s.uploads.public_url))
 
 
 def delete_record(s: Services, c: Call[None, None]) -> None:
@@ -276,7 +291,7 @@ def delete_record(s: Services, c: Call[None, None]) -> None:
 
 def attach(s: Services, c: Call[FileBody, None]) -> AttachmentOut:
     added = s.health.attach_as(c.me, c.params["record_id"], c.body.stream, c.body.filename)
-    return AttachmentOut.of(added, s.uploads.public_url)
+    return AttachmentOut.of(added, owners_link(s.uploads.public_url))
 
 
 def attachment(s: Services, c: Call[None, None]) -> FileAnswer:
@@ -319,13 +334,8 @@ def revoke_share(s: Services, c: Call[None, None]) -> None:
 def shared_records(s: Services, c: Call[None, None]) -> SharedRecordsOut:
     code = c.params["code"]
     shared = s.health.open_share_as(c.me, code)
-    base = f"{s.health.public_url}/v1/shared-records/{code}"
-    records = []
-    for view in shared.records:
-        out = RecordOut.of(view, s.uploads.public_url)
-        files = [attrs.evolve(a, url=f"{base}/attachments/{a.id}") for a in out.attachments]
-        records.append(attrs.evolve(out, attachments=files))
-    return SharedRecordsOut(shared.patient_id, records)
+    link = shared_link(s.health.public_url, code)
+    return SharedRecordsOut(shared.patient_id, [RecordOut.of(v, link) for v in shared.records])
 
 
 def shared_attachment(s: Services, c: Call[None, None]) -> FileAnswer:
