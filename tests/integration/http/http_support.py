@@ -12,7 +12,10 @@ import datetime as dt
 import functools
 import io
 import re
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,13 +23,15 @@ import falcon
 import falcon.testing
 from attrs import define, field
 from PIL import Image
+from sqlalchemy import Engine
 
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.security import Argon2Hasher
-from medbook.bootstrap import Services
+from medbook.adapters.sql import SqlUnitOfWork
+from medbook.bootstrap import Services, build_services
 from medbook.domain import GeoPoint, Rank, WeeklySchedule
 from medbook.domain.shared.actors import Role
-from medbook.entrypoints.http.app import PLAIN_ROUTES
+from medbook.entrypoints.http.app import PLAIN_ROUTES, create_app
 from medbook.entrypoints.http.routes import ROUTES
 
 NOW = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)
@@ -676,3 +681,37 @@ def build_world(services: Services, api: Api, clock: ManualClock) -> World:
     world.patient_a = world.register_patient("Wang Xiaoming", "13800000001")
     world.patient_b = world.register_patient("Zhao Li", "13800000002")
     return world
+
+
+# --- races over HTTP on the real databases -------------------------------------------------------
+
+
+def race(workers: int, attempt: Callable[[int], falcon.testing.Result]) -> Counter[str]:
+    """Run ``attempt(i)`` on ``workers`` threads released at once; count the answers as
+    ``"<status> <code>"``."""
+    barrier = threading.Barrier(workers)
+
+    def run(i: int) -> str:
+        barrier.wait()
+        result = attempt(i)
+        code = result.json.get("code", "") if result.status_code >= 400 else ""
+        return f"{result.status_code} {code}".strip()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return Counter(pool.map(run, range(workers)))
+
+
+def pooled_world(
+    engine_factory: Callable[..., Engine], openapi_document: dict[str, Any], racers: int
+) -> World:
+    """A world on its own pooled engine: enough connections for every racer at once."""
+    engine = engine_factory(pool_size=racers + 2, max_overflow=0, pool_timeout=120)
+    clock = ManualClock(NOW)
+    services = build_services(
+        lambda: SqlUnitOfWork(engine),
+        clock,
+        hasher=fast_hasher(),
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+    )
+    app = create_app(services, max_body_bytes=MAX_BODY_BYTES)
+    return build_world(services, Api(falcon.testing.TestClient(app), openapi_document), clock)

@@ -7,33 +7,22 @@ with races on the real databases.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import falcon.testing
 import pytest
 from http_support import (
-    MAX_BODY_BYTES,
-    MAX_UPLOAD_BYTES,
     NOW,
     THURSDAY,
     Account,
-    Api,
     World,
-    build_world,
-    fast_hasher,
     ok,
+    pooled_world,
     problem,
+    race,
 )
 from sqlalchemy import Engine
-
-from medbook.adapters.memory import ManualClock
-from medbook.adapters.sql import SqlUnitOfWork
-from medbook.bootstrap import build_services
-from medbook.entrypoints.http.app import create_app
 
 #: A step of the clock, short enough that the world's tokens (valid an hour) stay valid.
 STEP = dt.timedelta(minutes=10)
@@ -520,40 +509,15 @@ def test_long_and_unusual_names_show_in_the_listing_on_sql(sql_world: World) -> 
 RACERS = 20
 
 
-def _race(workers: int, attempt: Callable[[int], falcon.testing.Result]) -> Counter[str]:
-    """Run ``attempt(i)`` on ``workers`` threads released at once; count the answers as
-    ``"<status> <code>"``."""
-    barrier = threading.Barrier(workers)
-
-    def run(i: int) -> str:
-        barrier.wait()
-        result = attempt(i)
-        code = result.json.get("code", "") if result.status_code >= 400 else ""
-        return f"{result.status_code} {code}".strip()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return Counter(pool.map(run, range(workers)))
-
-
 @pytest.fixture
 def racing_world(engine_factory: Callable[..., Engine], openapi_document: dict[str, Any]) -> World:
-    """A world on its own pooled engine: enough connections for every racer at once."""
-    engine = engine_factory(pool_size=RACERS + 2, max_overflow=0, pool_timeout=120)
-    clock = ManualClock(NOW)
-    services = build_services(
-        lambda: SqlUnitOfWork(engine),
-        clock,
-        hasher=fast_hasher(),
-        max_upload_bytes=MAX_UPLOAD_BYTES,
-    )
-    app = create_app(services, max_body_bytes=MAX_BODY_BYTES)
-    return build_world(services, Api(falcon.testing.TestClient(app), openapi_document), clock)
+    return pooled_world(engine_factory, openapi_document, RACERS)
 
 
 def test_concurrent_signs_of_one_pair_make_one_contract(racing_world: World) -> None:
     world = racing_world
 
-    outcomes = _race(RACERS, lambda i: sign(world, world.patient_a, world.doctor.id))
+    outcomes = race(RACERS, lambda i: sign(world, world.patient_a, world.doctor.id))
 
     assert outcomes == {"201": 1, "409 already_signed": RACERS - 1}
     assert len(contracts(world, world.patient_a, include_ended=True)) == 1
@@ -567,7 +531,7 @@ def test_concurrent_signs_of_many_pairs_all_succeed(racing_world: World) -> None
     patients = (world.patient_a, world.patient_b)
     pairs = [(p, d) for p in patients for d in doctors]
 
-    outcomes = _race(len(pairs) * 3, lambda i: sign(world, *_pair(pairs[i % len(pairs)])))
+    outcomes = race(len(pairs) * 3, lambda i: sign(world, *_pair(pairs[i % len(pairs)])))
 
     assert outcomes == {"201": len(pairs), "409 already_signed": 2 * len(pairs)}
     for doctor in doctors:
@@ -590,7 +554,7 @@ def test_both_parties_ending_at_once_end_it_once(racing_world: World) -> None:
         def ending(i: int, contract_id: int = contract_id) -> falcon.testing.Result:
             return end(world, parties[i], contract_id)
 
-        outcomes = _race(2, ending)
+        outcomes = race(2, ending)
 
         assert outcomes == {"200": 1, "409 contract_not_active": 1}, round_
         told = len(notifications(world, world.patient_a)) + kinds(world, world.doctor).count(
@@ -612,7 +576,7 @@ def test_ending_and_signing_again_at_once_leave_at_most_one_active(racing_world:
                 return end(world, world.patient_a, contract_id)
             return sign(world, world.patient_a, world.doctor.id)
 
-        outcomes = _race(2, end_or_sign)
+        outcomes = race(2, end_or_sign)
 
         assert outcomes["200"] == 1, (round_, outcomes)
         assert outcomes["201"] + outcomes["409 already_signed"] == 1, (round_, outcomes)

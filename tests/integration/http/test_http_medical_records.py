@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import threading
-from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +23,6 @@ from http_support import (
     FILES,
     GIF,
     JPEG,
-    MAX_BODY_BYTES,
     MAX_UPLOAD_BYTES,
     NOW,
     PASSWORD,
@@ -36,20 +32,20 @@ from http_support import (
     Account,
     Api,
     World,
-    build_world,
     fast_hasher,
     ok,
     padded_pdf,
+    pooled_world,
     problem,
+    race,
 )
 from sqlalchemy import Engine
 
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.memory.storage import MemoryStorage
-from medbook.adapters.sql import SqlUnitOfWork
 from medbook.adapters.storage.local import LocalStorage
 from medbook.adapters.storage.s3 import S3Storage
-from medbook.bootstrap import build_services, in_memory
+from medbook.bootstrap import in_memory
 from medbook.entrypoints.http.app import create_app
 
 # The S3-compatible test server of the storage tests (moto's, on loopback), reused as it is.
@@ -958,34 +954,9 @@ def test_an_attachment_whose_file_is_missing_is_404_not_500(world: World) -> Non
 RACERS = 12
 
 
-def _race(workers: int, attempt: Callable[[int], falcon.testing.Result]) -> Counter[str]:
-    """Run ``attempt(i)`` on ``workers`` threads released at once; count the answers as
-    ``"<status> <code>"``."""
-    barrier = threading.Barrier(workers)
-
-    def run(i: int) -> str:
-        barrier.wait()
-        result = attempt(i)
-        code = result.json.get("code", "") if result.status_code >= 400 else ""
-        return f"{result.status_code} {code}".strip()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return Counter(pool.map(run, range(workers)))
-
-
 @pytest.fixture
 def racing_world(engine_factory: Callable[..., Engine], openapi_document: dict[str, Any]) -> World:
-    """A world on its own pooled engine: enough connections for every racer at once."""
-    engine = engine_factory(pool_size=RACERS + 2, max_overflow=0, pool_timeout=120)
-    clock = ManualClock(NOW)
-    services = build_services(
-        lambda: SqlUnitOfWork(engine),
-        clock,
-        hasher=fast_hasher(),
-        max_upload_bytes=MAX_UPLOAD_BYTES,
-    )
-    app = create_app(services, max_body_bytes=MAX_BODY_BYTES)
-    return build_world(services, Api(falcon.testing.TestClient(app), openapi_document), clock)
+    return pooled_world(engine_factory, openapi_document, RACERS)
 
 
 def test_concurrent_attachments_stop_at_20_and_leave_no_stray_file(racing_world: World) -> None:
@@ -994,7 +965,7 @@ def test_concurrent_attachments_stop_at_20_and_leave_no_stray_file(racing_world:
     for _ in range(15):
         ok(attach(world.api, world.patient_a, rid, GIF, "image/gif"), 201)
 
-    outcomes = _race(RACERS, lambda i: attach(world.api, world.patient_a, rid, PNG))
+    outcomes = race(RACERS, lambda i: attach(world.api, world.patient_a, rid, PNG))
 
     assert outcomes == {"201": 5, "409 too_many_attachments": RACERS - 5}
     found = ok(world.api.get(record_path(rid), token=world.patient_a.token))["attachments"]
@@ -1015,7 +986,7 @@ def test_a_record_deleted_while_files_are_attached_leaves_no_file(racing_world: 
             return world.api.request("DELETE", record_path(rid), token=world.patient_a.token)
         return attach(world.api, world.patient_a, rid, PNG)
 
-    outcomes = _race(RACERS, delete_or_attach)
+    outcomes = race(RACERS, delete_or_attach)
 
     assert outcomes["204"] == 1, outcomes
     assert outcomes["201"] + outcomes["404 record_not_found"] == RACERS - 1, outcomes
@@ -1029,7 +1000,7 @@ def test_concurrent_deletes_of_one_attachment_delete_it_once(racing_world: World
     rid = made(world)["id"]
     attached = ok(attach(world.api, world.patient_a, rid, PNG), 201)
 
-    outcomes = _race(
+    outcomes = race(
         RACERS,
         lambda i: world.api.request("DELETE", attached["url"], token=world.patient_a.token),
     )
