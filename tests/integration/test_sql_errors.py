@@ -40,6 +40,11 @@ def _mysql(code: int, message: str, kind: type[DBAPIError] = OperationalError) -
         (_mysql(1213, "no text to go by"), True),  # ER_LOCK_DEADLOCK
         (_mysql(1205, "no text to go by"), True),  # ER_LOCK_WAIT_TIMEOUT
         (_mysql(1064, "Deadlock found when trying to get lock"), False),
+        # TiDB: SELECT FOR UPDATE met a write conflict, stale start timestamp, TiKV write conflict
+        (_mysql(8002, "no text to go by"), True),
+        (_mysql(8005, "no text to go by"), True),
+        (_mysql(9007, "no text to go by"), True),
+        (_mysql(8004, "Write conflict: transaction too large"), False),  # not worth a retry
         (_sqlite(5, "no text to go by"), True),  # SQLITE_BUSY
         (_sqlite(6, "no text to go by"), True),  # SQLITE_LOCKED
         (_sqlite(517, "no text to go by"), True),  # SQLITE_BUSY_SNAPSHOT

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import ipaddress
 import os
 import secrets
 import subprocess
@@ -136,9 +137,36 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
+def exposure_warning(bind: str) -> str | None:
+    """A warning when ``medbook serve`` listens where other machines reach gunicorn directly.
+
+    Sync workers serve one connection each: without a buffering proxy in front, a few clients
+    sending half a request hold every worker until the 30 s timeout. Loopback and Unix sockets
+    are for a proxy on the same host; anything else gets the warning.
+    """
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host = bind.rpartition(":")[0].strip("[]") if ":" in bind else bind
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: it may resolve anywhere
+    return (
+        f"medbook: warning: serving on {bind}, where other machines reach gunicorn's sync "
+        "workers directly; a few slow clients can stall them all. Bind to 127.0.0.1 and put "
+        "nginx in front (docs/deployment.md)."
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from medbook.entrypoints.http.server import run
 
+    warning = exposure_warning(args.bind)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     chat: subprocess.Popen[bytes] | None = None
     if args.demo:
         os.environ.setdefault("MEDBOOK_JWT_SECRET", secrets.token_urlsafe(48))

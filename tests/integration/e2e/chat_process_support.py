@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from ssl import SSLContext
 from typing import Any, NoReturn
 
 import jwt
@@ -159,7 +160,7 @@ class ChatClient:
 
     _names = itertools.count(1)
 
-    def __init__(self, url: str, name: str | None = None) -> None:
+    def __init__(self, url: str, name: str | None = None, *, ssl: SSLContext | None = None) -> None:
         self.url = url
         self.name = name or f"client-{next(self._names)}"
         self.frames: list[Frame] = []
@@ -168,7 +169,14 @@ class ChatClient:
         # websockets 17 wants connect() entered as a context manager; close() exits it.
         self._exits = contextlib.ExitStack()
         self.ws: ClientConnection = self._exits.enter_context(
-            connect(url, open_timeout=10, close_timeout=3, compression=None, max_size=2**20)
+            connect(
+                url,
+                open_timeout=10,
+                close_timeout=3,
+                compression=None,
+                max_size=2**20,
+                ssl=ssl,
+            )
         )
 
     def __enter__(self) -> ChatClient:

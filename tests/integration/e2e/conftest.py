@@ -28,6 +28,7 @@ from e2e_support import (
     HttpClient,
     Server,
     clean_environment,
+    empty_mariadb,
     free_port,
     phone_numbers,
     strong_secret,
@@ -73,19 +74,6 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def _empty_mariadb(url: str) -> None:
-    from medbook.adapters.sql import make_engine
-    from medbook.adapters.sql.schema import metadata
-
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 )
@@ -104,7 +92,7 @@ def deployment(
         return
 
     url: str = request.getfixturevalue("mariadb_database")
-    _empty_mariadb(url)
+    empty_mariadb(url)
     workdir = tmp_path_factory.mktemp("mariadb-serve")
     env = clean_environment(
         workdir, {"MEDBOOK_DATABASE_URL": url, "MEDBOOK_JWT_SECRET": strong_secret()}
@@ -129,7 +117,7 @@ def deployment(
         finally:
             server.stop()
     finally:
-        _empty_mariadb(url)  # the run's database is shared with the other MariaDB tests
+        empty_mariadb(url)  # the run's database is shared with the other MariaDB tests
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -198,8 +199,9 @@ class Reply:
 class HttpClient:
     """A tiny JSON client on urllib: every status comes back as a ``Reply``, never raised."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, tls: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url
+        self.tls = tls  # for https: the context that trusts the server's certificate
 
     def call(
         self,
@@ -221,7 +223,9 @@ class HttpClient:
             self.base_url + path, data=data, method=method, headers=sent
         )
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            with urllib.request.urlopen(
+                request, timeout=HTTP_TIMEOUT, context=self.tls
+            ) as response:
                 return Reply(response.status, _lower(response.headers), response.read())
         except urllib.error.HTTPError as error:
             with error:
@@ -441,3 +445,17 @@ def phone_numbers(prefix: str) -> Iterator[str]:
     start = secrets.randbelow(10**7)
     for n in itertools.count():
         yield f"{prefix}{(start + n) % 10**8:08d}"
+
+
+def empty_mariadb(url: str) -> None:
+    """Every row of every medbook table deleted (the run's database is shared by modules)."""
+    from medbook.adapters.sql import make_engine
+    from medbook.adapters.sql.schema import metadata
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+    finally:
+        engine.dispose()

@@ -12,9 +12,14 @@ from sqlalchemy.exc import DBAPIError
 
 ER_DUP_ENTRY = 1062
 ER_LOCK_WAIT_TIMEOUT = 1205
-ER_LOCK_DEADLOCK = 1213
-#: MySQL/MariaDB error codes after which the whole transaction is worth running again.
-MYSQL_RETRYABLE = frozenset({ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK})
+ER_LOCK_DEADLOCK = 1213  # also a Galera certification failure: another node won the row
+#: TiDB's own codes for "run the whole transaction again": a write conflict met by a
+#: ``SELECT … FOR UPDATE`` (8002), a stale start timestamp (8005), a write conflict in TiKV
+#: (9007). https://docs.pingcap.com/tidb/stable/error-codes
+TIDB_RETRYABLE = frozenset({8002, 8005, 9007})
+#: MySQL/MariaDB (and MySQL-compatible clusters') error codes after which the whole transaction
+#: is worth running again.
+MYSQL_RETRYABLE = frozenset({ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK}) | TIDB_RETRYABLE
 
 #: SQLite primary result codes (the low byte of an extended code, e.g. SQLITE_BUSY_SNAPSHOT 517)
 #: after which the transaction is worth running again: still busy after the busy timeout.
