@@ -11,6 +11,28 @@ from sqlalchemy.pool import StaticPool
 #: How long a SQLite writer waits for the write lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+# MySQL/MariaDB: every wait on the database is bounded, so that a database that is down or hung
+# is answered with a 503 well inside gunicorn's 30 s worker timeout, never by a killed worker.
+# A hung server can cost a request a pre-ping (a read) and a reconnect (the connect, then the
+# server's greeting, a read): 3 + 10 + 10 = 23 s at worst, under 30 s. A server that is down
+# refuses at once and costs nothing like that.
+
+#: Seconds to open the TCP connection. A LAN database accepts in milliseconds; 3 s still covers
+#: a lost SYN (the first retransmission is after 1 s).
+MYSQL_CONNECT_TIMEOUT_S = 3
+#: Seconds a statement may wait on the server's answer, or the server on ours. It must exceed the
+#: longest legitimate statement, lock waits included: MYSQL_LOCK_WAIT_TIMEOUT_S plus a listing
+#: (milliseconds on the indexed queries medbook runs). A migration that rebuilds a big table may
+#: need more: give ``?read_timeout=…`` in the URL for that run.
+MYSQL_READ_TIMEOUT_S = 10
+MYSQL_WRITE_TIMEOUT_S = 10
+#: Seconds a transaction waits for a row lock (InnoDB's default is 50). medbook's transactions
+#: hold their locks for milliseconds; a wait of seconds means a stuck transaction, and the
+#: service runs the whole transaction again after a lock wait timeout.
+MYSQL_LOCK_WAIT_TIMEOUT_S = 5
+#: Seconds a request waits for a free connection of the pool before it gives up (503).
+POOL_TIMEOUT_S = 5
+
 
 def make_engine(url: str | URL, **options: Any) -> Engine:
     """An engine for ``url``: ``sqlite:///path`` or ``mysql+pymysql://user:pw@host/db``.
@@ -18,7 +40,9 @@ def make_engine(url: str | URL, **options: Any) -> Engine:
     SQLite: WAL, a busy timeout, foreign keys on, and every transaction begins with
     ``BEGIN IMMEDIATE`` so writers take the write lock up front and queue instead of failing at
     commit. MySQL/MariaDB: READ COMMITTED (the invariants rest on row locks and conditional
-    updates, not on repeatable-read snapshots, and gap locks would only add deadlocks) and utf8mb4.
+    updates, not on repeatable-read snapshots, and gap locks would only add deadlocks), utf8mb4,
+    and bounded waits (``MYSQL_*_TIMEOUT_S``, ``POOL_TIMEOUT_S``); a value given in the URL's
+    query (``?read_timeout=60``, ``?init_command=…``) or in ``connect_args`` wins over ours.
     """
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
@@ -29,8 +53,22 @@ def make_engine(url: str | URL, **options: Any) -> Engine:
         options.setdefault("isolation_level", "READ COMMITTED")
         options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_recycle", 3600)
+        options.setdefault("pool_timeout", POOL_TIMEOUT_S)
+        options["connect_args"] = _mysql_connect_args(url, options.get("connect_args", {}))
         return create_engine(url, **options)
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or mysql")
+
+
+def _mysql_connect_args(url: URL, given: dict[str, Any]) -> dict[str, Any]:
+    """``given``, completed with our bounded waits wherever neither it nor the URL sets one."""
+    ours: dict[str, Any] = {
+        "connect_timeout": MYSQL_CONNECT_TIMEOUT_S,
+        "read_timeout": MYSQL_READ_TIMEOUT_S,
+        "write_timeout": MYSQL_WRITE_TIMEOUT_S,
+        "init_command": f"SET SESSION innodb_lock_wait_timeout = {MYSQL_LOCK_WAIT_TIMEOUT_S}",
+    }
+    # SQLAlchemy lets connect_args override the URL's query: leave out what the URL sets.
+    return {**{k: v for k, v in ours.items() if k not in url.query}, **given}
 
 
 def _sqlite_engine(url: URL, **options: Any) -> Engine:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import falcon
+from sqlalchemy import exc as sql
 
 from medbook.domain.records.shares import redact_codes
 from medbook.domain.shared import errors as e
@@ -51,6 +53,40 @@ TITLES = {
     201: "Created",
     503: "Service unavailable",
 }
+
+
+#: Seconds a client is asked to wait before it retries while the database cannot be reached: a
+#: restart of the database takes seconds, a failover some more.
+DATABASE_RETRY_AFTER_S = 5
+
+#: MySQL/MariaDB error numbers that say the database cannot be reached or will not take us now.
+#: The client's own (2002 no socket, 2003 refused or timed out, 2005 unknown host, 2006 gone away,
+#: 2012 handshake, 2013 and 2055 lost mid-query, 2026 TLS) and the server's (1040 too many
+#: connections, 1053 shutting down, 1152 and 1158-1161 network errors, 1927 connection killed,
+#: 1047 a Galera node not synced yet, 4031 disconnected for inactivity).
+MYSQL_UNAVAILABLE = frozenset(
+    {2002, 2003, 2005, 2006, 2012, 2013, 2026, 2055}
+    | {1040, 1047, 1053, 1152, 1158, 1159, 1160, 1161, 1927, 4031}
+)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, unreachable, connections exhausted):
+    worth a retry later. A refused key, a broken statement or a wrong value is not, whatever
+    class the driver gives it (PyMySQL raises an unknown column as an OperationalError)."""
+    if isinstance(error, (sql.TimeoutError, sql.DisconnectionError)):
+        return True  # no connection of the pool came free in time / none could be made
+    if not isinstance(error, sql.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True  # SQLAlchemy's dialect judged it a disconnect
+    orig = error.orig
+    if orig is None or isinstance(orig, sqlite3.Error):
+        return False
+    if isinstance(error, sql.InterfaceError):
+        return True  # MySQL drivers raise it for a connection that is closed
+    code = orig.args[0] if orig.args and isinstance(orig.args[0], int) else None
+    return isinstance(error, sql.OperationalError) and code in MYSQL_UNAVAILABLE
 
 
 def status_of(error: e.DomainError) -> int:
@@ -131,6 +167,25 @@ def handle_transient(
     problem(resp, 503, "the service is busy; try again in a moment", "busy")
 
 
+def handle_database_error(
+    req: falcon.Request, resp: falcon.Response, error: sql.SQLAlchemyError, params: dict[str, Any]
+) -> None:
+    if not is_database_unavailable(error):
+        handle_unexpected(req, resp, error, params)
+        return
+    # One line, no traceback: an outage fails every request, and the log must stay readable.
+    # The driver's message only: the statement's parameters may hold personal data.
+    reason = error.orig if isinstance(error, sql.DBAPIError) else error
+    log.warning("database unavailable on %s %s: %s", req.method, redact_codes(req.path), reason)
+    resp.set_header("Retry-After", str(DATABASE_RETRY_AFTER_S))
+    problem(
+        resp,
+        503,
+        "the database cannot be reached right now; try again in a moment",
+        "database_unavailable",
+    )
+
+
 def handle_unexpected(
     req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
 ) -> None:
@@ -162,6 +217,7 @@ def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
         (e.DomainError, handle_domain_error),
         (BodyError, handle_body_error),
         (TransientConflict, handle_transient),
+        (sql.SQLAlchemyError, handle_database_error),
     )
     for kind, handler in handlers:
         app.add_error_handler(kind, _never_failing(handler))
