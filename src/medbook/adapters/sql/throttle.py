@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -20,9 +22,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from medbook.adapters.sql.errors import is_duplicate_key
+from medbook.adapters.sql.errors import is_duplicate_key, is_transient
 from medbook.adapters.sql.metadata import metadata
 from medbook.domain.accounts import throttling
 from medbook.domain.accounts.throttling import Bucket, epoch_ms
@@ -43,6 +45,11 @@ throttle_buckets = Table(
 _ROUNDS = 5
 #: New buckets between two sweeps of the full ones (see ``forget_expired``).
 _SWEEP_EVERY = 256
+#: How often one short transaction is run again after a deadlock or, on a Galera cluster, a
+#: certification conflict (two nodes wrote one bucket at once); each was rolled back whole.
+_CONFLICT_TRIES = 8
+
+T = TypeVar("T")
 
 
 class SqlThrottle:
@@ -62,14 +69,26 @@ class SqlThrottle:
     def take(self, buckets: Sequence[Bucket], now: dt.datetime) -> int | None:
         at = epoch_ms(now)
         taken: list[Bucket] = []
-        for bucket in buckets:
-            refused = self._take(bucket, at)
-            if refused is not None:
-                for earlier in reversed(taken):
-                    self._give_back(earlier, at)
-                return refused
-            taken.append(bucket)
+        try:
+            for bucket in buckets:
+                refused = self._take(bucket, at)
+                if refused is not None:
+                    self._give_all_back(taken, at)
+                    return refused
+                taken.append(bucket)
+        except Exception:
+            # The attempt fails as a whole: the buckets it took so far are given back, so an
+            # error (the database gone) never costs the owner an attempt.
+            self._give_all_back(taken, at)
+            raise
         return None
+
+    def _give_all_back(self, taken: Sequence[Bucket], at: int) -> None:
+        for earlier in reversed(taken):
+            try:
+                self._give_back(earlier, at)
+            except DBAPIError:  # nothing more to do: the bucket refills by itself
+                continue
 
     def give_back(self, bucket: Bucket, now: dt.datetime) -> None:
         self._give_back(bucket, epoch_ms(now))
@@ -95,13 +114,19 @@ class SqlThrottle:
     def _take(self, bucket: Bucket, now: int) -> int | None:
         """None when the bucket allowed the attempt (and took it), else the seconds to wait."""
         key, rate = _stored(bucket.key), bucket.rate
+
+        def consume_or_read(connection: Connection) -> tuple[bool, int | None]:
+            if _consume(connection, key, now, bucket.rate):
+                return True, None
+            found = connection.execute(
+                select(throttle_buckets.c.tat).where(throttle_buckets.c.key == key)
+            ).scalar_one_or_none()
+            return False, found
+
         for _ in range(_ROUNDS):
-            with self._engine.begin() as connection:
-                if _consume(connection, key, now, bucket.rate):
-                    return None
-                tat = connection.execute(
-                    select(throttle_buckets.c.tat).where(throttle_buckets.c.key == key)
-                ).scalar_one_or_none()
+            consumed, tat = self._transaction(consume_or_read)
+            if consumed:
+                return None
             if tat is not None:
                 verdict = throttling.take(tat, now, rate)
                 if not verdict.allowed:
@@ -115,8 +140,11 @@ class SqlThrottle:
     def _create(self, key: str, tat: int) -> bool:
         """Insert the row of a new bucket; False when another process inserted it first."""
         try:
-            with self._engine.begin() as connection:
-                connection.execute(insert(throttle_buckets).values(key=key, tat=tat))
+            self._transaction(
+                lambda connection: connection.execute(
+                    insert(throttle_buckets).values(key=key, tat=tat)
+                )
+            )
         except IntegrityError as error:
             if not is_duplicate_key(error):
                 raise
@@ -125,12 +153,26 @@ class SqlThrottle:
 
     def _give_back(self, bucket: Bucket, now: int) -> None:
         table = throttle_buckets
-        with self._engine.begin() as connection:
-            connection.execute(
+        self._transaction(
+            lambda connection: connection.execute(
                 update(table)
                 .where(table.c.key == _stored(bucket.key), table.c.tat > now)
                 .values(tat=table.c.tat - bucket.rate.interval_ms)
             )
+        )
+
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in one short transaction, run again after a deadlock or a cluster's
+        certification conflict (which roll it back whole), a few times with a short pause."""
+        for attempt in range(_CONFLICT_TRIES):
+            try:
+                with self._engine.begin() as connection:
+                    return work(connection)
+            except DBAPIError as error:
+                if not is_transient(error) or attempt == _CONFLICT_TRIES - 1:
+                    raise
+                time.sleep(0.002 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _after_new_bucket(self, now: int) -> None:
         self._new_buckets += 1
