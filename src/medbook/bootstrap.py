@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,11 @@ from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
 
 DEFAULT_DATA_DIR = Path("medbook-data")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: This host only: where ``/metrics`` answers without a token by default.
+LOOPBACK: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
 
 
 @frozen
@@ -76,6 +82,9 @@ class Settings:
     #: Reverse proxies whose ``X-Forwarded-For`` is believed (none: the socket's peer is the
     #: client). Only list proxies that overwrite or append to the header themselves.
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    #: Web origins (``https://app.example.org``) whose browser scripts may call the API (CORS);
+    #: none: browsers let no other site's script read an answer.
+    cors_origins: tuple[str, ...] = ()
     #: Keep the throttle's buckets in Redis (``redis://host:6379/0``) rather than the database.
     redis_url: str = ""
     #: Prefix of medbook's keys and pub/sub channels in Redis (pub/sub ignores database numbers:
@@ -87,6 +96,10 @@ class Settings:
     payment_gateway: str = "sandbox"
     #: The sandbox gateway's key; without it no payment starts and every notification is refused.
     payment_secret: str | None = None
+    #: ``/metrics`` answers callers from these networks that come straight (not through a
+    #: proxy), and holders of ``metrics_token`` from anywhere.
+    metrics_networks: tuple[IPNetwork, ...] = LOOPBACK
+    metrics_token: str | None = None
 
     @database_url.default
     def _default_database(self) -> str:
@@ -106,11 +119,17 @@ class Settings:
             max_upload_bytes=int(environ.get("MEDBOOK_MAX_UPLOAD_BYTES", str(DEFAULT_MAX_BYTES))),
             token_ttl=dt.timedelta(minutes=ttl),
             trusted_proxies=parse_networks(environ.get("MEDBOOK_TRUSTED_PROXIES", "")),
+            cors_origins=parse_origins(environ.get("MEDBOOK_CORS_ORIGINS", "")),
             attempt_limits=_attempt_limits(environ),
             redis_url=environ.get("MEDBOOK_REDIS_URL", ""),
             redis_prefix=environ.get("MEDBOOK_REDIS_PREFIX", "") or "medbook",
             payment_gateway=environ.get("MEDBOOK_PAYMENT_GATEWAY", "") or "sandbox",
             payment_secret=environ.get("MEDBOOK_PAYMENT_SECRET") or None,
+            metrics_networks=parse_networks(
+                environ.get("MEDBOOK_METRICS_NETWORKS", ""), "MEDBOOK_METRICS_NETWORKS"
+            )
+            or LOOPBACK,
+            metrics_token=_metrics_token(environ.get("MEDBOOK_METRICS_TOKEN", "")),
         )
 
     @property
@@ -127,14 +146,76 @@ def _attempt_limits(environ: Mapping[str, str]) -> AttemptLimits:
     )
 
 
-def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+def parse_networks(text: str, setting: str = "MEDBOOK_TRUSTED_PROXIES") -> tuple[IPNetwork, ...]:
     """``"10.0.0.0/8, 2001:db8::1"`` as networks (an address alone is a network of one);
-    raises ``ValueError`` naming an entry that is neither."""
+    raises ``ValueError`` naming the setting and an entry that is neither."""
     entries = [entry.strip() for entry in text.split(",") if entry.strip()]
     try:
         return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
     except ValueError as error:
-        raise ValueError(f"MEDBOOK_TRUSTED_PROXIES: {error}") from None
+        raise ValueError(f"{setting}: {error}") from None
+
+
+def _metrics_token(text: str) -> str | None:
+    """The bearer token of ``/metrics``: none, or at least 32 characters (a guessable one would
+    open the numbers to anyone)."""
+    if not text:
+        return None
+    if len(text) < 32:
+        raise ValueError("MEDBOOK_METRICS_TOKEN: use at least 32 random characters")
+    return text
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+#: An origin as browsers send it: a scheme, a lower-case host name (punycode) or IPv4 address or
+#: bracketed IPv6 address, and a port only when it is not the scheme's default.
+_ORIGIN = re.compile(
+    rf"(?P<scheme>https?)://(?P<host>(?:{_LABEL}\.)*{_LABEL}|\[(?P<ipv6>[0-9a-f:.]+)\])"
+    r"(?::(?P<port>[1-9][0-9]{0,4}))?"
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """``"https://app.example.org, http://localhost:5173"`` as exact origins (see
+    ``check_origins``)."""
+    return check_origins(entry.strip() for entry in text.split(",") if entry.strip())
+
+
+def check_origins(entries: Iterable[str]) -> tuple[str, ...]:
+    """Each entry as the exact origin a browser sends (``scheme://host[:port]``, lower case);
+    raises ``ValueError`` naming MEDBOOK_CORS_ORIGINS and the entry that is not one: a browser
+    never sends a path, a wildcard or a default port, so such an entry would silently match nothing
+    (or, for a wildcard, everything)."""
+    origins: list[str] = []
+    for entry in entries:
+        origin = _origin(entry)
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
+
+
+def _origin(entry: str) -> str:
+    match = _ORIGIN.fullmatch(entry.lower()) if entry.isascii() else None
+    if match is None or int(match["port"] or 1) > 65535 or not _is_ipv6(match["ipv6"]):
+        raise ValueError(
+            f"MEDBOOK_CORS_ORIGINS: {entry!r} is not an origin: write each as "
+            "scheme://host[:port] (http or https; no path, no trailing slash, no wildcard)"
+        )
+    if match["port"] == _DEFAULT_PORTS[match["scheme"]]:
+        raise ValueError(
+            f"MEDBOOK_CORS_ORIGINS: {entry!r} names its scheme's default port, which browsers "
+            "leave out of the origin: write it without the port"
+        )
+    return match[0]
+
+
+def _is_ipv6(text: str | None) -> bool:
+    """True for an IPv6 address, and for no bracketed host at all (None)."""
+    try:
+        return text is None or bool(ipaddress.IPv6Address(text))
+    except ValueError:
+        return False
 
 
 @define
@@ -153,6 +234,8 @@ class Services:
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
+    #: The database pool's connections: (checked out now, open in all); (0, 0) without a pool.
+    pool_use: Callable[[], tuple[int, int]] = lambda: (0, 0)
 
 
 def build_services(
@@ -170,6 +253,7 @@ def build_services(
     chat_policy: ChatPolicy | None = None,
     public_url: str = "",
     gateway: PaymentGateway | None = None,
+    pool_use: Callable[[], tuple[int, int]] = lambda: (0, 0),
 ) -> Services:
     """Wire the services onto a unit-of-work factory (SQL, in-memory, or a hospital's own).
 
@@ -218,6 +302,7 @@ def build_services(
         new_uow=new_uow,
         clock=clock,
         close=close,
+        pool_use=pool_use,
     )
 
 
@@ -270,6 +355,7 @@ def bootstrap(
         clock,
         policy,
         close=engine.dispose,
+        pool_use=lambda: _pool_use(engine),
         tokens=tokens,
         throttle=throttle or SqlThrottle(engine),
         limits=settings.attempt_limits,
@@ -280,6 +366,15 @@ def bootstrap(
         public_url=settings.public_url,
         gateway=gateway,
     )
+
+
+def _pool_use(engine: Any) -> tuple[int, int]:
+    pool = engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    size = getattr(pool, "checkedin", None)
+    if checked_out is None or size is None:  # a pool that does not count (SQLite in memory)
+        return (0, 0)
+    return (int(checked_out()), int(checked_out()) + int(size()))
 
 
 def payment_gateway(settings: Settings, environ: Mapping[str, str] = os.environ) -> PaymentGateway:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import getpass
 import ipaddress
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from medbook import bootstrap
@@ -161,9 +165,24 @@ def exposure_warning(bind: str) -> str | None:
     )
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from medbook.entrypoints.http.server import run
+def metrics_directory() -> None:
+    """Where gunicorn's workers write their numbers for ``/metrics`` to add up: the operator's
+    ``PROMETHEUS_MULTIPROC_DIR``, emptied, or a fresh one for this run. It must be set before
+    ``prometheus_client`` is first imported (it picks its storage then), so before the server
+    module is."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # a previous run's workers: not ours
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="medbook-metrics-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
+
+def _serve(args: argparse.Namespace) -> int:
     warning = exposure_warning(args.bind)
     if warning:
         print(warning, file=sys.stderr, flush=True)
@@ -189,6 +208,9 @@ def _serve(args: argparse.Namespace) -> int:
     if not _secret_is_strong("serve"):
         return 2
     bootstrap.bootstrap().close()  # SchemaOutOfDate here, in one line, not in every worker
+    metrics_directory()  # after the demo's chat started: the chat keeps its numbers to itself
+    from medbook.entrypoints.http.server import run
+
     try:
         run(bind=args.bind, workers=args.workers)
     finally:
@@ -221,13 +243,19 @@ def _host_port(bind: str) -> tuple[str, int]:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    # One process: its metrics live in its memory, never in the HTTP workers' shared folder
+    # (prometheus_client chooses where when it is first imported, below).
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     import asyncio
+    import logging.config
 
     from medbook.entrypoints.chat.server import run_server
+    from medbook.entrypoints.logs import json_log_config
 
     if not _secret_is_strong("chat"):
         return 2
     host, port = _host_port(args.bind)
+    logging.config.dictConfig(json_log_config())
     services = bootstrap.bootstrap()
     try:
         asyncio.run(run_server(services, bootstrap.chat_broker(), host, port))

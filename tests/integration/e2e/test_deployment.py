@@ -77,6 +77,7 @@ def settings_from_example(workdir: Path, database_url: str, public_url: str) -> 
         "MEDBOOK_DATABASE_URL": database_url,
         "MEDBOOK_JWT_SECRET": strong_secret(),
         "MEDBOOK_PAYMENT_SECRET": strong_secret(),
+        "MEDBOOK_METRICS_TOKEN": strong_secret(),
         "MEDBOOK_DATA_DIR": str(workdir / "data"),
         "MEDBOOK_PUBLIC_URL": public_url,
         # The machine's Redis is shared: this run's keys and channels apart from everyone's.
@@ -189,6 +190,7 @@ class Site:
     ports: dict[str, int]
     certificate: Path
     processes: dict[str, subprocess.Popen[bytes]]
+    settings: dict[str, str]
 
     @property
     def https(self) -> str:
@@ -248,7 +250,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mariadb_database: str) -> Ite
     prefix.mkdir()
     (prefix / "medbook.conf").write_text(nginx_site(ports, certificate, key))
     (prefix / "nginx.conf").write_text(nginx_main(prefix, prefix / "medbook.conf"))
-    site = Site(workdir, ports, certificate, processes)
+    site = Site(workdir, ports, certificate, processes, env)
     try:
         for unit in ("medbook-migrate.service",):
             done = subprocess.run(
@@ -464,6 +466,20 @@ def test_a_chat_session_works_through_nginx(site: Site) -> None:
         sent = p.send(conversation["id"], "Through the proxy", client_id="deploy-1")
         got = d.expect_message(sent["id"])
         assert (got["content"], got["sender_role"]) == ("Through the proxy", "patient")
+
+
+def test_metrics_through_nginx_are_for_the_token_holder_only(site: Site) -> None:
+    """An outside client, as nginx relays it (the address it came from appended to
+    X-Forwarded-For; here a client on loopback names an outside address, which nginx keeps)."""
+    outside = {"X-Forwarded-For": "203.0.113.9"}
+    client = https_client(site)
+    refused = client.call("GET", "/metrics", headers=outside)
+    assert refused.status == 403 and refused.content_type == "application/problem+json"
+    token = site.settings["MEDBOOK_METRICS_TOKEN"]
+    allowed = client.call(
+        "GET", "/metrics", headers={**outside, "Authorization": f"Bearer {token}"}
+    )
+    assert allowed.status == 200 and b"medbook_http_requests_total" in allowed.raw
 
 
 def test_with_the_chat_down_nginx_answers_a_problem(site: Site) -> None:

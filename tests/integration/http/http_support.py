@@ -283,8 +283,9 @@ def _errors(
 # --- the client ----------------------------------------------------------------------------------
 
 
-#: What the app serves besides ``ROUTES`` and ``PLAIN_ROUTES``: (path as routed, method).
-FILE_ROUTES = (("/files/{key:path}", "GET"),)
+#: Routes outside ROUTES and PLAIN_ROUTES, each with a format of its own: stored files, and
+#: Prometheus metrics (text).
+OTHER_ROUTES = (("/files/{key:path}", "GET"), ("/metrics", "GET"))
 
 #: The largest id a ``{name:id}`` path segment names: ids are positive 32-bit integers.
 MAX_ID = 2**31 - 1
@@ -329,7 +330,7 @@ def openapi_path(path: str) -> str:
 _ROUTE_PATTERNS = (
     [(*_template_pattern(r.path), openapi_path(r.path), set(r.operations)) for r in ROUTES]
     + [(*_template_pattern(p), p, {m}) for p, m, _ in PLAIN_ROUTES]
-    + [(*_template_pattern(p), openapi_path(p), {m}) for p, m in FILE_ROUTES]
+    + [(*_template_pattern(p), openapi_path(p), {m}) for p, m in OTHER_ROUTES]
 )
 
 
@@ -485,7 +486,12 @@ class Api:
             declared = media_range(media_type, content)
             assert declared, f"{method} {path}: {media_type!r} not in {list(content)}"
             schema = content[declared]["schema"]
-            validate(result.content if is_binary(schema) else result.json, schema, self.document)
+            if declared.startswith("text/"):  # text, as a string
+                validate(result.content.decode("utf-8"), schema, self.document)
+            else:
+                validate(
+                    result.content if is_binary(schema) else result.json, schema, self.document
+                )
         CHECKED.add((documented, method, result.status_code))
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from attrs import frozen
 from http_support import (
-    FILE_ROUTES,
     FRIDAY,
     MAX_UPLOAD_BYTES,
     MONDAY,
+    OTHER_ROUTES,
     PASSWORD,
     PDF,
     PNG,
@@ -427,6 +427,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
     ("/readyz", "GET"): Row(lambda s: "/readyz", ALL_200),
     ("/v1/openapi.json", "GET"): Row(lambda s: "/v1/openapi.json", ALL_200),
+    # By address or token, never by role: this client is on loopback, so internal
+    # (test_observability.py and test_http_observability.py check the refusals).
+    ("/metrics", "GET"): Row(lambda s: "/metrics", ALL_200),
     # Public files (avatars) are served to whoever has their URL, as a bucket would; uploads
     # never are (test_http_files.py): only to their uploader and whom they were shared with.
     ("/files/{key:path}", "GET"): Row(lambda s: s.avatar, ALL_200),
@@ -439,7 +442,7 @@ MATRIX: dict[tuple[str, str], Row] = {
 def test_the_matrix_covers_every_route(world: World) -> None:
     served = served_by(world.api.client.app)
     listed = {(route.path, method) for route in ROUTES for method in route.operations}
-    listed |= {(path, method) for path, method, _ in PLAIN_ROUTES} | set(FILE_ROUTES)
+    listed |= {(path, method) for path, method, _ in PLAIN_ROUTES} | set(OTHER_ROUTES)
 
     assert served == listed, "the tests' list of routes is not what the app's router holds"
     missing = served - set(MATRIX)

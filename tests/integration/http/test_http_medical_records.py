@@ -72,7 +72,7 @@ BODY = {
 #: The headers every served attachment carries, whatever its type.
 SAFE_HEADERS = {
     "x-content-type-options": "nosniff",
-    "content-security-policy": "default-src 'none'; sandbox",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
     "cache-control": "private, max-age=300",
 }
 

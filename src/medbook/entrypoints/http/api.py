@@ -101,8 +101,11 @@ class FileAnswer:
 def send_file(resp: falcon.Response, answer: FileAnswer, cache: str) -> None:
     resp.content_type = answer.content_type
     resp.set_header("X-Content-Type-Options", "nosniff")
-    # Whatever a file holds, a browser must not run it as part of this site.
-    resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+    # Whatever a file holds, a browser must not run it as part of this site, nor show it framed
+    # in another (the app's middleware leaves a resource's own policy alone).
+    resp.set_header(
+        "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox"
+    )
     resp.set_header("Cache-Control", cache)
     if answer.content_type == "application/pdf":
         resp.set_header("Content-Disposition", "attachment")
@@ -152,6 +155,7 @@ class _Resource:
     ) -> None:
         operation = self.route.operations[method]
         actor = self._actor(req) if operation.auth else None
+        req.context.actor = actor  # for the request log: who asked
         body = self._body(req, operation.body) if operation.body else None
         if operation.files:
             body = self._file(req)

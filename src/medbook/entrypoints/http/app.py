@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import falcon
@@ -10,7 +11,9 @@ import falcon
 from medbook import bootstrap
 from medbook.entrypoints.http import errors
 from medbook.entrypoints.http.api import IdConverter, Route, make_resource
+from medbook.entrypoints.http.client import IPNetwork, from_trusted_proxy
 from medbook.entrypoints.http.files import Files
+from medbook.entrypoints.http.observability import Metrics, RequestLog
 from medbook.entrypoints.http.openapi import document
 from medbook.entrypoints.http.routes import ROUTES
 
@@ -43,6 +46,12 @@ class Ready:
         resp.media = {"status": "ready"}
 
 
+#: An API answer is data, never a page: it may load nothing, run nothing, and no site may frame it.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+#: A year, subdomains included; sent only in answers to requests that came over TLS.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 class SafeHeaders:
     """Headers every answer carries, errors included.
 
@@ -50,7 +59,18 @@ class SafeHeaders:
     ``no-store``: the API's answers carry tokens and personal data (a patient's appointments, a
     doctor's profile), which no browser, proxy or CDN may keep; a resource that may be cached
     (stored files) says so itself and is left alone.
+    ``Content-Security-Policy``: ``API_POLICY``, unless the resource set its own (stored files,
+    which are also sandboxed; a web client's pages); ``X-Frame-Options`` says no framing to
+    browsers that predate ``frame-ancestors``.
+    ``Referrer-Policy: no-referrer``: record-share codes travel in URLs, which must not leak to
+    another site through the ``Referer`` of a link or image.
+    ``Strict-Transport-Security``: only on an answer to a request that came over TLS (see
+    ``came_over_tls``); sent over plain HTTP it would mean nothing, and believed from anyone's
+    ``X-Forwarded-Proto`` it would let an untrusted peer decide.
     """
+
+    def __init__(self, trusted_proxies: Sequence[IPNetwork] = ()) -> None:
+        self.trusted_proxies = trusted_proxies
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
@@ -58,6 +78,54 @@ class SafeHeaders:
         resp.set_header("X-Content-Type-Options", "nosniff")
         if resp.get_header("Cache-Control") is None:
             resp.set_header("Cache-Control", "no-store")
+        if resp.get_header("Content-Security-Policy") is None:
+            resp.set_header("Content-Security-Policy", API_POLICY)
+        resp.set_header("X-Frame-Options", "DENY")
+        resp.set_header("Referrer-Policy", "no-referrer")
+        if came_over_tls(req, self.trusted_proxies):
+            resp.set_header("Strict-Transport-Security", HSTS)
+
+
+def came_over_tls(req: falcon.Request, trusted_proxies: Sequence[IPNetwork]) -> bool:
+    """The request reached us over TLS, or reached a trusted proxy over TLS: its
+    ``X-Forwarded-Proto`` is believed only from a trusted proxy, and read from the right (the
+    entry the nearest proxy wrote; entries to its left may be the client's own)."""
+    if req.scheme == "https":
+        return True
+    if not from_trusted_proxy(req.remote_addr, trusted_proxies):
+        return False
+    forwarded = (req.get_header("X-Forwarded-Proto") or "").split(",")
+    return forwarded[-1].strip().lower() == "https"
+
+
+#: Request headers a browser client may send besides the safelisted ones: its token, the body's
+#: type, and an upload's file name.
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Filename", "Content-Disposition")
+#: Response headers a browser client may read besides the safelisted ones.
+CORS_EXPOSED_HEADERS = ("Location", "Retry-After", "WWW-Authenticate", "Content-Disposition")
+
+
+class Cors:
+    """Falcon's ``CORSMiddleware`` for an allow-list of exact origins, without credentials
+    (the API takes bearer tokens, never cookies), with two refinements: a preflight allows only
+    the request headers the API reads (Falcon echoes whatever a browser asks for), and every answer
+    varies by ``Origin`` (it names the one origin it allows, so no cache may hand it to another).
+    """
+
+    def __init__(self, origins: Sequence[str]) -> None:
+        self.falcon: falcon.CORSMiddleware[Any, Any] = falcon.CORSMiddleware(
+            allow_origins=list(origins),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            allow_credentials=None,
+        )
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        self.falcon.process_response(req, resp, resource, req_succeeded)
+        resp.append_header("Vary", "Origin")
+        if resp.get_header("Access-Control-Allow-Headers") is not None:
+            resp.set_header("Access-Control-Allow-Headers", ", ".join(CORS_REQUEST_HEADERS))
 
 
 class OpenApi:
@@ -74,8 +142,22 @@ def create_app(
     routes: tuple[Route, ...] = ROUTES,
     max_body_bytes: int = 1024 * 1024,
     trusted_proxies: tuple[bootstrap.IPNetwork, ...] = (),
+    cors_origins: Sequence[str] = (),
+    metrics_networks: Sequence[bootstrap.IPNetwork] = bootstrap.LOOPBACK,
+    metrics_token: str | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    app = falcon.App(cors_enable=False, middleware=[SafeHeaders()])
+    """The app on ``services``. ``cors_origins``: the exact origins (``https://app.example.org``)
+    whose scripts may call it from a browser; none, no CORS headers at all."""
+    origins = bootstrap.check_origins(cors_origins)
+    # The request log first: it sees the request before anyone and the answer after everyone.
+    middleware: list[RequestLog | SafeHeaders | Cors] = [
+        RequestLog(services.pool_use),
+        SafeHeaders(trusted_proxies),
+    ]
+    if origins:
+        middleware.append(Cors(origins))
+    # Falcon's own CORS (cors_enable) would allow every origin: the allow-list is ``Cors``.
+    app = falcon.App(cors_enable=False, middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.router_options.converters["id"] = IdConverter
     errors.install(app)
@@ -85,12 +167,19 @@ def create_app(
     app.add_route("/readyz", Ready(services))
     app.add_route("/files/{key:path}", Files(services.uploads.storage))
     app.add_route("/v1/openapi.json", OpenApi(document(routes, PLAIN_ROUTES)))
+    app.add_route(
+        "/metrics",
+        Metrics(token=metrics_token, networks=metrics_networks, trusted_proxies=trusted_proxies),
+    )
     return app
 
 
 def get_app() -> falcon.App[falcon.Request, falcon.Response]:
     """For gunicorn (``medbook.entrypoints.http.app:get_app()``): settings from the environment."""
-    settings = bootstrap.Settings.from_env()
+    try:
+        settings = bootstrap.Settings.from_env()
+    except ValueError as error:  # a malformed setting, named in the message
+        raise SystemExit(f"refusing to serve: {error}") from None
     try:
         bootstrap.check_jwt_secret(settings.jwt_secret or "")
     except ValueError as error:
@@ -100,4 +189,7 @@ def get_app() -> falcon.App[falcon.Request, falcon.Response]:
         services,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=settings.trusted_proxies,
+        cors_origins=settings.cors_origins,
+        metrics_networks=settings.metrics_networks,
+        metrics_token=settings.metrics_token,
     )

@@ -35,6 +35,13 @@ def client_address(
     return str(next((h for h in hops if h is not None), peer))
 
 
+def from_trusted_proxy(remote_addr: str | None, trusted_proxies: Sequence[IPNetwork]) -> bool:
+    """Whether the socket's peer is one of the trusted reverse proxies, whose ``X-Forwarded-*``
+    headers may be believed (a peer whose address is unknown or malformed is not)."""
+    peer = _address(remote_addr)
+    return peer is not None and _trusted(peer, trusted_proxies)
+
+
 def _address(text: str | None) -> IPAddress | None:
     """An address from a header entry, or None when it is malformed (``unknown``, garbage)."""
     if not text:
@@ -57,4 +64,4 @@ def _trusted(address: IPAddress, trusted_proxies: Sequence[IPNetwork]) -> bool:
     return any(address in network for network in trusted_proxies)
 
 
-__all__ = ["client_address"]
+__all__ = ["client_address", "from_trusted_proxy"]

@@ -235,6 +235,28 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                 },
             },
         }
+    paths["/metrics"] = {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics, for internal callers (MEDBOOK_METRICS_NETWORKS) or "
+            "holders of MEDBOOK_METRICS_TOKEN",
+            "tags": ["operations"],
+            "responses": {
+                "200": {
+                    "description": "Prometheus' text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "403": {
+                    "description": "Neither internal nor holding the metrics token",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                },
+            },
+        }
+    }
     paths["/files/{key}"] = {
         "get": {
             "operationId": "stored_file",

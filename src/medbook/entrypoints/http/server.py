@@ -9,6 +9,8 @@ from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
 from medbook.domain.records.shares import redact_codes
 from medbook.entrypoints.http.app import get_app
+from medbook.entrypoints.http.observability import worker_exited
+from medbook.entrypoints.logs import json_log_config
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]
@@ -36,14 +38,23 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return get_app()  # in each worker: its own engine and connection pool
 
 
+def _child_exit(server: Any, worker: Any) -> None:
+    worker_exited(worker.pid)
+
+
 def run(*, bind: str, workers: int) -> None:
+    log_config = json_log_config()
+    # One line per request comes from the app (medbook.access: route template, status, user,
+    # duration, request id); gunicorn's own access line would repeat it with the raw path.
+    log_config["loggers"]["gunicorn.access"] = {"handlers": [], "propagate": False}
     _Gunicorn(
         {
             "bind": bind,
             "workers": workers,
-            "accesslog": "-",
+            "accesslog": None,
             "logger_class": RedactingLogger,
-            "errorlog": "-",
+            "logconfig_dict": log_config,
+            "child_exit": _child_exit,
             "graceful_timeout": 10,
             "timeout": 30,
             "limit_request_line": 8190,
