@@ -33,7 +33,7 @@ from medbook.adapters.security import (
     MemoryThrottle,
     check_jwt_secret,
 )
-from medbook.adapters.sql import SqlUnitOfWork, make_engine
+from medbook.adapters.sql import SqlUnitOfWork, make_engine, make_migration_engine
 from medbook.adapters.sql import migrate as sql_migrate
 from medbook.adapters.sql.throttle import SqlThrottle
 from medbook.adapters.storage.url import storage_from_url
@@ -344,7 +344,7 @@ def bootstrap(
         )
     engine = make_engine(settings.database_url)
     if migrate:
-        sql_migrate.upgrade(engine)
+        _upgrade(engine, settings.database_url)
     elif not sql_migrate.is_up_to_date(engine):
         engine.dispose()
         raise SchemaOutOfDate(
@@ -366,6 +366,19 @@ def bootstrap(
         public_url=settings.public_url,
         gateway=gateway,
     )
+
+
+def _upgrade(engine: Any, url: str) -> None:
+    """Migrate on an engine whose statements may run as long as a migration needs (SQLite: the
+    same engine, which may be the only handle on an in-memory database)."""
+    if engine.dialect.name == "sqlite":
+        sql_migrate.upgrade(engine)
+        return
+    migrator = make_migration_engine(url)
+    try:
+        sql_migrate.upgrade(migrator)
+    finally:
+        migrator.dispose()
 
 
 def _pool_use(engine: Any) -> tuple[int, int]:

@@ -169,3 +169,18 @@ def test_read_only_work_is_never_committed() -> None:
 
     assert read_only(factory, conflicting(0)) == "done on attempt 1"  # type: ignore[arg-type]
     assert factory.log == ["begin", "end"]
+
+
+def test_no_attempt_starts_once_the_time_budget_is_spent() -> None:
+    """Each lock wait timeout costs seconds: the retries stop at the budget, well before
+    gunicorn would kill the worker, and the caller gets the conflict (a 503 "busy")."""
+    factory, now = Factory(), [0.0]
+
+    def work(uow: object) -> str:
+        now[0] += 5.0  # a lock wait timeout
+        raise TransientConflict("Lock wait timeout exceeded")
+
+    with pytest.raises(TransientConflict):
+        transactionally(factory, work, budget=15.0, sleep=lambda s: None, clock=lambda: now[0])
+    assert factory.made == 3  # 5, 10, 15 s: the third reached the budget
+    assert factory.made < ATTEMPTS

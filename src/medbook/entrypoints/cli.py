@@ -178,7 +178,15 @@ def metrics_directory() -> None:
             stale.unlink()
     else:
         folder = Path(tempfile.mkdtemp(prefix="medbook-metrics-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        master = os.getpid()
+
+        def remove() -> None:
+            # gunicorn's workers inherit this exit hook: only the master, last to exit, removes
+            # the folder (a worker removing it under the others broke their next request).
+            if os.getpid() == master:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(remove)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
@@ -186,6 +194,11 @@ def _serve(args: argparse.Namespace) -> int:
     warning = exposure_warning(args.bind)
     if warning:
         print(warning, file=sys.stderr, flush=True)
+    try:
+        proxies = bootstrap.parse_networks(os.environ.get("MEDBOOK_TRUSTED_PROXIES", ""))
+    except ValueError as error:
+        print(f"medbook: refusing to serve: {error}", file=sys.stderr)
+        return 2
     chat: subprocess.Popen[bytes] | None = None
     if args.demo:
         os.environ.setdefault("MEDBOOK_JWT_SECRET", secrets.token_urlsafe(48))
@@ -212,7 +225,7 @@ def _serve(args: argparse.Namespace) -> int:
     from medbook.entrypoints.http.server import run
 
     try:
-        run(bind=args.bind, workers=args.workers)
+        run(bind=args.bind, workers=args.workers, trusted_proxies=proxies)
     finally:
         if chat is not None:
             chat.terminate()
@@ -251,14 +264,19 @@ def _chat(args: argparse.Namespace) -> int:
 
     from medbook.entrypoints.chat.server import run_server
     from medbook.entrypoints.logs import json_log_config
+    from medbook.entrypoints.metrics import MetricsAccess
 
     if not _secret_is_strong("chat"):
         return 2
     host, port = _host_port(args.bind)
     logging.config.dictConfig(json_log_config())
-    services = bootstrap.bootstrap()
+    settings = bootstrap.Settings.from_env()
+    access = MetricsAccess(
+        settings.metrics_token, settings.metrics_networks, settings.trusted_proxies
+    )
+    services = bootstrap.bootstrap(settings)
     try:
-        asyncio.run(run_server(services, bootstrap.chat_broker(), host, port))
+        asyncio.run(run_server(services, bootstrap.chat_broker(settings), host, port, access))
     finally:
         services.close()
     return 0

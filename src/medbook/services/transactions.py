@@ -18,6 +18,10 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 #: How often a transaction is tried before a TransientConflict reaches the caller.
 ATTEMPTS = 12
+#: Seconds after which no new attempt starts: deadlocks cost milliseconds, but a lock wait
+#: timeout costs the whole wait (5 s on MySQL), and twelve of those would outlast gunicorn's
+#: 30 s worker timeout. The caller gets the conflict (a 503 "busy") instead of a killed worker.
+TIME_BUDGET_S = 15.0
 
 
 def transactionally(
@@ -25,12 +29,16 @@ def transactionally(
     work: Callable[[U], T],
     *,
     attempts: int = ATTEMPTS,
+    budget: float = TIME_BUDGET_S,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run ``work`` in a fresh unit of work and commit; on a deadlock or lock timeout, all again.
+    """Run ``work`` in a fresh unit of work and commit; on a deadlock or lock timeout, all again
+    (at most ``attempts`` times, and no new attempt once ``budget`` seconds have gone).
 
     ``work`` must not have effects outside the unit of work: it may run more than once.
     """
+    started = clock()
     for attempt in range(1, attempts + 1):
         try:
             with new_uow() as uow:
@@ -38,7 +46,7 @@ def transactionally(
                 uow.commit()
                 return result
         except TransientConflict:
-            if attempt == attempts:
+            if attempt == attempts or clock() - started >= budget:
                 raise
             # Full jitter keeps the retrying clients from colliding again in lockstep.
             sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))

@@ -459,3 +459,13 @@ def empty_mariadb(url: str) -> None:
                 connection.execute(table.delete())
     finally:
         engine.dispose()
+
+
+def children_of(pid: int) -> set[int]:
+    """The child processes of ``pid`` (gunicorn's workers, for its master), whichever of its
+    threads forked them."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(FileNotFoundError):
+            children.update(int(child) for child in (task / "children").read_text().split())
+    return children

@@ -482,6 +482,18 @@ def test_metrics_through_nginx_are_for_the_token_holder_only(site: Site) -> None
     assert allowed.status == 200 and b"medbook_http_requests_total" in allowed.raw
 
 
+def test_the_chat_counts_its_connections_and_messages(site: Site) -> None:
+    """After the chat session above: /metrics on the chat's own port, for this host only."""
+    chat = HttpClient(f"http://127.0.0.1:{site.ports['chat']}")
+    reply = chat.call("GET", "/metrics")
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/plain")
+    text = reply.raw.decode()
+    assert re.search(r"^medbook_chat_messages_total [1-9]", text, re.M), text[:2000]
+    assert re.search(r"^medbook_chat_connections 0\.0$", text, re.M), text[:2000]
+    outside = chat.call("GET", "/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert outside.status == 403 and b"medbook_" not in outside.raw
+
+
 def test_with_the_chat_down_nginx_answers_a_problem(site: Site) -> None:
     """Last: it stops the chat. A gone upstream is a 503 problem with Retry-After, like the API's
     own, not nginx's HTML 502 page."""

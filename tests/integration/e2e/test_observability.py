@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import secrets
+import signal
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import HttpClient, Server, clean_environment, strong_secret
+from e2e_support import HttpClient, Server, children_of, clean_environment, strong_secret
 
 METRICS_TOKEN = secrets.token_urlsafe(32)
 WORKERS = 2
@@ -40,6 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         {
             "MEDBOOK_JWT_SECRET": strong_secret(),
             "MEDBOOK_METRICS_TOKEN": METRICS_TOKEN,
+            # The test client stands for nginx: its X-Request-ID names the request.
+            "MEDBOOK_TRUSTED_PROXIES": "127.0.0.1/32",
         },
     )
     served = Server(workdir, env, ("--demo", "--chat-bind", "127.0.0.1:0")).start()
@@ -247,6 +252,37 @@ def test_metrics_are_for_internal_callers_or_the_token(
     if status == 403:
         assert reply.headers["content-type"] == "application/problem+json"
         assert "medbook_" not in reply.raw.decode()
+
+
+def test_a_worker_that_exits_takes_nobody_else_s_numbers_with_it(server: Server) -> None:
+    """gunicorn replaces a worker that exits (max requests, a crash, a reload). The exiting
+    worker once removed the folder every worker writes its numbers to (an exit hook it
+    inherited from the master), and the next request of each other worker failed with a 500."""
+    assert server.process is not None
+    master = server.process.pid
+
+    def workers() -> set[int]:
+        found = set()
+        for pid in children_of(master):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if b"chat" not in command.split(b"\0"):  # the demo's chat server is a child too
+                found.add(pid)
+        return found
+
+    before = workers()
+    assert len(before) == WORKERS
+    os.kill(min(before), signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while not (len(workers()) == WORKERS and workers() != before):
+        assert time.monotonic() < deadline, "gunicorn did not replace the worker"
+        time.sleep(0.05)
+    http = HttpClient(server.base_url)
+    statuses = {http.call("GET", "/v1/hospitals").status for _ in range(20)}
+    assert statuses == {200}
+    assert "medbook_http_requests_total" in metrics(http)
 
 
 def test_the_logs_were_all_json(server: Server) -> None:

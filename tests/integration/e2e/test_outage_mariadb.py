@@ -46,8 +46,9 @@ from e2e_support import (
     strong_secret,
 )
 from mariadb_process import MariaDbError, MariaDbProcess
+from sqlalchemy import Engine
 
-from medbook.adapters.sql import make_engine
+from medbook.adapters.sql import make_engine, make_migration_engine
 from medbook.adapters.sql.engine import (
     MYSQL_CONNECT_TIMEOUT_S,
     MYSQL_LOCK_WAIT_TIMEOUT_S,
@@ -129,9 +130,11 @@ def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 # --- the engine's bounded waits ------------------------------------------------------------------
 
 
-def _session_settings(url: str, **options: Any) -> tuple[int, float, float, int]:
+def _session_settings(
+    url: str, factory: Callable[..., Engine] = make_engine, **options: Any
+) -> tuple[int, float | None, float | None, int]:
     """(connect timeout, read timeout, write timeout, lock wait timeout) of a pooled connection."""
-    engine = make_engine(url, **options)
+    engine = factory(url, **options)
     try:
         with engine.connect() as connection:
             driver = connection.connection.dbapi_connection
@@ -164,6 +167,14 @@ def test_every_wait_on_mariadb_is_bounded_unless_the_url_says_otherwise(database
         20,
         7,
     )
+
+
+def test_a_migration_waits_as_long_as_its_statements_need(database_url: str) -> None:
+    """``medbook migrate`` rebuilding a big table takes minutes: no read or write timeout,
+    unless the operator's URL gives one; connecting stays bounded."""
+    connect, read, write, _ = _session_settings(database_url, factory=make_migration_engine)
+    assert (connect, read, write) == (MYSQL_CONNECT_TIMEOUT_S, None, None)
+    assert _session_settings(f"{database_url}?read_timeout=600", make_migration_engine)[1] == 600
 
 
 # --- the clients ---------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ def client() -> falcon.testing.TestClient:
         ("127.0.0.1", {"X-Forwarded-For": "127.0.0.1"}, 403),  # nobody trusted vouches for it
         ("10.0.0.2", {"X-Forwarded-For": "203.0.113.9"}, 403),  # a trusted proxy, outside client
         ("10.0.0.2", {"X-Forwarded-For": "127.0.0.1"}, 200),  # a trusted proxy, internal client
+        ("10.0.0.2", {"X-Forwarded-For": "garbage"}, 403),  # names nobody: not the proxy itself
+        ("10.0.0.2", {"X-Forwarded-For": ""}, 403),
+        ("10.0.0.2", {"X-Forwarded-For": "unix:"}, 403),
         ("192.0.2.10", {"Authorization": f"Bearer {TOKEN}"}, 200),
         ("192.0.2.10", {"Authorization": f"Bearer {TOKEN[:-1]}"}, 403),
         ("127.0.0.1", {"Authorization": "Bearer wrong"}, 403),  # a wrong token is never internal
@@ -87,3 +90,26 @@ def test_metrics_networks_come_from_the_setting() -> None:
     assert settings.metrics_networks == (ipaddress.ip_network("10.1.0.0/16"),)
     with pytest.raises(ValueError, match="MEDBOOK_METRICS_NETWORKS"):
         Settings.from_env({"MEDBOOK_METRICS_NETWORKS": "not a network"})
+
+
+def test_only_a_trusted_proxy_names_the_request(client: falcon.testing.TestClient) -> None:
+    """A client's own X-Request-ID could write a share code or a phone number into the log."""
+    given = "0123456789abcdef0123456789abcdef"
+    from_proxy = client.simulate_get(
+        "/healthz", remote_addr="10.0.0.2", headers={"X-Request-ID": given}
+    )
+    assert from_proxy.headers["x-request-id"] == given
+    from_client = client.simulate_get(
+        "/healthz", remote_addr="203.0.113.9", headers={"X-Request-ID": "13912345678"}
+    )
+    assert from_client.headers["x-request-id"] != "13912345678"
+
+
+@pytest.mark.filterwarnings("ignore::wsgiref.validate.WSGIWarning")  # the made-up methods
+def test_made_up_methods_are_one_label_not_a_series_each(client: falcon.testing.TestClient) -> None:
+    """Found by a live probe: 3,000 requests with made-up methods made /metrics 4 MB long."""
+    for n in range(30):
+        client.simulate_request(f"QAAA{n:02d}", "/nowhere")
+    text = client.simulate_get("/metrics").text
+    assert "QAAA" not in text
+    assert 'method="other"' in text

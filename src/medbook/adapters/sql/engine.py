@@ -22,8 +22,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 MYSQL_CONNECT_TIMEOUT_S = 3
 #: Seconds a statement may wait on the server's answer, or the server on ours. It must exceed the
 #: longest legitimate statement, lock waits included: MYSQL_LOCK_WAIT_TIMEOUT_S plus a listing
-#: (milliseconds on the indexed queries medbook runs). A migration that rebuilds a big table may
-#: need more: give ``?read_timeout=…`` in the URL for that run.
+#: (milliseconds on the indexed queries medbook runs). Migrations run without it
+#: (``make_migration_engine``): rebuilding a big table takes minutes.
 MYSQL_READ_TIMEOUT_S = 10
 MYSQL_WRITE_TIMEOUT_S = 10
 #: Seconds a transaction waits for a row lock (InnoDB's default is 50). medbook's transactions
@@ -57,6 +57,17 @@ def make_engine(url: str | URL, **options: Any) -> Engine:
         options["connect_args"] = _mysql_connect_args(url, options.get("connect_args", {}))
         return create_engine(url, **options)
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or mysql")
+
+
+def make_migration_engine(url: str | URL) -> Engine:
+    """An engine for ``medbook migrate``: as ``make_engine``, but a MySQL statement may take as
+    long as it needs (an ``ALTER TABLE`` rebuilding a big table takes minutes), unless the URL
+    says otherwise. Connecting stays bounded."""
+    url = make_url(url)
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        return make_engine(url)
+    unbounded = {k: None for k in ("read_timeout", "write_timeout") if k not in url.query}
+    return make_engine(url, connect_args=unbounded)
 
 
 def _mysql_connect_args(url: URL, given: dict[str, Any]) -> dict[str, Any]:

@@ -25,9 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define, field, frozen
+from prometheus_client import Counter, Gauge
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from medbook.domain.chat.model import Party
 from medbook.domain.shared.actors import Actor, Role
@@ -35,6 +38,7 @@ from medbook.domain.shared.errors import DomainError, Unauthenticated
 from medbook.entrypoints.chat import frames
 from medbook.entrypoints.http.body import MalformedBody, decode_json
 from medbook.entrypoints.http.converter import BodyError, structure
+from medbook.entrypoints.metrics import CONTENT_TYPE, MetricsAccess, exposition
 from medbook.ports.broker import Broker
 from medbook.ports.transaction import TransientConflict
 from medbook.services.chat import Sent
@@ -84,6 +88,17 @@ class ChatLimits:
     connections_per_user: int = 10
 
 
+CONNECTIONS = Gauge("medbook_chat_connections", "Open chat connections that have authenticated")
+MESSAGES = Counter(
+    "medbook_chat_messages", "Messages stored from send frames (a resent client id counts once)"
+)
+CLOSES = Counter(
+    "medbook_chat_closes",
+    "Connections the server closed for a reason of its own, by close code",
+    ["code"],
+)
+
+
 @define
 class FrameRate:
     """A token bucket: ``burst`` frames at once, refilled at ``per_second``."""
@@ -130,6 +145,8 @@ class ChatServer:
     services: Services
     broker: Broker
     limits: ChatLimits = field(factory=ChatLimits)
+    #: Who may read ``/metrics`` on the chat's port.
+    metrics_access: MetricsAccess = field(factory=MetricsAccess)
     threads: int = 8
     clients: dict[Party, dict[str, Client]] = field(factory=dict)
     _pool: ThreadPoolExecutor = field(init=False)
@@ -176,9 +193,25 @@ class ChatServer:
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path == "/healthz":
             return connection.respond(http.HTTPStatus.OK, "ok\n")
+        if request.path.partition("?")[0] == "/metrics":
+            return self._metrics(connection, request)
         if request.path.partition("?")[0] != PATH:
             return connection.respond(http.HTTPStatus.NOT_FOUND, f"the chat is at {PATH}\n")
         return None
+
+    def _metrics(self, connection: ServerConnection, request: Request) -> Response:
+        peer = connection.remote_address[0] if connection.remote_address else None
+        headers = request.headers
+        authorization = headers.get("Authorization") or ""
+        if not self.metrics_access.allows(peer, headers.get("X-Forwarded-For"), authorization):
+            return connection.respond(
+                http.HTTPStatus.FORBIDDEN,
+                "metrics are for internal addresses (MEDBOOK_METRICS_NETWORKS) or holders of "
+                "MEDBOOK_METRICS_TOKEN\n",
+            )
+        body = exposition()
+        headers = Headers({"Content-Type": CONTENT_TYPE, "Content-Length": str(len(body))})
+        return Response(http.HTTPStatus.OK, "OK", headers, body)
 
     async def _call(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
@@ -193,11 +226,12 @@ class ChatServer:
             await websocket.close(TOO_MANY, "too many connections: close another first")
             return
         self.clients.setdefault(client.party, {})[client.id] = client
+        CONNECTIONS.inc()
         try:
             # `ready` only once the broker delivers here: nothing published to the party after
             # it may pass it by. What arrives meanwhile waits in `early` and follows `ready`.
             came_online = await self.broker.join(client.party, client.id)
-            await websocket.send(frames.ready(client.party))
+            await _reply(client, frames.ready(client.party))
             early, client.early = client.early or [], None
             for frame in early:
                 broadcast([websocket], frame)
@@ -214,6 +248,7 @@ class ChatServer:
         mine = self.clients.get(client.party, {})
         if mine.pop(client.id, None) is None:
             return
+        CONNECTIONS.dec()
         if not mine:
             self.clients.pop(client.party, None)
         await self._depart(client)
@@ -241,7 +276,7 @@ class ChatServer:
         """Tell the client which of its counterparts are online, and them that it now is."""
         counterparts = await self._call(self.services.chat.counterparts_of, client.actor)
         for party in sorted(await self.broker.online(counterparts)):
-            await client.websocket.send(frames.presence(party, True))
+            await _reply(client, frames.presence(party, True))
         if came_online:
             for party in counterparts:
                 await self._publish(party, _envelope(frames.presence(client.party, True)))
@@ -258,6 +293,11 @@ class ChatServer:
     async def _converse(self, client: Client) -> None:
         rate = client.rate = FrameRate(self.limits.frames_per_second, self.limits.burst)
         async for raw in client.websocket:
+            if client.websocket.state is not State.OPEN:
+                # Closing (the server stops, or the client said goodbye): what it queued is
+                # read and dropped, unanswered, so that its closing frame is read behind it (a
+                # full queue pauses reading, and the close would wait out close_timeout).
+                continue
             if not rate.allow(time.monotonic()):
                 # Gone at once for everyone else; then the frames it queued are read and
                 # dropped, so that its closing reply is read too (a full queue pauses reading,
@@ -287,22 +327,22 @@ class ChatServer:
             frame: object = structure({k: v for k, v in data.items() if k != "type"}, kind)
             await self._dispatch(client, frame, ref)
         except MalformedBody as error:
-            await client.websocket.send(frames.error("malformed_frame", str(error)))
+            await _reply(client, frames.error("malformed_frame", str(error)))
         except BodyError as error:
             first = error.errors[0]
-            await client.websocket.send(
-                frames.error("invalid_frame", str(error), field=first["field"], **ref)
+            await _reply(
+                client, frames.error("invalid_frame", str(error), field=first["field"], **ref)
             )
         except DomainError as error:
             extra = {"field": error.field} if error.field else {}
-            await client.websocket.send(frames.error(error.code, error.message, **extra, **ref))
+            await _reply(client, frames.error(error.code, error.message, **extra, **ref))
         except TransientConflict:
-            await client.websocket.send(frames.error("try_again", "busy: send it again", **ref))
+            await _reply(client, frames.error("try_again", "busy: send it again", **ref))
         except ConnectionClosed:
             raise
         except Exception:
             log.exception("chat: a frame of %s failed", client.party)
-            await client.websocket.send(frames.error("internal_error", "try again", **ref))
+            await _reply(client, frames.error("internal_error", "try again", **ref))
 
     async def _dispatch(self, client: Client, frame: object, ref: dict[str, Any]) -> None:
         chat = self.services.chat
@@ -316,8 +356,11 @@ class ChatServer:
                     frame.kind,
                     frame.content,
                 )
-                await client.websocket.send(
-                    frames.message("ack", sent.message, sent.read, client_id=frame.client_id)
+                if sent.new:
+                    MESSAGES.inc()
+                await _reply(
+                    client,
+                    frames.message("ack", sent.message, sent.read, client_id=frame.client_id),
                 )
                 await self._fan_out(client, sent)
             case frames.Read():
@@ -331,7 +374,7 @@ class ChatServer:
             case frames.Sync():
                 await self._sync(client, frame.after)
             case frames.Ping():
-                await client.websocket.send(frames.pong())
+                await _reply(client, frames.pong())
 
     async def _publish(self, party: Party, payload: str) -> None:
         """Best effort, like every live delivery: the database has what matters, and ``sync``
@@ -368,13 +411,13 @@ class ChatServer:
                 client.rate.charge(1)
             page = await self._call(self.services.chat.sync_as, client.actor, last, SYNC_PAGE)
             for view in page:
-                await client.websocket.send(frames.message("message", view.message, view.read))
+                await _reply(client, frames.message("message", view.message, view.read))
                 assert view.message.id is not None
                 last = view.message.id
             more = len(page) == SYNC_PAGE
             if not more:
                 break
-        await client.websocket.send(frames.synced(last, more))
+        await _reply(client, frames.synced(last, more))
 
     # --- what reaches a party --------------------------------------------------------------------
 
@@ -398,6 +441,7 @@ class ChatServer:
         broadcast(keeping_up, frame)  # writes at once, in order; never waits on a client
 
     def _close_later(self, client: Client, code: int, reason: str) -> None:
+        CLOSES.labels(str(code)).inc()
         task = asyncio.create_task(client.websocket.close(code, reason))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -445,6 +489,14 @@ class ChatServer:
                     log.exception("chat: could not check a token")
 
 
+async def _reply(client: Client, frame: str) -> None:
+    """A frame to the client while its connection is open. Once it is closing, nothing more is
+    sent: the client would not read it, and ``send`` would wait for the closing handshake, which
+    waits for this handler to read the client's closing frame (``_converse``)."""
+    if client.websocket.state is State.OPEN:
+        await client.websocket.send(frame)
+
+
 def _decoded(raw: str | bytes) -> object:
     """A frame's JSON, by the same strict decoder as HTTP bodies (``MalformedBody`` if not)."""
     return decode_json(raw.encode() if isinstance(raw, str) else raw)
@@ -463,13 +515,25 @@ def _reason(text: str) -> str:
 # --- the process ---------------------------------------------------------------------------------
 
 
-async def run_server(services: Services, broker: Broker, host: str, port: int) -> None:
+def _stop_once(stop: asyncio.Future[None]) -> None:
+    """The first SIGTERM or SIGINT stops the server; another, while it closes, changes nothing."""
+    if not stop.done():
+        stop.set_result(None)
+
+
+async def run_server(
+    services: Services,
+    broker: Broker,
+    host: str,
+    port: int,
+    metrics_access: MetricsAccess | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, then close every connection (1001, going away)."""
-    chat = ChatServer(services, broker)
+    chat = ChatServer(services, broker, metrics_access=metrics_access or MetricsAccess())
     server = await chat.start(host, port)
     stop = asyncio.get_running_loop().create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set_result, None)
+        asyncio.get_running_loop().add_signal_handler(signum, _stop_once, stop)
     bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
     print(f"medbook chat: listening on ws://{bound}{PATH}", flush=True)
     try:

@@ -16,6 +16,7 @@ from medbook.entrypoints.http.files import Files
 from medbook.entrypoints.http.observability import Metrics, RequestLog
 from medbook.entrypoints.http.openapi import document
 from medbook.entrypoints.http.routes import ROUTES
+from medbook.entrypoints.metrics import MetricsAccess
 
 log = logging.getLogger("medbook.http")
 
@@ -151,7 +152,7 @@ def create_app(
     origins = bootstrap.check_origins(cors_origins)
     # The request log first: it sees the request before anyone and the answer after everyone.
     middleware: list[RequestLog | SafeHeaders | Cors] = [
-        RequestLog(services.pool_use),
+        RequestLog(services.pool_use, trusted_proxies),
         SafeHeaders(trusted_proxies),
     ]
     if origins:
@@ -169,7 +170,7 @@ def create_app(
     app.add_route("/v1/openapi.json", OpenApi(document(routes, PLAIN_ROUTES)))
     app.add_route(
         "/metrics",
-        Metrics(token=metrics_token, networks=metrics_networks, trusted_proxies=trusted_proxies),
+        Metrics(MetricsAccess(metrics_token, tuple(metrics_networks), tuple(trusted_proxies))),
     )
     return app
 

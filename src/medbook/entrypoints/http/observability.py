@@ -18,8 +18,6 @@ straight, not through a proxy) or one with ``Authorization: Bearer <MEDBOOK_METR
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import os
 import re
@@ -28,20 +26,14 @@ import uuid
 from collections.abc import Callable, Sequence
 
 import falcon
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 from medbook.entrypoints.http import errors
-from medbook.entrypoints.http.client import IPNetwork, client_address, from_trusted_proxy
+from medbook.entrypoints.http.client import IPNetwork, from_trusted_proxy
+from medbook.entrypoints.metrics import CONTENT_TYPE, MetricsAccess, exposition, method_label
 
 access_log = logging.getLogger("medbook.access")
+log = logging.getLogger("medbook.http")
 
 #: A request id a proxy may hand on (nginx's ``$request_id`` is 32 hex digits); anything else is
 #: replaced, so a client cannot write what it likes into the logs.
@@ -95,12 +87,22 @@ class RequestLog:
     """Falcon middleware: the request id, the log line and the metrics of every request, errors
     included."""
 
-    def __init__(self, pool_use: Callable[[], tuple[int, int]] = lambda: (0, 0)) -> None:
+    def __init__(
+        self,
+        pool_use: Callable[[], tuple[int, int]] = lambda: (0, 0),
+        trusted_proxies: Sequence[IPNetwork] = (),
+    ) -> None:
         self.pool_use = pool_use
+        self.trusted_proxies = tuple(trusted_proxies)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        # Only a trusted proxy names the request (a client could write a share code or a phone
+        # number into the log as its "id", or collide with another request's).
         given = req.get_header("X-Request-ID") or ""
-        req.context.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        trusted = from_trusted_proxy(req.remote_addr, self.trusted_proxies)
+        req.context.request_id = (
+            given if trusted and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        )
         req.context.started = time.perf_counter()
         req.context.actor = None
 
@@ -112,24 +114,19 @@ class RequestLog:
         route = req.uri_template or "unmatched"
         status = int(resp.status_code)
         resp.set_header("X-Request-ID", str(req.context.get("request_id", "")))
-        REQUESTS.labels(route, req.method, str(status)).inc()
-        LATENCY.labels(route, req.method).observe(duration)
-        key = (req.method, route, status)
-        event = BUSINESS_EVENTS.get(key) or BUSINESS_REFUSALS.get(key)
-        if event:
-            EVENTS.labels(event).inc()
-        checked_out, size = self.pool_use()
-        POOL.labels("checked_out").set(checked_out)
-        POOL.labels("open").set(size)
+        try:
+            self._count(method_label(req.method), route, status, duration)
+        except Exception:  # the numbers are for the operator: never worth a patient's request
+            log.warning("could not record the metrics of a request", exc_info=True)
         actor = req.context.get("actor")
         access_log.info(
             "%s %s %d",
-            req.method,
+            method_label(req.method),
             route,
             status,
             extra={
                 "request_id": req.context.get("request_id"),
-                "method": req.method,
+                "method": method_label(req.method),
                 "route": route,
                 "status": status,
                 "duration_ms": round(duration * 1000, 2),
@@ -138,23 +135,29 @@ class RequestLog:
             },
         )
 
+    def _count(self, method: str, route: str, status: int, duration: float) -> None:
+        REQUESTS.labels(route, method, str(status)).inc()
+        LATENCY.labels(route, method).observe(duration)
+        key = (method, route, status)
+        event = BUSINESS_EVENTS.get(key) or BUSINESS_REFUSALS.get(key)
+        if event:
+            EVENTS.labels(event).inc()
+        checked_out, size = self.pool_use()
+        POOL.labels("checked_out").set(checked_out)
+        POOL.labels("open").set(size)
+
 
 class Metrics:
     """``GET /metrics``: for internal callers and holders of the metrics token only."""
 
-    def __init__(
-        self,
-        *,
-        token: str | None,
-        networks: Sequence[IPNetwork],
-        trusted_proxies: Sequence[IPNetwork] = (),
-    ) -> None:
-        self.token = token
-        self.networks = tuple(networks)
-        self.trusted_proxies = tuple(trusted_proxies)
+    def __init__(self, access: MetricsAccess) -> None:
+        self.access = access
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not self._allowed(req):
+        authorization = req.get_header("Authorization") or ""
+        if not self.access.allows(
+            req.remote_addr, req.get_header("X-Forwarded-For"), authorization
+        ):
             errors.problem(
                 resp,
                 403,
@@ -163,43 +166,8 @@ class Metrics:
                 "forbidden",
             )
             return
-        resp.content_type = CONTENT_TYPE_LATEST
-        resp.data = generate_latest(registry())
-
-    def _allowed(self, req: falcon.Request) -> bool:
-        header = req.get_header("Authorization") or ""
-        scheme, _, given = header.partition(" ")
-        if self.token and scheme.lower() == "bearer":
-            return hmac.compare_digest(given.strip().encode(), self.token.encode())
-        forwarded = req.get_header("X-Forwarded-For")
-        if forwarded is None:  # came straight: the peer is the caller
-            return _within(req.remote_addr, self.networks)
-        # Relayed: only a trusted proxy's word counts, and then for the client it names.
-        client = client_address(req.remote_addr, forwarded, self.trusted_proxies)
-        return from_trusted_proxy(req.remote_addr, self.trusted_proxies) and _within(
-            client, self.networks
-        )
-
-
-def _within(address: str | None, networks: Sequence[IPNetwork]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
-
-
-def registry() -> CollectorRegistry:
-    """The numbers of every worker (under gunicorn), or of this process."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        collected = CollectorRegistry()
-        multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]
-        return collected
-    from prometheus_client import REGISTRY
-
-    return REGISTRY
+        resp.content_type = CONTENT_TYPE
+        resp.data = exposition()
 
 
 def worker_exited(pid: int) -> None:

@@ -2,20 +2,65 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
+from medbook.bootstrap import IPNetwork
 from medbook.domain.records.shares import redact_codes
 from medbook.entrypoints.http.app import get_app
 from medbook.entrypoints.http.observability import worker_exited
 from medbook.entrypoints.logs import json_log_config
 
+#: What gunicorn's own messages may quote of a client's request: a request line or header line
+#: it could not parse (in quotes), a URI with its query, a bearer token.
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_QUERY = re.compile(r"\?\S*")
+_JWT = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")
+
+
+def scrub(text: str) -> str:
+    """A gunicorn error-log message without what a client wrote: quoted request or header lines
+    become ``'…'``, query strings ``?…``, tokens and share codes are taken out."""
+    text = _JWT.sub("[token]", text)
+    text = _QUOTED.sub("'…'", text)
+    return redact_codes(_QUERY.sub("?…", text))
+
 
 class RedactingLogger(Logger):  # type: ignore[misc]
-    """gunicorn's logger, with the secrets that travel in URL paths (record-share codes) taken
-    out of every access-log line."""
+    """gunicorn's logger, with the secrets that travel in requests taken out: record-share codes
+    out of every access-log line, and out of the error log everything a client wrote (a request
+    line or header gunicorn could not parse, the URI of a request that failed or timed out)."""
+
+    def critical(self, msg: object, *args: object, **kwargs: Any) -> None:
+        super().critical(self._scrubbed(msg, args), **kwargs)
+
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        super().error(self._scrubbed(msg, args), **kwargs)
+
+    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
+        super().warning(self._scrubbed(msg, args), **kwargs)
+
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
+        super().info(self._scrubbed(msg, args), **kwargs)
+
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
+        super().debug(self._scrubbed(msg, args), **kwargs)
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        super().exception(self._scrubbed(msg, args), **kwargs)
+
+    @staticmethod
+    def _scrubbed(msg: object, args: tuple[object, ...]) -> str:
+        text = str(msg)
+        if args:
+            try:
+                text = text % args
+            except (TypeError, ValueError):
+                text = " ".join([text, *map(str, args)])
+        return scrub(text)
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
@@ -42,7 +87,10 @@ def _child_exit(server: Any, worker: Any) -> None:
     worker_exited(worker.pid)
 
 
-def run(*, bind: str, workers: int) -> None:
+def run(*, bind: str, workers: int, trusted_proxies: tuple[IPNetwork, ...] = ()) -> None:
+    """Serve the app from the environment's settings. ``trusted_proxies``: the only peers whose
+    ``X-Forwarded-Proto`` gunicorn believes for the request's scheme (its own default trusts every
+    local process), the same as the app believes for client addresses."""
     log_config = json_log_config()
     # One line per request comes from the app (medbook.access: route template, status, user,
     # duration, request id); gunicorn's own access line would repeat it with the raw path.
@@ -55,6 +103,10 @@ def run(*, bind: str, workers: int) -> None:
             "logger_class": RedactingLogger,
             "logconfig_dict": log_config,
             "child_exit": _child_exit,
+            "forwarded_allow_ips": ",".join(str(network) for network in trusted_proxies),
+            # Only X-Forwarded-Proto, which nginx overwrites: gunicorn's default also believes
+            # X-Forwarded-Ssl and X-Forwarded-Protocol, which nginx passes on from the client.
+            "secure_scheme_headers": {"X-FORWARDED-PROTO": "https"},
             "graceful_timeout": 10,
             "timeout": 30,
             "limit_request_line": 8190,
