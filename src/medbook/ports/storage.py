@@ -1,4 +1,9 @@
-"""Object storage: avatars, chat images and files, service images, medical-record photos."""
+"""Object storage: avatars, chat images and files, service images, medical-record photos.
+
+Every method that reaches the store raises ``StorageUnavailable`` when it cannot be reached or does
+not answer in time (an adapter bounds that time): the services let it through, and the caller may
+try again later.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,10 @@ from collections.abc import Mapping
 from typing import BinaryIO, Protocol
 
 from attrs import frozen
+
+from medbook.domain.shared.errors import StorageUnavailable
+
+__all__ = ["ObjectStorage", "StorageUnavailable", "StoredObject"]
 
 
 @frozen
@@ -28,7 +37,8 @@ class ObjectStorage(Protocol):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
     ) -> StoredObject:
-        """Store ``data`` (bytes, or a stream read to its end) under ``key``, replacing any."""
+        """Store ``data`` (bytes, or a stream read to its end) under ``key``, replacing any;
+        raises ``StorageUnavailable`` (then the object may or may not have been stored)."""
         ...
 
     def open(self, key: str) -> BinaryIO:
@@ -40,7 +50,8 @@ class ObjectStorage(Protocol):
         ...
 
     def delete(self, key: str) -> None:
-        """Remove the object; nothing happens when it does not exist."""
+        """Remove the object; nothing happens when it does not exist. Raises
+        ``StorageUnavailable`` (then it may or may not have been removed)."""
         ...
 
     def url(self, key: str, *, expires_in: dt.timedelta | None = None) -> str:

@@ -24,7 +24,13 @@ from medbook.domain.files.uploads import (
     uploader_tag,
 )
 from medbook.domain.shared.actors import Actor, Role
-from medbook.domain.shared.errors import InvalidValue, ObjectNotFound, TooLarge, UnsupportedType
+from medbook.domain.shared.errors import (
+    InvalidValue,
+    ObjectNotFound,
+    StorageUnavailable,
+    TooLarge,
+    UnsupportedType,
+)
 from medbook.ports.clock import Clock
 from medbook.ports.files import FilesUnitOfWork
 from medbook.ports.images import ImageInspector
@@ -143,10 +149,22 @@ class UploadService:
 
     def delete_keys(self, keys: list[str]) -> None:
         """Delete stored files (after the transaction that forgot them committed); a failure is
-        logged, not raised: the rows are gone, the files are unreachable."""
-        for key in keys:
+        logged, not raised: the rows are gone, the files are unreachable. Each file left behind
+        is logged at ERROR with its key, for the operator to delete: nothing retries it.
+
+        Once the store is unavailable the rest are not tried: each try would cost the store's
+        timeouts again, and a record's twenty would outlast the worker's."""
+        for position, key in enumerate(keys):
             try:
                 self.storage.delete(key)
+            except StorageUnavailable as error:
+                for left in keys[position:]:
+                    log.error(
+                        "stored file %s left behind: the store is unavailable (%s)",
+                        left,
+                        error.__cause__ or error.message,
+                    )
+                return
             except Exception:
                 log.exception("could not delete stored file %s", key)
 
@@ -195,10 +213,10 @@ class UploadService:
         try:
             doctor, old = transactionally(self.new_uow, work)
         except BaseException:
-            self.storage.delete(key)  # nothing points at it
+            self.delete_keys([key])  # nothing points at it; the transaction's error is the answer
             raise
         if old and old != key:
-            self.storage.delete(old)
+            self.delete_keys([old])  # committed: a store gone meanwhile leaves it behind, logged
         return doctor
 
 

@@ -3,19 +3,29 @@
 Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_PROFILE``, an instance role …); for Aliyun OSS the same two variables carry the OSS AccessKey
 pair. Requests are signed with Signature Version 4.
+
+Every wait on the store is bounded (``CONNECT_TIMEOUT_S``, ``READ_TIMEOUT_S``, ``MAX_ATTEMPTS``),
+and a store that cannot be reached, does not answer in time or fails on its side raises the port's
+``StorageUnavailable``: the request that needed it answers 503 in seconds, and the next one tries
+the store again (nothing is remembered, so a store that comes back is used at once).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, BinaryIO, Literal, cast
 from urllib.parse import unquote, urlsplit
 
 import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    ClientError,
+    HTTPClientError,
+)
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 from medbook.adapters.storage.keys import (
     check_content_type,
@@ -23,7 +33,7 @@ from medbook.adapters.storage.keys import (
     check_metadata,
     encode_metadata_value,
 )
-from medbook.domain.shared.errors import InvalidKey, ObjectNotFound
+from medbook.domain.shared.errors import InvalidKey, ObjectNotFound, StorageUnavailable
 from medbook.ports.storage import StoredObject
 
 AddressingStyle = Literal["path", "virtual"]
@@ -35,6 +45,28 @@ MAX_URL_LIFETIME = dt.timedelta(days=7)
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+#: Error codes of a store that is failing or overloaded rather than refusing the request
+#: (RequestTimeout is a 400: the connection to the store stalled mid-request).
+_UNAVAILABLE_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
+)
+
+_UNAVAILABLE = "the file store cannot be reached right now; try again in a moment"
+
+#: Seconds to open a connection to the store: milliseconds on a LAN or within a region; 2 s let
+#: one lost SYN be sent again (Linux resends it after 1 s). A stopped store refuses at once.
+CONNECT_TIMEOUT_S = 2
+#: Seconds one socket read (or write) may wait: a store answers in milliseconds once it has the
+#: body, and an upload that is moving at all sends its next piece well within this. A store that
+#: accepts connections and then hangs costs this much per attempt.
+READ_TIMEOUT_S = 3
+#: Attempts per call, the first included (one retry, after at most 1 s of backoff): a
+#: keep-alive connection the store closed, or one dropped packet, is retried; an outage is not
+#: waited out. An upload also waits up to 1 s for ``100 Continue`` before it sends its body
+#: (botocore's fixed wait). Per call: a stopped store (refused) about 1 s, a black hole
+#: 2 + 1 + 2 = 5 s, a hung store 2 * (1 + 3) + 1 = 9 s, and at worst 2 * (2 + 1 + 3) + 1 = 13 s:
+#: even two such calls in one request end before gunicorn's 30 s worker timeout.
+MAX_ATTEMPTS = 2
 
 
 def s3_client(
@@ -51,7 +83,9 @@ def s3_client(
         # streams; Aliyun OSS and older MinIO refuse those. Checksums only where an API needs one.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"mode": "standard"},
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     )
     # A session of its own: boto3's default session is not safe to share between threads.
     session = boto3.session.Session()
@@ -106,22 +140,32 @@ class S3Storage:
         checked = check_metadata(metadata)
         encoded = {n: encode_metadata_value(value) for n, value in checked.items()}
         if isinstance(data, bytes):
-            self._client.put_object(
-                Bucket=self._bucket, Key=name, Body=data, ContentType=content_type, Metadata=encoded
-            )
+            with _reaching("store", key):
+                self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=name,
+                    Body=data,
+                    ContentType=content_type,
+                    Metadata=encoded,
+                )
             return StoredObject(
                 key=key, content_type=content_type, size=len(data), metadata=checked
             )
         # Multipart above 8 MiB, so a stream is never held in memory whole.
-        self._client.upload_fileobj(
-            data, self._bucket, name, ExtraArgs={"ContentType": content_type, "Metadata": encoded}
-        )
+        with _reaching("store", key):
+            self._client.upload_fileobj(
+                data,
+                self._bucket,
+                name,
+                ExtraArgs={"ContentType": content_type, "Metadata": encoded},
+            )
         return self.stat(key)
 
     def open(self, key: str) -> BinaryIO:
         name = self._name(key)
         try:
-            response = self._client.get_object(Bucket=self._bucket, Key=name)
+            with _reaching("read", key):
+                response = self._client.get_object(Bucket=self._bucket, Key=name)
         except ClientError as error:
             if _is_missing(error):
                 raise ObjectNotFound(f"no object {key!r}", key=key) from error
@@ -132,7 +176,8 @@ class S3Storage:
     def stat(self, key: str) -> StoredObject:
         name = self._name(key)
         try:
-            response = self._client.head_object(Bucket=self._bucket, Key=name)
+            with _reaching("read", key):
+                response = self._client.head_object(Bucket=self._bucket, Key=name)
         except ClientError as error:
             if _is_missing(error):
                 raise ObjectNotFound(f"no object {key!r}", key=key) from error
@@ -147,7 +192,8 @@ class S3Storage:
     def delete(self, key: str) -> None:
         name = self._name(key)
         try:
-            self._client.delete_object(Bucket=self._bucket, Key=name)
+            with _reaching("delete", key):
+                self._client.delete_object(Bucket=self._bucket, Key=name)
         except ClientError as error:
             # S3 answers 204 for a missing key; some compatible servers answer 404.
             if not _is_missing(error):
@@ -192,3 +238,25 @@ def _checked_prefix(prefix: str) -> str:
 
 def _is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in _MISSING_CODES
+
+
+def _is_failing(error: ClientError) -> bool:
+    """The store answered, but as one that is down or overloaded (5xx, SlowDown …)."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    code = error.response.get("Error", {}).get("Code")
+    return (isinstance(status, int) and status >= 500) or code in _UNAVAILABLE_CODES
+
+
+@contextmanager
+def _reaching(action: str, key: str) -> Iterator[None]:
+    """The store unreachable, silent past the timeouts or failing (after botocore's retry) as
+    the port's ``StorageUnavailable``; any other error (a missing key, refused credentials) as
+    it is. The message is for the client; what failed is in the details and the cause."""
+    try:
+        yield
+    except (EndpointUnreachable, HTTPClientError) as error:
+        raise StorageUnavailable(_UNAVAILABLE, action=action, key=key) from error
+    except ClientError as error:
+        if not _is_failing(error):
+            raise
+        raise StorageUnavailable(_UNAVAILABLE, action=action, key=key) from error

@@ -108,6 +108,13 @@ class ObjectNotFound(NotFound):
     code = "object_not_found"
 
 
+class StorageUnavailable(DomainError):
+    """The object store could not be reached, or did not answer in time; nothing was stored,
+    read or deleted, and the caller may try again later."""
+
+    code = "storage_unavailable"
+
+
 class InvalidKey(InvalidValue):
     """An object-storage key that is not of the allowed form (e.g. a path traversal attempt)."""
 

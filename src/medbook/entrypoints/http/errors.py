@@ -31,6 +31,7 @@ STATUS_OF: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.TooLarge, 413),
     (e.UnsupportedType, 415),
     (e.GatewayUnavailable, 503),
+    (e.StorageUnavailable, 503),
     (e.DailyLimitReached, 409),
     (e.Conflict, 409),
     (e.InvalidValue, 422),
@@ -58,6 +59,10 @@ TITLES = {
 #: Seconds a client is asked to wait before it retries while the database cannot be reached: a
 #: restart of the database takes seconds, a failover some more.
 DATABASE_RETRY_AFTER_S = 5
+
+#: Seconds a client is asked to wait before it retries while the object store cannot be reached:
+#: as for the database, a restart takes seconds; each retry costs the store's bounded timeouts.
+STORAGE_RETRY_AFTER_S = 5
 
 #: MySQL/MariaDB error numbers that say the database cannot be reached or will not take us now.
 #: The client's own (2002 no socket, 2003 refused or timed out, 2005 unknown host, 2006 gone away,
@@ -135,6 +140,15 @@ def handle_domain_error(
         extra["errors"] = [{"field": error.field or "body", "message": message or error.message}]
     if isinstance(error, e.TooManyAttempts):
         resp.set_header("Retry-After", str(error.retry_after))
+    if isinstance(error, e.StorageUnavailable):
+        # One line, no traceback (an outage fails every upload): what failed, and why.
+        log.warning(
+            "object store unavailable on %s %s: %s",
+            req.method,
+            redact_codes(req.path),
+            error.__cause__ or error.message,
+        )
+        resp.set_header("Retry-After", str(STORAGE_RETRY_AFTER_S))
     if isinstance(error, e.Unauthenticated):
         resp.set_header("WWW-Authenticate", 'Bearer realm="medbook"')
     problem(resp, status, error.message, error.code, **extra)

@@ -76,7 +76,7 @@ ROUTES: tuple[Route, ...] = (
                 "A doctor uploads their avatar (PNG or JPEG); the old one is deleted",
                 files=AVATAR_MEDIA_TYPES,
                 response=Avatar,
-                errors=(403, 413, 415, 422),
+                errors=(403, 413, 415, 422, 503),
             )
         },
         "directory",  # listed with the doctor's own pages in the document
@@ -90,7 +90,7 @@ ROUTES: tuple[Route, ...] = (
                 files=UPLOAD_TYPES,
                 status=201,
                 response=Uploaded,
-                errors=(413, 415, 422),
+                errors=(413, 415, 422, 503),
                 description="The file is private: its `url` serves it to the uploader, and to "
                 "whoever it is shared with (the other party of a chat message that carries it).",
             )
@@ -104,7 +104,7 @@ ROUTES: tuple[Route, ...] = (
                 uploaded_file,
                 "An uploaded file, for its uploader and whoever it was shared with",
                 download=True,
-                errors=(404,),
+                errors=(404, 503),
             )
         },
         "files",

@@ -438,7 +438,7 @@ ROUTES: tuple[Route, ...] = (
                 shared_attachment,
                 "An attachment of a shared record, for a verified doctor holding the code",
                 download=True,
-                errors=(403, 404, 429),
+                errors=(403, 404, 429, 503),
             )
         },
         "health file",
@@ -495,7 +495,7 @@ ROUTES: tuple[Route, ...] = (
                 files=UPLOAD_TYPES,
                 status=201,
                 response=AttachmentOut,
-                errors=(403, 404, 409, 413, 415, 422),
+                errors=(403, 404, 409, 413, 415, 422, 503),
                 description="The file is private: its `url` serves it to the patient only "
                 "(and, once shares exist, to a doctor through an audited share), never as a "
                 "public link. 409 `too_many_attachments` past 20.",
@@ -510,7 +510,7 @@ ROUTES: tuple[Route, ...] = (
                 attachment,
                 "A record's attachment, for its patient",
                 download=True,
-                errors=(403, 404),
+                errors=(403, 404, 503),
             ),
             "DELETE": Operation(
                 delete_attachment,
