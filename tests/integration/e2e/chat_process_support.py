@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 import jwt
 import pytest
 from e2e_support import (
+    LOGS,
     STOP_TIMEOUT,
     Account,
     Deployment,
@@ -95,6 +96,8 @@ class ChatProcess:
             )
         if self not in LIVE_CHATS:
             LIVE_CHATS.append(self)
+        if self.log_path not in LOGS:
+            LOGS.append(self.log_path)
         try:
             self._wait_healthy()
         except BaseException:

@@ -21,6 +21,8 @@ import pytest
 from e2e_support import (
     BEIJING,
     LIVE_SERVERS,
+    LOGS,
+    SECRETS,
     SHANGHAI,
     Account,
     Cli,
@@ -61,6 +63,20 @@ def _hospital_ids(http: HttpClient) -> dict[str, int]:
     listed = http.expect(200, "GET", "/v1/hospitals")
     ids = {h["name"]: h["id"] for h in listed}
     return {BEIJING[0]: ids[BEIJING[0]], SHANGHAI[0]: ids[SHANGHAI[0]]}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log() -> Iterator[None]:
+    """After the whole run: no password, token, identity number, share code or record note that
+    a test sent or was given appears in any log a server or chat process wrote (issue 12)."""
+    yield
+    found = []
+    for path in LOGS:
+        if not path.exists():
+            continue
+        text = path.read_text(errors="replace")
+        found += [f"{path}: {secret[:6]}…" for secret in SECRETS if secret in text]
+    assert not found, f"secrets in the logs: {found}"
 
 
 @pytest.fixture(scope="module")

@@ -214,6 +214,7 @@ class HttpClient:
         data: bytes | None = None,
     ) -> Reply:
         sent = dict(headers or {})
+        remember_secrets(json_body)
         if json_body is not None:
             data = json.dumps(json_body).encode()
             sent.setdefault("Content-Type", "application/json")
@@ -226,7 +227,10 @@ class HttpClient:
             with urllib.request.urlopen(
                 request, timeout=HTTP_TIMEOUT, context=self.tls
             ) as response:
-                return Reply(response.status, _lower(response.headers), response.read())
+                reply = Reply(response.status, _lower(response.headers), response.read())
+                if reply.content_type == "application/json":
+                    remember_secrets(reply.body)
+                return reply
         except urllib.error.HTTPError as error:
             with error:
                 return Reply(error.code, _lower(error.headers), error.read())
@@ -258,6 +262,29 @@ def _lower(headers: Any) -> dict[str, str]:
 # --- the server ----------------------------------------------------------------------------------
 
 LIVE_SERVERS: list[Server] = []
+
+#: Every log a server or chat process of this run wrote (their standard error), and every secret
+#: a test sent or was given over HTTP: at the end of the run the logs are searched for each
+#: (conftest ``no_secret_in_any_log``).
+LOGS: list[Path] = []
+SECRETS: set[str] = set()
+#: Body fields whose values are secrets or health data, with the shortest value worth searching
+#: for (shorter ones would match by chance).
+SECRET_FIELDS = {"password": 8, "token": 20, "id_number": 18, "code": 20, "notes": 12}
+
+
+def remember_secrets(body: Any) -> None:
+    """The values of ``SECRET_FIELDS`` anywhere in a JSON body, kept in ``SECRETS``."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            shortest = SECRET_FIELDS.get(key)
+            if shortest and isinstance(value, str) and len(value) >= shortest:
+                SECRETS.add(value)
+            else:
+                remember_secrets(value)
+    elif isinstance(body, list):
+        for item in body:
+            remember_secrets(item)
 
 
 @dataclass
@@ -303,6 +330,7 @@ class Server:
                 start_new_session=True,  # its own process group: gunicorn and its workers
             )
         LIVE_SERVERS.append(self)
+        LOGS.append(self.stderr_path)
         try:
             self._wait_healthy()
         except BaseException:
