@@ -325,7 +325,11 @@ def bootstrap(
     tokens = (
         JwtTokens(settings.jwt_secret, lifetime=settings.token_ttl) if settings.jwt_secret else None
     )
-    throttle = RedisThrottle.from_url(settings.redis_url) if settings.redis_url else None
+    throttle = (
+        RedisThrottle.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}:throttle:")
+        if settings.redis_url
+        else None
+    )
     gateway = payment_gateway(settings)
     if settings.is_memory:
         return in_memory(

@@ -332,3 +332,37 @@ def test_with_a_redis_url_every_server_counts_logins_in_redis(redis_url: str) ->
         for key in client.scan_iter(f"medbook:throttle:*{phone}*"):
             client.delete(key)
         client.close()
+
+
+def test_two_installations_on_one_redis_keep_their_buckets_apart(redis_url: str) -> None:
+    """MEDBOOK_REDIS_PREFIX keeps the throttle's keys apart too, not only the chat's channels:
+    five wrong passwords at one hospital's medbook must not lock the phone out of another's."""
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    prefixes = [f"install-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    one, other = (
+        bootstrap(
+            Settings.from_env(
+                {
+                    "MEDBOOK_DATABASE_URL": "memory://",
+                    "MEDBOOK_REDIS_URL": redis_url,
+                    "MEDBOOK_REDIS_PREFIX": prefix,
+                }
+            )
+        )
+        for prefix in prefixes
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for _ in range(5):
+            with pytest.raises(Unauthenticated):
+                one.accounts.login(phone, "wrong password", Role.PATIENT, client="203.0.113.7")
+        with pytest.raises(TooManyAttempts):
+            one.accounts.login(phone, "wrong password", Role.PATIENT, client="203.0.113.7")
+        with pytest.raises(Unauthenticated):  # counted apart: a password is checked
+            other.accounts.login(phone, "wrong password", Role.PATIENT, client="203.0.113.7")
+        assert list(client.scan_iter(f"{prefixes[0]}:throttle:*"))
+    finally:
+        for prefix in prefixes:
+            for key in client.scan_iter(f"{prefix}:throttle:*"):
+                client.delete(key)
+        client.close()

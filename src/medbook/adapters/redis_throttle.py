@@ -1,15 +1,35 @@
 """Throttle buckets in Redis (``MEDBOOK_REDIS_URL``): shared by every server, without a database
-write per attempt. Each call is one Lua script, which Redis runs atomically."""
+write per attempt. Each call is one Lua script, which Redis runs atomically.
+
+When Redis cannot be reached (or does not answer within COMMAND_TIMEOUT_S), ``take`` raises
+``ThrottleUnavailable``: no attempt is allowed that cannot be counted (fail-closed; a login
+answers 503 with a Retry-After rather than check passwords without a limit). ``give_back`` and
+``reset`` only ever make a bucket fuller, after the attempt succeeded: they log and go on, and
+the bucket keeps the attempt. redis-py reconnects on the next call, so nothing needs a restart.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 
 import redis
 
 from medbook.domain.accounts import throttling
 from medbook.domain.accounts.throttling import Bucket, epoch_ms
+from medbook.domain.shared.errors import ThrottleUnavailable
+
+log = logging.getLogger(__name__)
+
+#: Seconds to open a connection to Redis, and to wait for an answer: what an unreachable Redis
+#: costs a login at most (a stopped one refuses at once). Far below gunicorn's 30 s timeout.
+CONNECT_TIMEOUT_S = 1.0
+COMMAND_TIMEOUT_S = 2.0
+#: Seconds a client is asked to wait while Redis cannot be reached (a restart takes seconds).
+RETRY_AFTER_S = 5
+#: What an unreachable or failing Redis raises (redis-py wraps socket errors, mostly).
+_UNREACHABLE = (redis.RedisError, OSError)
 
 #: The GCRA rule of ``medbook.domain.throttling`` over every bucket of one attempt at once: when
 #: one refuses, none is taken, and the answer is its index (1-based) and ``tat``; else 0. A key
@@ -54,25 +74,41 @@ class RedisThrottle:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "medbook:throttle:") -> RedisThrottle:
-        return cls(redis.Redis.from_url(url), prefix)
+        # The pool checks an idle connection before handing it out (a Redis that restarted
+        # closed it), so the first login after an outage already gets a new one.
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=COMMAND_TIMEOUT_S
+        )
+        return cls(client, prefix)
 
     def take(self, buckets: Sequence[Bucket], now: dt.datetime) -> int | None:
         if not buckets:
             return None
         at = epoch_ms(now)
         rates = [n for b in buckets for n in (b.rate.interval_ms, b.rate.tolerance_ms)]
-        refused, tat = self._take(keys=[self._prefix + b.key for b in buckets], args=[at, *rates])
+        keys = [self._prefix + b.key for b in buckets]
+        try:
+            refused, tat = self._take(keys=keys, args=[at, *rates])
+        except _UNREACHABLE as error:
+            log.warning("throttle: Redis unreachable (%s); refusing the attempt", error)
+            raise ThrottleUnavailable(RETRY_AFTER_S) from error
         if int(refused) == 0:
             return None
         return throttling.retry_after(int(tat), at, buckets[int(refused) - 1].rate)
 
     def give_back(self, bucket: Bucket, now: dt.datetime) -> None:
-        self._give_back(
-            keys=[self._prefix + bucket.key], args=[epoch_ms(now), bucket.rate.interval_ms]
-        )
+        try:
+            self._give_back(
+                keys=[self._prefix + bucket.key], args=[epoch_ms(now), bucket.rate.interval_ms]
+            )
+        except _UNREACHABLE as error:
+            log.warning("throttle: Redis unreachable (%s); the attempt stays counted", error)
 
     def reset(self, key: str) -> None:
-        self._client.delete(self._prefix + key)
+        try:
+            self._client.delete(self._prefix + key)
+        except _UNREACHABLE as error:
+            log.warning("throttle: Redis unreachable (%s); the bucket stays as it was", error)
 
     def close(self) -> None:
         self._client.close()

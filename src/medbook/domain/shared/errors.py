@@ -71,6 +71,19 @@ class TooManyAttempts(DomainError):
         self.retry_after = retry_after
 
 
+class ThrottleUnavailable(TooManyAttempts):
+    """The throttle's store cannot count attempts right now, so none is allowed (fail-closed: a
+    password is never checked uncounted); the caller may try again in ``retry_after`` seconds."""
+
+    code = "throttle_unavailable"
+
+    def __init__(self, retry_after: int = 5) -> None:
+        DomainError.__init__(
+            self, f"attempts cannot be counted right now; try again in {retry_after} s"
+        )
+        self.retry_after = retry_after
+
+
 class DepartmentExists(Conflict):
     """The hospital already has a department of that name."""
 

@@ -179,7 +179,7 @@ ROUTES: tuple[Route, ...] = (
                 body=Register,
                 status=201,
                 response=PatientCreated,
-                errors=(409, 422, 429),
+                errors=(409, 422, 429, 503),
             )
         },
         "accounts",
@@ -194,7 +194,7 @@ ROUTES: tuple[Route, ...] = (
                 body=Register,
                 status=201,
                 response=DoctorCreated,
-                errors=(409, 422, 429),
+                errors=(409, 422, 429, 503),
             )
         },
         "accounts",
@@ -208,7 +208,7 @@ ROUTES: tuple[Route, ...] = (
                 auth=False,
                 body=Login,
                 response=LoggedIn,
-                errors=(401, 422, 429),
+                errors=(401, 422, 429, 503),
             )
         },
         "accounts",

@@ -27,6 +27,7 @@ STATUS_OF: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.Unauthenticated, 401),
     (e.Forbidden, 403),
     (e.NotFound, 404),
+    (e.ThrottleUnavailable, 503),
     (e.TooManyAttempts, 429),
     (e.TooLarge, 413),
     (e.UnsupportedType, 415),

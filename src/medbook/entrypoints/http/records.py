@@ -421,7 +421,7 @@ ROUTES: tuple[Route, ...] = (
                 shared_records,
                 "A verified doctor reads the records shared under a code",
                 response=SharedRecordsOut,
-                errors=(403, 404, 429),
+                errors=(403, 404, 429, 503),
                 description="Exactly the shared records and their attachments (each served at "
                 "its own URL under the share). An expired, revoked or unknown code is the same "
                 "404. Each reading is written to the patient's access log; the patient is told "
