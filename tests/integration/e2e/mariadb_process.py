@@ -18,27 +18,16 @@ client was told is committed survives ``kill()``.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pymysql
+from server_process import ServerProcess, ServerStartError
 
 MARIADBD = os.environ.get("MEDBOOK_TEST_MARIADBD", "/usr/sbin/mariadbd")
 INSTALL_DB = os.environ.get("MEDBOOK_TEST_MARIADB_INSTALL_DB", "mariadb-install-db")
-#: Seconds for the data directory to be initialised, and for the server to answer after a start
-#: (crash recovery included) on a loaded CI machine; it usually takes well under one.
-STARTUP_TIMEOUT = 60.0
-#: Seconds a clean shutdown may take before the server is killed.
-STOP_TIMEOUT = 30.0
-POLL_INTERVAL = 0.05
 
 #: Small and fast: the tests hold a few hundred rows. Binary log off (no replication here).
 SERVER_OPTIONS = (
@@ -51,29 +40,25 @@ SERVER_OPTIONS = (
     "--max-connections=200",
 )
 
-_RUNNING: set[MariaDbProcess] = set()
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class MariaDbError(RuntimeError):
+class MariaDbError(ServerStartError):
     """The server could not be set up or started; the message carries the end of its log."""
 
 
-class MariaDbProcess:
+class MariaDbProcess(ServerProcess):
     """A ``mariadbd`` on 127.0.0.1:``port`` with its data, socket and log under ``directory``."""
+
+    name = "mariadbd"
+    #: Initialising the data directory and crash recovery on a loaded CI machine.
+    startup_timeout = 60.0
+    stop_timeout = 30.0
+    error = MariaDbError
 
     def __init__(
         self, directory: Path, port: int | None = None, options: tuple[str, ...] = ()
     ) -> None:
-        self.directory = directory
-        self.port = port or _free_port()
+        super().__init__(directory, port)
         self.options = options
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def datadir(self) -> Path:
@@ -91,20 +76,12 @@ class MariaDbProcess:
         """A SQLAlchemy URL for ``database`` on this server, over TCP as root."""
         return f"mysql+pymysql://root@127.0.0.1:{self.port}/{database}"
 
-    @property
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    # --- life cycle ------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Initialise the data directory if need be, start the server, wait until it answers."""
-        if self.is_running:
-            raise MariaDbError(f"the server on port {self.port} is already running")
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def prepare(self) -> None:
         if not (self.datadir / "mysql").is_dir():
             self._install()
-        command = [
+
+    def command(self) -> list[str]:
+        return [
             MARIADBD,
             "--no-defaults",  # nothing from /etc/mysql: that is the shared server's
             f"--datadir={self.datadir}",
@@ -117,61 +94,14 @@ class MariaDbProcess:
             *SERVER_OPTIONS,
             *self.options,
         ]
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C of the test run is not its signal
-        )
-        _RUNNING.add(self)
+
+    def answers(self) -> str | None:
         try:
-            self._wait_ready()
-        except BaseException:
-            self.kill()
-            raise
-        return self
-
-    def kill(self) -> None:
-        """Crash it: SIGKILL, and wait until it is gone (its port closed)."""
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGKILL)
-            process.wait()
-        _RUNNING.discard(self)
-
-    def stop(self) -> None:
-        """Shut it down cleanly (SIGTERM); killed if it takes longer than STOP_TIMEOUT."""
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        _RUNNING.discard(self)
-
-    def restart(self) -> Self:
-        """Start it again after ``kill()`` or ``stop()``: same port, same data."""
-        if self.is_running:
-            self.stop()
-        return self.start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+            with self.connect(connect_timeout=1) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                return None
+        except pymysql.err.Error as error:
+            return str(error)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -193,12 +123,6 @@ class MariaDbProcess:
             cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
         return self.url(name)
 
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        text = self.log_path.read_text("utf-8", "replace").splitlines()
-        return "\n".join(text[-lines:])
-
     def _install(self) -> None:
         command = [
             INSTALL_DB,
@@ -212,7 +136,7 @@ class MariaDbProcess:
         ]
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=False
+                command, capture_output=True, text=True, timeout=self.startup_timeout, check=False
             )
         except (OSError, subprocess.TimeoutExpired) as error:
             raise MariaDbError(f"`{' '.join(command)}` failed: {error}") from error
@@ -220,32 +144,3 @@ class MariaDbProcess:
             raise MariaDbError(
                 f"`{' '.join(command)}` exited {done.returncode}\n{done.stdout}\n{done.stderr}"
             )
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise MariaDbError(
-                    f"mariadbd exited with {self.process.returncode} on port {self.port}\n"
-                    + self.log_tail()
-                )
-            try:
-                with self.connect(connect_timeout=1) as connection, connection.cursor() as cursor:
-                    cursor.execute("SELECT 1")
-                    return
-            except pymysql.err.Error as error:
-                last = str(error)
-            time.sleep(POLL_INTERVAL)
-        raise MariaDbError(
-            f"mariadbd on port {self.port} did not answer within {STARTUP_TIMEOUT:.0f} s "
-            f"({last})\n{self.log_tail()}"
-        )
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    """A test run that dies mid-way leaves no server behind."""
-    for server in list(_RUNNING):
-        server.kill()

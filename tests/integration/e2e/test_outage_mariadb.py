@@ -45,7 +45,8 @@ from e2e_support import (
     phone_numbers,
     strong_secret,
 )
-from mariadb_process import MariaDbError, MariaDbProcess
+from mariadb_process import MariaDbProcess
+from server_process import running
 from sqlalchemy import Engine
 
 from medbook.adapters.sql import make_engine, make_migration_engine
@@ -88,15 +89,8 @@ ORDERS_BEFORE_KILL = 3
 
 @pytest.fixture(scope="module")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDbProcess]:
-    server = MariaDbProcess(tmp_path_factory.mktemp("own-mariadb"))
-    try:
-        server.start()
-    except MariaDbError as error:
-        pytest.fail(f"could not start a MariaDB of the test's own: {error}", pytrace=False)
-    try:
+    with running(MariaDbProcess(tmp_path_factory.mktemp("own-mariadb"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

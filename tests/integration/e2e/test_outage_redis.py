@@ -48,7 +48,8 @@ from e2e_support import (
     phone_numbers,
     strong_secret,
 )
-from redis_process import RedisProcess, RedisStartError
+from redis_process import RedisProcess
+from server_process import running
 
 PROBLEM = "application/problem+json"
 #: Seconds any answer may take while Redis is down: its port refuses at once, so a login costs a
@@ -63,15 +64,8 @@ PROBE_WAIT_S = 1.0
 
 @pytest.fixture(scope="module")
 def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path_factory.mktemp("own-redis"))
-    try:
-        server.start()
-    except RedisStartError as error:
-        pytest.fail(f"could not start a redis-server of the test's own: {error}")
-    try:
+    with running(RedisProcess(tmp_path_factory.mktemp("own-redis"))) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture

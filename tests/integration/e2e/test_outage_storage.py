@@ -1,6 +1,6 @@
 """The object store (S3) dies under ``medbook serve``, then comes back.
 
-The module runs its own S3-compatible server (moto's, ``storage/moto_process.py``: a free loopback
+The module runs its own S3-compatible server (moto's, ``moto_process.py``: a free loopback
 port), never a shared one, and serves medbook on it as an operator would (``medbook migrate``,
 ``add-hospital``, ``create-admin``, ``medbook serve`` with ``MEDBOOK_STORAGE_URL=s3://…``, on
 SQLite). Files are uploaded, read, attached; then moto is killed (SIGKILL), and:
@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib.util
 import io
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -46,22 +43,9 @@ from e2e_support import (
     phone_numbers,
     strong_secret,
 )
+from moto_process import MotoProcess, isolate_aws
 from PIL import Image
-
-_STORAGE_TESTS = Path(__file__).parents[1] / "storage"
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# The storage tests' moto process and AWS isolation, reused as they are.
-_moto = _load("medbook_moto_process", _STORAGE_TESTS / "moto_process.py")
-_s3 = _load("medbook_storage_test_fixtures", _STORAGE_TESTS / "conftest.py")
+from server_process import running
 
 PROBLEM = "application/problem+json"
 BUCKET = "medbook-outage"
@@ -76,22 +60,15 @@ DOWN_ANSWER_BOUND_S = 5.0
 def aws_isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Dummy credentials, no proxy, no ~/.aws for this process and the servers it starts."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        _s3.isolate_aws(monkeypatch, tmp_path_factory.mktemp("aws-home"))
+        isolate_aws(monkeypatch, tmp_path_factory.mktemp("aws-home"))
         yield
 
 
 @pytest.fixture(scope="module")
 def moto(aws_isolated: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    server = _moto.MotoProcess(tmp_path_factory.mktemp("own-moto"))
-    try:
-        server.start()
-    except _moto.MotoError as error:
-        pytest.fail(f"could not start an S3 server (moto) of the test's own: {error}")
-    try:
+    with running(MotoProcess(tmp_path_factory.mktemp("own-moto"))) as server:
         server.create_bucket(BUCKET, REGION)
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,6 @@ The S3 server is required: when it cannot start, the tests that need it fail, th
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +13,11 @@ from typing import Any, NamedTuple
 
 import boto3
 import pytest
+from moto_process import ACCESS_KEY_ID, MotoProcess, isolate_aws
+from server_process import running
 
 BUCKET = "medbook-test"
 REGION = "cn-hangzhou"
-ACCESS_KEY_ID = "AKIDMEDBOOKTEST"
-SECRET_ACCESS_KEY = "medbook-test-secret"  # moto accepts any pair
-SERVER_START_TIMEOUT_S = 60
 
 
 class S3Server(NamedTuple):
@@ -34,101 +27,15 @@ class S3Server(NamedTuple):
     access_key_id: str
 
 
-#: What could send boto3 elsewhere than the test server, or to another account.
-_AWS_VARIABLES = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
-_PROXY_VARIABLES = tuple(
-    name
-    for base in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-    for name in (base, base.upper())
-)
-
-
-def isolate_aws(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    """Dummy credentials in the standard variables, nothing read from ~/.aws, no proxy, no
-    instance-metadata look-ups: boto3 talks to the loopback server with these credentials only."""
-    for name in (*_AWS_VARIABLES, *_PROXY_VARIABLES):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _answers(endpoint: str) -> bool:
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with direct.open(f"{endpoint}/moto-api/", timeout=1):
-            return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _start_server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """moto's standalone server on a free loopback port, once it answers; fails the test else."""
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline and server.poll() is None:
-        if _answers(endpoint):
-            return server, endpoint
-        time.sleep(0.1)  # polling for readiness, bounded by the deadline
-    _stop(server)
-    pytest.fail(
-        f"the S3 test server (moto) did not start: {' '.join(command)}\n"
-        f"{log.read_text(errors='replace')[-3000:]}\n"
-        "Install the test extra (moto[server]); the S3 tests need it and never skip.",
-        pytrace=False,
-    )
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A running S3-compatible server on loopback, with an empty bucket."""
     folder = tmp_path_factory.mktemp("moto")
-    server, endpoint = _start_server(folder / "server.log")
-    try:
+    with running(MotoProcess(folder)) as server:
         with pytest.MonkeyPatch.context() as monkeypatch:
             isolate_aws(monkeypatch, folder)
-            admin = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-            admin.create_bucket(
-                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-            )
-        yield S3Server(endpoint, BUCKET, REGION, ACCESS_KEY_ID)
-    finally:
-        _stop(server)
+            server.create_bucket(BUCKET, REGION)
+        yield S3Server(server.endpoint, BUCKET, REGION, ACCESS_KEY_ID)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 import pytest
 from moto_process import MotoProcess
 from PIL import Image
+from server_process import running
 
 from medbook.adapters.storage import storage_from_url
 from medbook.adapters.storage.s3 import (
@@ -59,12 +60,9 @@ GUNICORN_TIMEOUT_S = 30
 
 @pytest.fixture
 def moto(tmp_path: Path, aws_env: None) -> Iterator[MotoProcess]:
-    server = MotoProcess(tmp_path).start()
-    try:
+    with running(MotoProcess(tmp_path)) as server:
         server.create_bucket(BUCKET, REGION)
         yield server
-    finally:
-        server.stop()
 
 
 def storage_on(endpoint: str) -> S3Storage:
