@@ -118,10 +118,21 @@ class ServerProcess:
             process.wait(self.stop_timeout)
         _RUNNING.discard(self)
 
+    def pause(self) -> None:
+        """Hang it (SIGSTOP): its port still takes connections, and nothing answers."""
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server go on (SIGCONT)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Shut it down cleanly (SIGTERM); killed if it takes longer than ``stop_timeout``."""
         process = self.process
         if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # a paused server could not hear SIGTERM
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(self.stop_timeout)

@@ -23,9 +23,11 @@ from medbook.domain.shared.errors import ThrottleUnavailable
 log = logging.getLogger(__name__)
 
 #: Seconds to open a connection to Redis, and to wait for an answer: what an unreachable Redis
-#: costs a login at most (a stopped one refuses at once). Far below gunicorn's 30 s timeout.
-CONNECT_TIMEOUT_S = 1.0
-COMMAND_TIMEOUT_S = 2.0
+#: costs a login at most (a stopped one refuses at once). Redis on the local network answers in
+#: well under a millisecond; a hung one holds each worker a login reaches no longer than this, so
+#: a burst of logins cannot hold the whole API (a live probe saw 2 s ones do so).
+CONNECT_TIMEOUT_S = 0.5
+COMMAND_TIMEOUT_S = 0.5
 #: Seconds a client is asked to wait while Redis cannot be reached (a restart takes seconds).
 RETRY_AFTER_S = 5
 #: What an unreachable or failing Redis raises (redis-py wraps socket errors, mostly).

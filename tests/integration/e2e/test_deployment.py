@@ -492,6 +492,20 @@ def test_the_chat_counts_its_connections_and_messages(site: Site) -> None:
     assert re.search(r"^medbook_chat_connections 0\.0$", text, re.M), text[:2000]
     outside = chat.call("GET", "/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert outside.status == 403 and b"medbook_" not in outside.raw
+    # Found by a live probe: a header sent twice was a 500 with a traceback in the log.
+    for name, values, status in (
+        ("X-Forwarded-For", ("8.8.8.8", "127.0.0.1"), 403),  # relayed, by nobody trusted
+        ("Authorization", ("Bearer x", "Bearer y"), 200),  # two credentials: none; internal
+    ):
+        connection = http.client.HTTPConnection("127.0.0.1", site.ports["chat"], timeout=5)
+        try:
+            connection.putrequest("GET", "/metrics")
+            for value in values:
+                connection.putheader(name, value)
+            connection.endheaders()
+            assert connection.getresponse().status == status, name
+        finally:
+            connection.close()
 
 
 def test_with_the_chat_down_nginx_answers_a_problem(site: Site) -> None:

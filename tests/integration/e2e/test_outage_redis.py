@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -284,3 +285,48 @@ def test_without_redis_the_chat_works_within_each_process_and_sync_repairs_the_r
     assert_up(a, b)
     for chat in (a, b):  # the outage is logged as warnings, never as a failure
         assert "Traceback" not in chat.log_path.read_text(), chat.output()
+
+
+def test_a_hung_redis_holds_up_neither_conversations_nor_the_api(
+    served: Deployment,
+    chat_pair: tuple[ChatProcess, ChatProcess],
+    redis_server: RedisProcess,
+) -> None:
+    """Found by a live probe: a Redis that hangs (rather than refuses) cost every chat frame its
+    command timeouts in turn, so a conversation froze for the whole hang, and a burst of logins
+    held every HTTP worker. Publishing to Redis now waits in an outbox of its own, and the
+    throttle waits at most half a second."""
+    a, _ = chat_pair
+    c: Consultation = new_consultation(served)
+    conversation = c.conversation_id
+    http = served.http
+    patient_account = served.register("patient", "Hung Patient")
+    with (
+        open_client(a, c.patient, "patient@A-hung") as patient,
+        open_client(a, c.doctor, "doctor@A-hung") as doctor,
+    ):
+        patient.ping()
+        doctor.ping()
+        redis_server.pause()
+        try:
+            for n in range(4):
+                started = time.monotonic()
+                sent = patient.send(conversation, f"While Redis hangs {n}")
+                assert doctor.expect_message(sent["id"]) == sent
+                took = time.monotonic() - started
+                assert took < 2.0, f"message {n} took {took:.1f} s"
+            with ThreadPoolExecutor(6) as pool:
+                logins = [
+                    pool.submit(
+                        timed_call, http, "POST", "/v1/sessions", login_body(patient_account)
+                    )
+                    for _ in range(6)
+                ]
+                listing = timed_call(http, "GET", "/v1/hospitals")
+                replies = [login.result() for login in logins]
+            assert listing.status == 200
+            for reply in replies:
+                assert_throttle_unavailable(reply)
+        finally:
+            redis_server.resume()
+        assert_up(*chat_pair)

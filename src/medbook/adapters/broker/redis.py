@@ -56,6 +56,14 @@ RECONNECT_FIRST_S = 0.25
 RECONNECT_MAX_S = 2.0
 #: Seconds between two warnings while Redis stays unreachable.
 WARN_EVERY_S = 60.0
+#: Seconds a presence question may take: the sender of a message waits on it (is the recipient
+#: online, or is an inbox notice due?); past it the recipient counts as absent, and a notice
+#: too many is the worst that happens.
+ONLINE_TIMEOUT_S = 1.0
+#: Frames waiting to be published to Redis. Publishing never holds up a conversation: a Redis
+#: that hangs (rather than refuses) would cost every frame its command timeouts, one after the
+#: other. Past this many waiting frames, new ones are not sent to Redis (``sync`` repairs).
+OUTBOX_LIMIT = 10_000
 #: What an unreachable or failing Redis raises (redis-py wraps socket errors, mostly).
 _UNREACHABLE = (RedisError, OSError)
 
@@ -111,6 +119,8 @@ class RedisBroker:
         self._pongs: dict[str, asyncio.Future[None]] = {}
         #: When the last warning of an outage was logged (monotonic), or None.
         self._warned_at: float | None = None
+        #: (channel, payload) waiting for Redis, sent in order by one task (``_send_out``).
+        self._outbox: asyncio.Queue[tuple[str, str]] | None = None
 
     @classmethod
     def from_url(cls, url: str, *, max_connections: int = 32, **options: Any) -> RedisBroker:
@@ -135,9 +145,11 @@ class RedisBroker:
         the broker outlives Redis outages."""
         self._deliver = deliver
         pubsub = await self._connect()
+        self._outbox = asyncio.Queue(OUTBOX_LIMIT)
         self._tasks = [
             asyncio.create_task(self._listen(pubsub), name="broker-listen"),
             asyncio.create_task(self._keep_alive(), name="broker-rearm"),
+            asyncio.create_task(self._send_out(self._outbox), name="broker-publish"),
         ]
 
     async def close(self) -> None:
@@ -193,29 +205,43 @@ class RedisBroker:
         return was_here and not mine
 
     async def online(self, parties: Iterable[Party]) -> set[Party]:
-        """Without Redis: the parties connected to this process."""
-        asked = list(parties)
-        if not asked:
-            return set()
-        if self._pubsub is not None:
-            try:
-                counts = await self._online(keys=[self._online_key(p) for p in asked])
-                return {party for party, n in zip(asked, counts, strict=True) if int(n) > 0}
-            except _UNREACHABLE as error:
-                self._unreachable(error)
-        return {party for party in asked if party in self._mine}
+        """The parties connected here, and those Redis knows elsewhere (asked for at most
+        ``ONLINE_TIMEOUT_S``: a message's sender waits on this answer); without Redis, the
+        parties connected here."""
+        wanted = list(parties)
+        here = {party for party in wanted if party in self._mine}
+        asked = [party for party in wanted if party not in here]
+        if not asked or self._pubsub is None:
+            return here
+        try:
+            counts = await asyncio.wait_for(
+                self._online(keys=[self._online_key(p) for p in asked]), ONLINE_TIMEOUT_S
+            )
+        except (*_UNREACHABLE, TimeoutError) as error:
+            self._unreachable(error)
+            return here
+        return here | {party for party, n in zip(asked, counts, strict=True) if int(n) > 0}
 
     async def publish(self, party: Party, frame: str) -> None:
         """The party's connections here get the frame at once; the other processes through
-        Redis, when it can be reached (never raises: ``sync`` repairs what they miss)."""
+        Redis, when it can be reached, in the order published, without waiting for it (never
+        raises: ``sync`` repairs what they miss)."""
         if party in self._mine and self._deliver is not None:
             self._deliver(party, frame)
-        if self._pubsub is None:
+        if self._pubsub is None or self._outbox is None:
             return
         try:
-            await self._redis.publish(self._channel(party), f"{self._origin}\n{frame}")
-        except _UNREACHABLE as error:
-            self._unreachable(error)
+            self._outbox.put_nowait((self._channel(party), f"{self._origin}\n{frame}"))
+        except asyncio.QueueFull:
+            self._unreachable(RedisError(f"{OUTBOX_LIMIT} frames wait for Redis: dropped"))
+
+    async def _send_out(self, outbox: asyncio.Queue[tuple[str, str]]) -> None:
+        while True:
+            channel, payload = await outbox.get()
+            try:
+                await self._redis.publish(channel, payload)
+            except _UNREACHABLE as error:
+                self._unreachable(error)
 
     # --- the subscriber --------------------------------------------------------------------------
 

@@ -202,8 +202,12 @@ class ChatServer:
     def _metrics(self, connection: ServerConnection, request: Request) -> Response:
         peer = connection.remote_address[0] if connection.remote_address else None
         headers = request.headers
-        authorization = headers.get("Authorization") or ""
-        if not self.metrics_access.allows(peer, headers.get("X-Forwarded-For"), authorization):
+        # A header sent twice: the proxies' lists joined, as HTTP has it; two credentials, none.
+        hops = headers.get_all("X-Forwarded-For")
+        forwarded = ", ".join(hops) if hops else None
+        credentials = headers.get_all("Authorization")
+        authorization = credentials[0] if len(credentials) == 1 else ""
+        if not self.metrics_access.allows(peer, forwarded, authorization):
             return connection.respond(
                 http.HTTPStatus.FORBIDDEN,
                 "metrics are for internal addresses (MEDBOOK_METRICS_NETWORKS) or holders of "
