@@ -33,6 +33,7 @@ from medbook.bootstrap import Services, Settings, bootstrap
 from medbook.domain import GeoPoint, Period, WeeklySchedule
 from medbook.domain.accounts.model import Admin, Patient
 from medbook.domain.booking.appointments import Appointment
+from medbook.domain.chat.model import MessageKind
 from medbook.domain.orders.model import Place
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import DomainError
@@ -216,6 +217,71 @@ def test_40_guesses_on_3_nodes_check_exactly_5_passwords(
     # This found that SqlThrottle let certification conflicts (1213) escape as 500s and cost
     # attempts; it now runs each short transaction again (test_sql_throttle_conflicts.py).
     assert outcomes == {"unauthenticated": 5, "too_many_attempts": 35}
+
+
+def test_messages_to_one_doctor_through_3_nodes_are_stored_one_after_another(
+    cluster: GaleraCluster, nodes: list[Services]
+) -> None:
+    """Storing a message writes both parties' ``chat_parties`` rows (revision 0013), so the
+    cluster certifies two messages for one user stored through two nodes at once as a conflict,
+    and one runs again after the other: a user's message ids grow in commit order on a cluster
+    too, and a client syncing while they arrive never passes one by (``sync after=<id>``)."""
+    doctor_id = add_doctor(nodes[0], quota=20, name="Dr Chat")
+    with nodes[0].new_uow() as uow:
+        people = [
+            uow.patients.add(Patient(f"Chat Patient {n}", f"1390013{n:04d}")) for n in range(6)
+        ]
+        uow.commit()
+    patients = [Actor(p.id or 0, Role.PATIENT) for p in people]
+    conversations = []
+    for patient in patients:
+        nodes[0].booking.book(patient.id, doctor_id, TOMORROW, Period.MORNING)
+        conversations.append(nodes[0].chat.start_conversation_as(patient, doctor_id).conversation)
+    cluster.wait_applied()
+    doctor = Actor(doctor_id, Role.DOCTOR)
+
+    passed: list[int] = []  # ids that turned up after a sync had already gone beyond them
+    done = threading.Event()
+
+    def follow() -> None:
+        """The doctor's client, syncing from the highest id it holds while messages arrive."""
+        held, seen = 0, set[int]()
+        while True:
+            finished = done.is_set()
+            for view in nodes[0].chat.sync_as(doctor, held):
+                message_id = view.message.id or 0
+                if message_id in seen:
+                    continue
+                if message_id < held:
+                    passed.append(message_id)
+                seen.add(message_id)
+                held = max(held, message_id)
+            if finished:
+                return
+
+    with ThreadPoolExecutor(1) as reader:
+        following = reader.submit(follow)
+        outcomes = race(
+            60,
+            lambda i: nodes[i % 3].chat.send_as(
+                patients[i % 6],
+                conversations[i % 6].id or 0,
+                f"race-{i}",
+                MessageKind.TEXT,
+                f"Hello {i}",
+            ),
+        )
+        cluster.wait_applied()
+        done.set()
+        following.result()
+
+    assert outcomes == {"ok": 60}
+    assert not passed, f"sync passed these by: {passed}"
+    # Every message wrote the doctor's row: 60 on every node.
+    stamps = on_every_node(
+        cluster, "SELECT stamp FROM chat_parties WHERE role = 'doctor' AND user_id = %s", doctor_id
+    )
+    assert stamps == [((60,),)] * 3
 
 
 # --- a node killed mid-load ----------------------------------------------------------------------

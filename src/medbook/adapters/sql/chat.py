@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ForeignKey,
     Index,
@@ -65,13 +66,16 @@ messages = Table(
     Index(None, "conversation_id", "id"),
 )
 
-# One row per patient and doctor who has a conversation: what ``lock_parties`` locks, so that a
-# party's messages are stored one after the other and get their ids in commit order.
+# One row per patient and doctor who has a conversation: what ``lock_parties`` writes, so that a
+# party's messages are stored one after the other and get their ids in commit order. A write,
+# not only a lock (``stamp`` counts the messages): a Galera cluster certifies writes, and refuses
+# the second of two messages stored for one party through two nodes at once (revision 0013).
 chat_parties = Table(
     "chat_parties",
     metadata,
     Column("role", value_enum(Role, "role"), primary_key=True),
     Column("user_id", Integer, primary_key=True, autoincrement=False),
+    Column("stamp", BigInteger, nullable=False, server_default="0"),
 )
 
 CONVERSATION_FIELDS = (
@@ -133,14 +137,15 @@ class SqlConversations(Repository):
 
     def lock_parties(self, conversation: Conversation) -> None:
         # Both rows in one statement: InnoDB locks them in primary-key order, the same order
-        # for every sender, so two messages never wait on each other in a cycle.
+        # for every sender, so two messages never wait on each other in a cycle. Written, not
+        # only locked: a cluster's certification sees writes only.
         p = chat_parties.c
         rows = [_party_row(party) for party in conversation.parties]
         wanted = or_(*(and_(p.role == row["role"], p.user_id == row["user_id"]) for row in rows))
-        locked = self.connection.execute(
-            select(p.role, p.user_id).where(wanted).order_by(p.role, p.user_id).with_for_update()
-        ).all()
-        assert len(locked) == 2, f"chat_parties lacks a party of conversation {conversation.id}"
+        written = self.connection.execute(
+            update(chat_parties).where(wanted).values(stamp=p.stamp + 1)
+        ).rowcount
+        assert written == 2, f"chat_parties lacks a party of conversation {conversation.id}"
 
     def get(self, conversation_id: int) -> Conversation | None:
         return self._one(conversations.c.id == conversation_id)
