@@ -26,7 +26,7 @@ from medbook.domain.booking.policy import (
     ensure_session_started,
     ensure_within_window,
 )
-from medbook.domain.booking.sessions import sessions_between
+from medbook.domain.booking.sessions import offered_between
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
@@ -125,19 +125,15 @@ class BookingService:
             lo, hi = max(start or first, first), min(end or last, last)
             if lo > hi:
                 return []
-            leaves = uow.leaves.between(doctor_id, lo, hi)
-            ledger = uow.places.between(doctor_id, lo, hi)
-            offered = []
-            for session in sessions_between(doctor_id, doctor.schedule, lo, hi):
-                key = (session.date, session.period)
-                if key in leaves or not self.policy.is_bookable_time(session, now, tz):
-                    continue
-                places = ledger.get(key)
-                quota = (
-                    places.quota if places else doctor.schedule.quota(session.date, session.period)
-                )
-                offered.append(OfferedSession(session, quota, places.booked if places else 0))
-            return offered
+            return offered_between(
+                doctor_id,
+                doctor.schedule,
+                lo,
+                hi,
+                leaves=uow.leaves.between(doctor_id, lo, hi),
+                ledger=uow.places.between(doctor_id, lo, hi),
+                is_open=self.policy.bookable_times(now, tz),
+            )
 
         return read_only(self.new_uow, query)
 

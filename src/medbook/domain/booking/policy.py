@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from attrs import field, frozen
 
@@ -83,6 +84,19 @@ class BookingPolicy:
     def is_bookable_time(self, session: Session, now: dt.datetime, tz: dt.tzinfo) -> bool:
         """``ensure_within_window`` as a question: the listing of sessions asks it."""
         return window_refusal(self, session, now, tz) is None
+
+    def bookable_times(self, now: dt.datetime, tz: dt.tzinfo) -> Callable[[Session], bool]:
+        """``is_bookable_time`` at one ``now``, for the many sessions of a listing: the window's
+        dates are worked out once. A session on a later date than today (in ``tz``) starts after
+        now, so only today's sessions need their start compared with now."""
+        today, last = self.open_dates(now, tz)
+
+        def is_open(session: Session) -> bool:
+            if session.date == today:
+                return self.is_bookable_time(session, now, tz)
+            return today < session.date <= last
+
+        return is_open
 
 
 # --- the rules, each on its own ------------------------------------------------------------------

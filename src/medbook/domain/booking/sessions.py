@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 from attrs import frozen
 
@@ -47,3 +47,29 @@ def sessions_between(
             if schedule.quota(day, period) > 0:
                 yield Session(doctor_id, day, period)
         day += dt.timedelta(days=1)
+
+
+def offered_between(
+    doctor_id: int,
+    schedule: WeeklySchedule,
+    start: dt.date,
+    end: dt.date,
+    *,
+    leaves: Collection[tuple[dt.date, Period]],
+    ledger: Mapping[tuple[dt.date, Period], OfferedSession],
+    is_open: Callable[[Session], bool],
+) -> list[OfferedSession]:
+    """What a doctor offers from ``start`` to ``end``: every session the schedule switches on,
+    but those on leave and those ``is_open`` refuses (past, or beyond the window), each with its
+    places: the ledger's, for a session ever booked, else the schedule's quota and none held."""
+    offered = []
+    for session in sessions_between(doctor_id, schedule, start, end):
+        key = (session.date, session.period)
+        if key in leaves or not is_open(session):
+            continue
+        places = ledger.get(key)
+        if places is not None:
+            offered.append(OfferedSession(session, places.quota, places.booked))
+        else:
+            offered.append(OfferedSession(session, schedule.quota(session.date, session.period), 0))
+    return offered
