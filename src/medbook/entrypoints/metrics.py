@@ -9,15 +9,19 @@ else needs ``Authorization: Bearer <MEDBOOK_METRICS_TOKEN>``.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import os
-from collections.abc import Sequence
 
 from attrs import frozen
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from medbook.bootstrap import LOOPBACK
-from medbook.entrypoints.http.client import IPNetwork, client_address, from_trusted_proxy
+from medbook.entrypoints.http.client import (
+    IPNetwork,
+    client_address,
+    from_trusted_proxy,
+    names_someone,
+    within,
+)
 
 #: The content type of ``exposition()``.
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -44,32 +48,12 @@ class MetricsAccess:
                 given.strip().encode("utf-8", "replace"), self.token.encode()
             )
         if forwarded_for is None:  # came straight: the peer is the caller
-            return _within(peer, self.networks)
+            return within(peer, self.networks)
         # Relayed: only a trusted proxy's word counts, and then only for a client it names (an
         # empty or malformed header names nobody; the proxy itself is not the caller).
-        if not from_trusted_proxy(peer, self.trusted_proxies) or not _names_someone(forwarded_for):
+        if not from_trusted_proxy(peer, self.trusted_proxies) or not names_someone(forwarded_for):
             return False
-        return _within(client_address(peer, forwarded_for, self.trusted_proxies), self.networks)
-
-
-def _names_someone(forwarded_for: str) -> bool:
-    for entry in forwarded_for.split(","):
-        try:
-            ipaddress.ip_address(entry.strip().strip("[]"))
-        except ValueError:
-            continue
-        return True
-    return False
-
-
-def _within(address: str | None, networks: Sequence[IPNetwork]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
+        return within(client_address(peer, forwarded_for, self.trusted_proxies), self.networks)
 
 
 def registry() -> CollectorRegistry:

@@ -38,8 +38,19 @@ def client_address(
 def from_trusted_proxy(remote_addr: str | None, trusted_proxies: Sequence[IPNetwork]) -> bool:
     """Whether the socket's peer is one of the trusted reverse proxies, whose ``X-Forwarded-*``
     headers may be believed (a peer whose address is unknown or malformed is not)."""
-    peer = _address(remote_addr)
-    return peer is not None and _trusted(peer, trusted_proxies)
+    return within(remote_addr, trusted_proxies)
+
+
+def within(text: str | None, networks: Sequence[IPNetwork]) -> bool:
+    """Whether an address (as a peer or a header entry gives it) is in one of ``networks``; a
+    malformed one is in none."""
+    address = _address(text)
+    return address is not None and _trusted(address, networks)
+
+
+def names_someone(forwarded_for: str) -> bool:
+    """Whether an ``X-Forwarded-For`` value holds at least one well-formed address."""
+    return any(_address(entry) is not None for entry in forwarded_for.split(","))
 
 
 def _address(text: str | None) -> IPAddress | None:
@@ -64,4 +75,4 @@ def _trusted(address: IPAddress, trusted_proxies: Sequence[IPNetwork]) -> bool:
     return any(address in network for network in trusted_proxies)
 
 
-__all__ = ["client_address", "from_trusted_proxy"]
+__all__ = ["client_address", "from_trusted_proxy", "names_someone", "within"]
