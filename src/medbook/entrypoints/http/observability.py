@@ -111,22 +111,22 @@ class RequestLog:
     ) -> None:
         started = getattr(req.context, "started", None)
         duration = time.perf_counter() - started if started is not None else 0.0
-        route = req.uri_template or "unmatched"
+        route, method = req.uri_template or "unmatched", method_label(req.method)
         status = int(resp.status_code)
         resp.set_header("X-Request-ID", str(req.context.get("request_id", "")))
         try:
-            self._count(method_label(req.method), route, status, duration)
+            self._count(method, route, status, duration)
         except Exception:  # the numbers are for the operator: never worth a patient's request
             log.warning("could not record the metrics of a request", exc_info=True)
         actor = req.context.get("actor")
         access_log.info(
             "%s %s %d",
-            method_label(req.method),
+            method,
             route,
             status,
             extra={
                 "request_id": req.context.get("request_id"),
-                "method": method_label(req.method),
+                "method": method,
                 "route": route,
                 "status": status,
                 "duration_ms": round(duration * 1000, 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -29,38 +30,23 @@ def scrub(text: str) -> str:
     return redact_codes(_QUERY.sub("?…", text))
 
 
+class _Scrub(logging.Filter):
+    """Every record of gunicorn's error log, its message formatted and scrubbed (``scrub``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), ()
+        return True
+
+
 class RedactingLogger(Logger):  # type: ignore[misc]
     """gunicorn's logger, with the secrets that travel in requests taken out: record-share codes
     out of every access-log line, and out of the error log everything a client wrote (a request
     line or header gunicorn could not parse, the URI of a request that failed or timed out)."""
 
-    def critical(self, msg: object, *args: object, **kwargs: Any) -> None:
-        super().critical(self._scrubbed(msg, args), **kwargs)
-
-    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
-        super().error(self._scrubbed(msg, args), **kwargs)
-
-    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
-        super().warning(self._scrubbed(msg, args), **kwargs)
-
-    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
-        super().info(self._scrubbed(msg, args), **kwargs)
-
-    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
-        super().debug(self._scrubbed(msg, args), **kwargs)
-
-    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
-        super().exception(self._scrubbed(msg, args), **kwargs)
-
-    @staticmethod
-    def _scrubbed(msg: object, args: tuple[object, ...]) -> str:
-        text = str(msg)
-        if args:
-            try:
-                text = text % args
-            except (TypeError, ValueError):
-                text = " ".join([text, *map(str, args)])
-        return scrub(text)
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if not any(isinstance(f, _Scrub) for f in self.error_log.filters):
+            self.error_log.addFilter(_Scrub())
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
