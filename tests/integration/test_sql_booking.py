@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork
 from medbook.domain import AppointmentStatus, Period, Session, WeeklySchedule
+from medbook.domain.shared.actors import Actor, Role
 from medbook.services import BookingService, DirectoryService
 
 TOMORROW = dt.date(2026, 11, 26)
@@ -54,3 +55,37 @@ def test_a_patient_who_cancels_can_book_the_same_session_again(
         places = uow.places.lock(session)
         assert (places.quota, places.booked) == (1, 1)
         assert uow.daily_counts.count(PATIENT, TOMORROW) == 1
+
+
+def test_a_booking_in_a_booked_session_is_one_transaction_of_few_statements(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Issue 13: the booking's statements are the locks, the conditional writes and the insert,
+    nothing read twice, all in one transaction (the view the API answers with included)."""
+    booking, doctor_id = _one_doctor(engine, clock, quota=5)
+    booking.book(PATIENT, doctor_id, TOMORROW, Period.MORNING)  # the session's row exists now
+    sent: list[str] = []
+    transactions = []
+
+    def statement(conn, cursor, text, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not text.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE
+            sent.append(" ".join(text.split()[:3]))
+
+    def commit(conn) -> None:  # type: ignore[no-untyped-def]
+        transactions.append("commit")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        view = booking.book_as(
+            Actor(PATIENT + 1, Role.PATIENT), doctor_id, TOMORROW, Period.MORNING
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+
+    assert view.appointment.number == 2
+    assert transactions == ["commit"]
+    # doctor (shared lock), hospital, places (locked), leave, take a place, the appointment,
+    # the day counter's row and its conditional update, the view.
+    assert len(sent) == 9, sent

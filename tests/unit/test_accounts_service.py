@@ -28,7 +28,7 @@ from medbook.domain.shared.errors import (
 )
 from medbook.domain.shared.people import Sex
 from medbook.services import DirectoryService
-from medbook.services.accounts import AccountService
+from medbook.services.accounts import LOGIN_CACHE_SECONDS, AccountService
 
 PHONE = "13900000001"
 PASSWORD = "correct horse battery"
@@ -596,6 +596,84 @@ def test_a_token_for_a_credential_that_no_longer_exists_is_refused(
         assert credential is not None
         del uow.credentials.rows[credential.id]
         uow.commit()
+
+    with pytest.raises(Unauthenticated):
+        accounts.authenticate(token)
+
+
+def _delete_login(store: MemoryStore, role: Role, phone: str) -> None:
+    with store.unit_of_work() as uow:
+        credential = uow.credentials.find(role, phone)
+        assert credential is not None
+        del uow.credentials.rows[credential.id]
+        uow.commit()
+
+
+def test_a_login_deleted_after_use_loses_access_within_the_cache_interval(
+    store: MemoryStore, accounts: AccountService, clock: ManualClock, patient: Patient
+) -> None:
+    token = accounts.login(PHONE, PASSWORD, Role.PATIENT).token
+    accounts.authenticate(token)  # remembered from here
+    _delete_login(store, Role.PATIENT, PHONE)
+
+    clock.advance(dt.timedelta(seconds=LOGIN_CACHE_SECONDS - 0.5))
+    assert accounts.authenticate(token) == Actor(ident(patient), Role.PATIENT)
+    clock.advance(dt.timedelta(seconds=0.5))
+    with pytest.raises(Unauthenticated):
+        accounts.authenticate(token)
+
+
+def test_forgetting_logins_makes_a_deletion_count_at_once(
+    store: MemoryStore, accounts: AccountService, patient: Patient
+) -> None:
+    token = accounts.login(PHONE, PASSWORD, Role.PATIENT).token
+    accounts.authenticate(token)
+    _delete_login(store, Role.PATIENT, PHONE)
+
+    accounts.forget_logins()
+
+    with pytest.raises(Unauthenticated):
+        accounts.authenticate(token)
+
+
+def test_the_login_cache_asks_the_database_once_per_interval(
+    store: MemoryStore, clock: ManualClock, hasher: FakeHasher, tokens: FakeTokens
+) -> None:
+    asked = []
+
+    def counting_uow() -> Any:
+        uow = store.unit_of_work()
+        actor = uow.credentials.actor
+
+        def spy(role: Role, user_id: int) -> Actor | None:
+            asked.append((role, user_id))
+            return actor(role, user_id)
+
+        uow.credentials.actor = spy  # type: ignore[method-assign]
+        return uow
+
+    accounts = AccountService(counting_uow, clock, hasher, tokens, MemoryThrottle())
+    patient = accounts.register_patient(PHONE, "Wang Fang", PASSWORD)
+    token = accounts.login(PHONE, PASSWORD, Role.PATIENT).token
+
+    for _ in range(3):
+        accounts.authenticate(token)
+    clock.advance(dt.timedelta(seconds=LOGIN_CACHE_SECONDS))
+    accounts.authenticate(token)
+
+    assert asked == [(Role.PATIENT, ident(patient))] * 2
+
+
+def test_without_a_login_cache_every_request_asks_the_database(
+    store: MemoryStore, clock: ManualClock, hasher: FakeHasher, tokens: FakeTokens
+) -> None:
+    accounts = AccountService(
+        store.unit_of_work, clock, hasher, tokens, MemoryThrottle(), login_cache_seconds=0
+    )
+    accounts.register_patient(PHONE, "Wang Fang", PASSWORD)
+    token = accounts.login(PHONE, PASSWORD, Role.PATIENT).token
+    accounts.authenticate(token)
+    _delete_login(store, Role.PATIENT, PHONE)
 
     with pytest.raises(Unauthenticated):
         accounts.authenticate(token)

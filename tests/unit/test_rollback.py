@@ -114,7 +114,9 @@ def test_a_booking_retried_after_a_conflict_is_written_once(
 
         def commit() -> None:
             commits["n"] += 1
-            if commits["n"] == 2:  # the booking proper (the first commit prepares the ledger)
+            # The booking proper: the first try finds no ledger row (and writes nothing), the
+            # second commit makes the row.
+            if commits["n"] == 3:
                 raise TransientConflict("deadlock")
             real_commit()
 
@@ -125,7 +127,7 @@ def test_a_booking_retried_after_a_conflict_is_written_once(
 
     appointment = booking.book(PATIENT, doctor_id, TOMORROW, MORNING)
 
-    assert commits["n"] == 3
+    assert commits["n"] == 4
     assert appointment.number == 1
     assert [a.id for a in booking.appointments_of_patient(PATIENT)] == [appointment.id]
     assert places_left(doctor_id, TOMORROW, MORNING) == 1
@@ -135,8 +137,7 @@ def test_a_booking_retried_after_a_conflict_is_written_once(
 
 def test_an_uncommitted_unit_of_work_is_rolled_back(store: MemoryStore) -> None:
     with store.unit_of_work() as uow:
-        uow.daily_counts.ensure(PATIENT, TOMORROW)
-        uow.daily_counts.add(PATIENT, TOMORROW)
+        assert uow.daily_counts.add(PATIENT, TOMORROW, limit=3)
         assert uow.daily_counts.count(PATIENT, TOMORROW) == 1
 
     with store.unit_of_work() as uow:

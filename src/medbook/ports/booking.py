@@ -1,7 +1,7 @@
 """Booking's ports: leave, the daily counts, appointments, and its unit of work.
 
 The daily counts, like the places ledger (``ports.booking_ledger``), are where the database
-guarantees a booking invariant: their ``take`` is a conditional write.
+guarantees a booking invariant: their ``add`` is a conditional write.
 """
 
 from __future__ import annotations
@@ -37,17 +37,11 @@ class LeaveRepository(Protocol):
 class DailyCountRepository(Protocol):
     """How many active appointments each patient holds on each date."""
 
-    def ensure(self, patient_id: int, date: dt.date) -> None: ...
-
-    def lock(self, patient_id: int, date: dt.date) -> int:
-        """The patient's active appointments that day, the row locked until the transaction
-        ends: the booking rule (``ensure_daily_limit``) decides on this number, and no other
-        booking of that patient and day can change it before this one commits. ``ensure`` first.
-        """
-        ...
-
-    def add(self, patient_id: int, date: dt.date) -> None:
-        """Count one more active appointment (after ``lock``)."""
+    def add(self, patient_id: int, date: dt.date, limit: int) -> bool:
+        """Count one more active appointment that day, unless the patient already holds
+        ``limit``: then False, and nothing changes. One conditional write (the row is made if
+        missing), so concurrent bookings of one patient can never pass the limit together; the
+        row stays locked until the transaction ends."""
         ...
 
     def release(self, patient_id: int, date: dt.date) -> None: ...

@@ -22,10 +22,15 @@ class PlacesRepository(Protocol):
         """Read the session's row and hold it until the transaction ends (``ensure`` first)."""
         ...
 
+    def try_lock(self, session: Session) -> OfferedSession | None:
+        """As ``lock``, but None when the session has no row yet (nothing is locked then)."""
+        ...
+
     def take(self, session: Session) -> int | None:
         """Take one place if one is left: the new queue number, or None when the session is full.
 
-        One conditional write (``booked < quota``): never more places than the quota.
+        One conditional write (``booked < quota``): never more places than the quota. Queue
+        numbers are never handed out twice, even after cancellations (a counter of its own).
         """
         ...
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import zoneinfo
 from collections.abc import Callable
 from typing import TypeVar
 
 from attrs import define, field, frozen
+from cachetools import TTLCache
 
 from medbook.domain import Doctor
 from medbook.domain.accounts.identity import check_resident_id
@@ -34,6 +36,15 @@ from medbook.services.transactions import read_only, transactionally
 
 #: The record a login belongs to.
 Account = TypeVar("Account", Patient, Doctor, Admin)
+
+#: Seconds for which ``authenticate`` trusts what it last read of a login (its role, and an
+#: admin's hospital) without asking the database again. A login deleted, or an admin moved to
+#: another hospital, by another process or directly in the database loses (or changes) its access
+#: within this many seconds on every process; ``forget_logins`` makes it immediate in this one.
+#: A token's signature and expiry are checked on every request whatever the cache holds.
+LOGIN_CACHE_SECONDS = 5.0
+#: At most this many logins are remembered per process (the least recently used go first).
+LOGIN_CACHE_SIZE = 10_000
 
 
 @frozen
@@ -73,6 +84,18 @@ class AccountService:
     #: A real hash of a random password, verified against when the phone is unknown, so that an
     #: unknown phone costs as much time as a wrong password (no account enumeration by timing).
     _decoy_hash: str | None = field(default=None, init=False, repr=False)
+    login_cache_seconds: float = LOGIN_CACHE_SECONDS
+    _logins: TTLCache[tuple[Role, int], Actor] = field(init=False, repr=False)
+    _logins_lock: threading.Lock = field(factory=threading.Lock, init=False, repr=False)
+
+    @_logins.default
+    def _new_login_cache(self) -> TTLCache[tuple[Role, int], Actor]:
+        # Timed by the service's clock, so that a test's clock moves it too.
+        return TTLCache(
+            LOGIN_CACHE_SIZE,
+            self.login_cache_seconds,
+            timer=lambda: self.clock.now().timestamp(),
+        )
 
     # --- registration ----------------------------------------------------------------------------
 
@@ -199,14 +222,31 @@ class AccountService:
         claimed = self.tokens.verify(token, self.clock.now())
 
         # Who the caller is now comes from the stored login, not from the token: an admin moved
-        # to another hospital acts for that one, whatever an older token says.
+        # to another hospital acts for that one, whatever an older token says. What was read is
+        # trusted for LOGIN_CACHE_SECONDS: one query per login and interval, not per request.
+        key = (claimed.role, claimed.id)
+        with self._logins_lock:
+            actor = self._logins.get(key)
+        if actor is not None:
+            return actor
+
         def who(uow: AccountsUnitOfWork) -> Actor | None:
             return uow.credentials.actor(claimed.role, claimed.id)
 
         actor = read_only(self.new_uow, who)
-        if actor is None:
+        if actor is None:  # never remembered: a login made again is found at once
             raise Unauthenticated("the account no longer exists")
+        if self.login_cache_seconds > 0:
+            with self._logins_lock:
+                self._logins[key] = actor
         return actor
+
+    def forget_logins(self) -> None:
+        """Forget what ``authenticate`` remembers of logins: for a hospital system that has just
+        deleted logins or moved admins in the database itself, so that this process sees it at
+        once (other processes see it within ``LOGIN_CACHE_SECONDS``)."""
+        with self._logins_lock:
+            self._logins.clear()
 
     # --- the caller ------------------------------------------------------------------------------
 

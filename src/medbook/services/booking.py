@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from attrs import define, field, frozen
 
@@ -18,8 +19,8 @@ from medbook.domain import (
     Session,
 )
 from medbook.domain.booking.policy import (
+    daily_limit_reached,
     ensure_cancellable_time,
-    ensure_daily_limit,
     ensure_doctor_bookable,
     ensure_leave_time,
     ensure_offered,
@@ -41,6 +42,8 @@ from medbook.ports.clock import Clock
 from medbook.services.authorization import require_role
 from medbook.services.directory import doctor_of, doctor_tz
 from medbook.services.transactions import read_only, transactionally
+
+T = TypeVar("T")
 
 #: The longest range ``offered_sessions`` answers for at once.
 MAX_LISTING_DAYS = 92
@@ -75,6 +78,10 @@ def _leave_notice(appointment: Appointment, doctor: Doctor, now: dt.datetime) ->
             "period": appointment.period.value,
         },
     )
+
+
+def _appointment(uow: BookingUnitOfWork, appointment: Appointment) -> Appointment:
+    return appointment
 
 
 def _view(uow: BookingUnitOfWork, appointment: Appointment) -> AppointmentView:
@@ -160,11 +167,32 @@ class BookingService:
 
     def book(self, patient_id: int, doctor_id: int, date: dt.date, period: Period) -> Appointment:
         """Give the patient a place, with the next queue number, in that session of the doctor."""
-        session = Session(doctor_id, date, period)
-        # The ledger rows are created in a short transaction of their own, so that the racing
-        # bookings below only ever queue on an existing row lock (never on a duplicate insert).
-        transactionally(self.new_uow, lambda uow: self._prepare(uow, session, patient_id))
-        return transactionally(self.new_uow, lambda uow: self._book(uow, session, patient_id))
+        return self._booking(patient_id, Session(doctor_id, date, period), _appointment)
+
+    def _booking(
+        self,
+        patient_id: int,
+        session: Session,
+        answer: Callable[[BookingUnitOfWork, Appointment], T],
+    ) -> T:
+        """Book in one transaction, and ``answer`` from inside it (the appointment, or its view).
+
+        Every booking of a session queues on the session's places row. The first booking of a
+        session finds no row: the row is made in a short transaction of its own, and the booking
+        runs again, so that racing bookings only ever queue on an existing row lock, never
+        collide on a duplicate insert.
+        """
+
+        def book(uow: BookingUnitOfWork) -> tuple[T] | None:
+            appointment = self._book(uow, session, patient_id)
+            return None if appointment is None else (answer(uow, appointment),)
+
+        booked = transactionally(self.new_uow, book)
+        if booked is None:
+            transactionally(self.new_uow, lambda uow: self._prepare(uow, session))
+            booked = transactionally(self.new_uow, book)
+        assert booked is not None, "the session's places row exists once prepared"
+        return booked[0]
 
     def _check_session(self, uow: BookingUnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
         doctor = doctor_of(uow, session.doctor_id, for_share=True)
@@ -173,36 +201,53 @@ class BookingService:
         ensure_within_window(self.policy, session, self.clock.now(), tz)
         return doctor, tz
 
-    def _prepare(self, uow: BookingUnitOfWork, session: Session, patient_id: int) -> None:
+    def _prepare(self, uow: BookingUnitOfWork, session: Session) -> None:
         doctor, _ = self._check_session(uow, session)
         quota = doctor.schedule.quota(session.date, session.period)
         ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
         uow.places.ensure(session, quota)
-        uow.daily_counts.ensure(patient_id, session.date)
 
-    def _book(self, uow: BookingUnitOfWork, session: Session, patient_id: int) -> Appointment:
+    def _book(
+        self, uow: BookingUnitOfWork, session: Session, patient_id: int
+    ) -> Appointment | None:
+        """The booking's statements, fewest first: None (nothing written) when the session has
+        no places row yet. Lock order: the doctor (shared), the session's places, the patient's
+        day counter."""
         doctor, _ = self._check_session(uow, session)
-        places = uow.places.lock(session)  # every change to a session's places queues here
+        places = uow.places.try_lock(session)  # every change to a session's places queues here
+        if places is None:
+            return None
         quota = doctor.schedule.quota(session.date, session.period)
         ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
         if places.quota != max(quota, places.booked):
             # The row was made from a schedule that has changed since (a race with
             # set_schedule, or a leave's row made with quota 0): the schedule decides.
             uow.places.resize(session, quota)
-        if uow.appointments.held_by(patient_id, session) is not None:
-            raise AlreadyBooked(f"you already hold a place in session {session}")
-        # The patient's day counter is locked after the session's places (the one lock order).
-        ensure_daily_limit(self.policy, uow.daily_counts.lock(patient_id, session.date))
-        uow.daily_counts.add(patient_id, session.date)
         number = uow.places.take(session)
         if number is None:
+            if uow.appointments.held_by(patient_id, session) is not None:
+                raise AlreadyBooked(f"you already hold a place in session {session}")
             raise SessionFull(f"session {session} is full")
-        return uow.appointments.add(Appointment.book(session, patient_id, number, self.clock.now()))
+        # A second place of the patient in the session is refused by the insert (a unique key),
+        # before the day's limit is asked: the same refusal as a read first would give.
+        appointment = uow.appointments.add(
+            Appointment.book(session, patient_id, number, self.clock.now())
+        )
+        if not uow.daily_counts.add(patient_id, session.date, self.policy.max_active_per_day):
+            raise daily_limit_reached(self.policy)
+        return appointment
 
     def cancel(self, patient_id: int, appointment_id: int) -> Appointment:
         """The patient gives their place back, before the cancellation deadline."""
+        return self._cancelling(patient_id, appointment_id, _appointment)
 
-        def work(uow: BookingUnitOfWork) -> Appointment:
+    def _cancelling(
+        self,
+        patient_id: int,
+        appointment_id: int,
+        answer: Callable[[BookingUnitOfWork, Appointment], T],
+    ) -> T:
+        def work(uow: BookingUnitOfWork) -> T:
             found = uow.appointments.get(appointment_id)
             if found is None or found.patient_id != patient_id:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
@@ -217,7 +262,7 @@ class BookingService:
             uow.appointments.save(appointment)
             _give_back(uow, doctor, places, 1)
             uow.daily_counts.release(patient_id, appointment.date)
-            return appointment
+            return answer(uow, appointment)
 
         return transactionally(self.new_uow, work)
 
@@ -285,11 +330,11 @@ class BookingService:
         self, actor: Actor, doctor_id: int, date: dt.date, period: Period
     ) -> AppointmentView:
         require_role(actor, Role.PATIENT)
-        return self.view(self.book(actor.id, doctor_id, date, period))
+        return self._booking(actor.id, Session(doctor_id, date, period), _view)
 
     def cancel_as(self, actor: Actor, appointment_id: int) -> AppointmentView:
         require_role(actor, Role.PATIENT)
-        return self.view(self.cancel(actor.id, appointment_id))
+        return self._cancelling(actor.id, appointment_id, _view)
 
     def appointments_as(
         self, actor: Actor, date: dt.date | None = None

@@ -43,6 +43,14 @@ class MemoryPlaces(MemoryTable):
         self.rows.setdefault(session, (quota, 0, 0))
 
     def lock(self, session: Session) -> OfferedSession:
+        found = self.try_lock(session)
+        if found is None:
+            raise LookupError(f"session {session} has no places row: ensure() it first")
+        return found
+
+    def try_lock(self, session: Session) -> OfferedSession | None:
+        if session not in self.rows:
+            return None
         quota, booked, _ = self.rows[session]  # the store's lock already serialises everything
         return OfferedSession(session, quota, booked)
 
@@ -74,15 +82,13 @@ class MemoryPlaces(MemoryTable):
 
 
 class MemoryDailyCounts(MemoryTable):
-    def ensure(self, patient_id: int, date: dt.date) -> None:
-        self.rows.setdefault((patient_id, date), 0)
-
-    def lock(self, patient_id: int, date: dt.date) -> int:
+    def add(self, patient_id: int, date: dt.date, limit: int) -> bool:
         # The memory store runs one transaction at a time: reading is locking.
-        return int(self.rows[(patient_id, date)])
-
-    def add(self, patient_id: int, date: dt.date) -> None:
-        self.rows[(patient_id, date)] += 1
+        held = int(self.rows.get((patient_id, date), 0))
+        if held >= limit:
+            return False
+        self.rows[(patient_id, date)] = held + 1
+        return True
 
     def release(self, patient_id: int, date: dt.date) -> None:
         held = self.rows[(patient_id, date)]

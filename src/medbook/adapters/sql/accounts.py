@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    bindparam,
     select,
     update,
 )
@@ -104,15 +105,7 @@ class SqlCredentials(Repository):
         return _credential(row) if row else None
 
     def actor(self, role: Role, user_id: int) -> Actor | None:
-        c, a = credentials.c, admins.c
-        admin_of_login = credentials.outerjoin(
-            admins, and_(c.role == Role.ADMIN, a.id == c.user_id)
-        )
-        row = self.connection.execute(
-            select(a.hospital_id)
-            .select_from(admin_of_login)
-            .where(c.role == role, c.user_id == user_id)
-        ).first()
+        row = self.connection.execute(_ACTOR, {"of_role": role, "of_user": user_id}).first()
         if row is None or (role is Role.ADMIN and row.hospital_id is None):
             return None
         return Actor(user_id, role, row.hospital_id)
@@ -124,6 +117,19 @@ class SqlCredentials(Repository):
             .values(password_hash=credential.password_hash)
         )
 
+
+# Built once: who a login is, asked on every authenticated request the cache does not answer.
+_ACTOR = (
+    select(admins.c.hospital_id)
+    .select_from(
+        credentials.outerjoin(
+            admins, and_(credentials.c.role == Role.ADMIN, admins.c.id == credentials.c.user_id)
+        )
+    )
+    .where(
+        credentials.c.role == bindparam("of_role"), credentials.c.user_id == bindparam("of_user")
+    )
+)
 
 PATIENT_FIELDS = (
     "name",

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, bindparam, select
 
 from medbook.adapters.sql.accounts import patients
 from medbook.adapters.sql.base import Repository
@@ -48,9 +48,12 @@ def _view(row: Row[Any]) -> AppointmentView:
     )
 
 
+_ONE = _query().where(appointments.c.id == bindparam("appointment"))  # built once: every booking
+
+
 class SqlAppointmentViews(Repository):
     def one(self, appointment_id: int) -> AppointmentView | None:
-        row = self.connection.execute(_query().where(appointments.c.id == appointment_id)).first()
+        row = self.connection.execute(_ONE, {"appointment": appointment_id}).first()
         return _view(row) if row else None
 
     def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[AppointmentView]:

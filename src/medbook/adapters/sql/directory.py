@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     select,
     update,
 )
@@ -90,15 +91,17 @@ def hospital_to_row(hospital: Hospital) -> dict[str, Any]:
     }
 
 
+# Built once (with bind parameters): read on every listing and booking.
+_HOSPITAL = select(hospitals).where(hospitals.c.id == bindparam("hospital"))
+
+
 class SqlHospitals(Repository):
     def add(self, hospital: Hospital) -> Hospital:
         hospital.id = self._insert(hospitals, hospital_to_row(hospital))
         return hospital
 
     def get(self, hospital_id: int) -> Hospital | None:
-        row = self.connection.execute(
-            select(hospitals).where(hospitals.c.id == hospital_id)
-        ).first()
+        row = self.connection.execute(_HOSPITAL, {"hospital": hospital_id}).first()
         return hospital_from_row(row) if row else None
 
     def many(self, hospital_ids: Iterable[int]) -> dict[int, Hospital]:
@@ -177,6 +180,11 @@ def doctor_to_row(doctor: Doctor) -> dict[str, Any]:
     return {name: getattr(doctor, name) for name in DOCTOR_FIELDS}
 
 
+_DOCTOR = select(doctors).where(doctors.c.id == bindparam("doctor"))
+_DOCTOR_FOR_SHARE = _DOCTOR.with_for_update(read=True)
+_DOCTOR_FOR_UPDATE = _DOCTOR.with_for_update()
+
+
 class SqlDoctors(Repository):
     def add(self, doctor: Doctor) -> Doctor:
         doctor.id = self._insert(doctors, doctor_to_row(doctor))
@@ -185,10 +193,8 @@ class SqlDoctors(Repository):
     def get(
         self, doctor_id: int, *, for_update: bool = False, for_share: bool = False
     ) -> Doctor | None:
-        query = select(doctors).where(doctors.c.id == doctor_id)
-        if for_update or for_share:
-            query = query.with_for_update(read=not for_update)
-        row = self.connection.execute(query).first()
+        query = _DOCTOR_FOR_UPDATE if for_update else _DOCTOR_FOR_SHARE if for_share else _DOCTOR
+        row = self.connection.execute(query, {"doctor": doctor_id}).first()
         return doctor_from_row(row) if row else None
 
     def save(self, doctor: Doctor) -> None:

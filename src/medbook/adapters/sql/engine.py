@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, exc, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import PoolResetState, StaticPool
 
 #: How long a SQLite writer waits for the write lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -32,6 +33,15 @@ MYSQL_WRITE_TIMEOUT_S = 10
 MYSQL_LOCK_WAIT_TIMEOUT_S = 5
 #: Seconds a request waits for a free connection of the pool before it gives up (503).
 POOL_TIMEOUT_S = 5
+#: A pooled MySQL connection that has been idle this long is pinged before it is handed out (a
+#: dead one is replaced, so that a database restarted while nobody asked costs no request).
+#: A connection in constant use is not: a ping per request was a round trip in ten of a booking.
+PING_AFTER_IDLE_S = 1.0
+
+#: Set in a pooled connection's ``info`` by whoever has just ended its transaction (committed or
+#: rolled back: ``SqlUnitOfWork``), so that the pool does not roll back once more on check-in.
+TRANSACTION_ENDED = "medbook.transaction_ended"
+_IDLE_SINCE = "medbook.idle_since"
 
 
 def make_engine(url: str | URL, **options: Any) -> Engine:
@@ -51,11 +61,19 @@ def make_engine(url: str | URL, **options: Any) -> Engine:
         if "charset" not in url.query:
             url = url.update_query_dict({"charset": "utf8mb4"})
         options.setdefault("isolation_level", "READ COMMITTED")
-        options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_recycle", 3600)
         options.setdefault("pool_timeout", POOL_TIMEOUT_S)
         options["connect_args"] = _mysql_connect_args(url, options.get("connect_args", {}))
-        return create_engine(url, **options)
+        ping_idle = "pool_pre_ping" not in options
+        reset_ended = "pool_reset_on_return" not in options
+        if reset_ended:
+            options["pool_reset_on_return"] = None  # _reset_unless_ended does it
+        engine = create_engine(url, **options)
+        if ping_idle:
+            _ping_when_idle(engine)
+        if reset_ended:
+            event.listen(engine, "reset", _reset_unless_ended)
+        return engine
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or mysql")
 
 
@@ -68,6 +86,41 @@ def make_migration_engine(url: str | URL) -> Engine:
         return make_engine(url)
     unbounded = {k: None for k in ("read_timeout", "write_timeout") if k not in url.query}
     return make_engine(url, connect_args=unbounded)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, for connections idle at least ``PING_AFTER_IDLE_S`` only:
+    a ping that fails as a disconnect makes the pool replace the connection and try again."""
+
+    @event.listens_for(engine, "connect")
+    def _new(dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _back(dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError(str(error)) from error
+            raise
+
+
+def _reset_unless_ended(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
+    """What ``pool_reset_on_return="rollback"`` does, less the round trip when the transaction
+    is known to be over already (``TRANSACTION_ENDED``): a rollback after every commit, and a
+    second one after every rollback, were two round trips in ten of a listing."""
+    ended = record is not None and record.info.pop(TRANSACTION_ENDED, False)
+    if state.terminate_only or state.transaction_was_reset or ended:
+        return
+    dbapi_connection.rollback()
 
 
 def _mysql_connect_args(url: URL, given: dict[str, Any]) -> dict[str, Any]:

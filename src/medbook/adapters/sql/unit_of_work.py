@@ -18,6 +18,7 @@ from medbook.adapters.sql.booking_views import SqlAppointmentViews
 from medbook.adapters.sql.chat import SqlConversations, SqlConversationViews, SqlMessages
 from medbook.adapters.sql.contracts import SqlContracts
 from medbook.adapters.sql.directory import SqlDepartments, SqlDoctors, SqlHospitals
+from medbook.adapters.sql.engine import TRANSACTION_ENDED
 from medbook.adapters.sql.errors import is_transient
 from medbook.adapters.sql.notifications import SqlNotifications
 from medbook.adapters.sql.orders import (
@@ -108,6 +109,9 @@ class SqlUnitOfWork:
         try:
             if connection.in_transaction():
                 connection.rollback()
+            if exc is None:
+                # Committed or rolled back just now, without error: the pool need not roll back.
+                connection.info[TRANSACTION_ENDED] = True
         finally:
             connection.close()
         if exc is not None and is_transient(exc):

@@ -159,13 +159,19 @@ def ensure_offered(session: Session, quota: int, on_leave: bool) -> None:
 
 
 def ensure_daily_limit(policy: BookingPolicy, active_that_day: int) -> None:
-    """A patient holds at most ``max_active_per_day`` active appointments on one date (the
-    service asks with the day's count locked, so concurrent bookings cannot both pass)."""
+    """A patient holds at most ``max_active_per_day`` active appointments on one date. (A booking
+    gives the limit to the daily counter's conditional write, so that concurrent bookings cannot
+    both pass, and raises ``daily_limit_reached`` when the write refuses.)"""
     if active_that_day >= policy.max_active_per_day:
-        raise DailyLimitReached(
-            f"at most {policy.max_active_per_day} appointments a day",
-            limit=policy.max_active_per_day,
-        )
+        raise daily_limit_reached(policy)
+
+
+def daily_limit_reached(policy: BookingPolicy) -> DailyLimitReached:
+    """The refusal of a booking that would exceed the patient's appointments for that day."""
+    return DailyLimitReached(
+        f"at most {policy.max_active_per_day} appointments a day",
+        limit=policy.max_active_per_day,
+    )
 
 
 def ensure_session_started(
