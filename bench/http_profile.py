@@ -3,6 +3,7 @@ the two hot endpoints, ``GET /v1/doctors/{id}/sessions`` and ``POST /v1/appointm
 
     python bench/http_profile.py --db mariadb
     python bench/http_profile.py --db mariadb --requests 2000
+    python bench/http_profile.py --db mariadb --driver mysqldb     # mysqlclient, not PyMySQL
     python bench/http_profile.py --db sqlite
     python bench/http_profile.py --db mariadb --pyinstrument post   # a call tree of the POSTs
 
@@ -10,8 +11,9 @@ The whole app (``create_app`` on ``bootstrap``'s services, middleware and authen
 included) is called through Falcon's test client in this process, so no socket, gunicorn or
 load generator shares the CPU with it: the CPU time per request is steady on a noisy machine,
 where wall-clock throughput is not (``bench/http.py`` measures that, with wrk). Round trips are
-counted in PyMySQL itself (every command it sends: queries, COMMIT and ROLLBACK, pings), so the
-pool's pre-ping and reset-on-return are in the count.
+counted in the driver itself (every command it sends: queries, COMMIT and ROLLBACK, pings), so
+the pool's pre-ping and reset-on-return are in the count. ``--driver`` picks the MariaDB driver:
+PyMySQL (the default) or mysqlclient (``mysql+mysqldb``, the optional C driver).
 
 Every POST books a new patient into a session with places left; every GET lists one doctor's
 sessions for 7 days. Printed: CPU (user + system) per request, round trips and statements per
@@ -33,9 +35,10 @@ from typing import Any
 
 import falcon.testing
 from databases import throwaway_database
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 
 from medbook.adapters.security import JwtTokens
+from medbook.adapters.sql import engine as engine_module
 from medbook.adapters.sql.accounts import credentials, patients
 from medbook.bootstrap import Settings, bootstrap, migrate
 from medbook.domain import PERIODS, WeeklySchedule
@@ -51,16 +54,24 @@ def _cpu() -> float:
 
 
 class RoundTrips:
-    """Counts what PyMySQL sends (by command) and what SQLAlchemy executes (statements)."""
+    """Counts what the driver sends (by command) and what SQLAlchemy executes (statements)."""
 
     def __init__(self, engine: Any) -> None:
         self.commands: Counter[str] = Counter()
         self.statements = 0
-        event.listen(engine, "before_cursor_execute", self._statement)
-        try:
-            import pymysql.connections
-        except ImportError:  # pragma: no cover - SQLite only
-            return
+        # Reads have a pool of their own on MySQL (an older medbook, measured for comparison,
+        # has none).
+        reader_of = getattr(engine_module, "reader_of", lambda same: same)
+        for each in {engine, reader_of(engine)}:
+            event.listen(each, "before_cursor_execute", self._statement)
+        if engine.dialect.driver == "pymysql":
+            self._count_pymysql()
+        elif engine.dialect.driver == "mysqldb":
+            self._count_mysqldb()
+
+    def _count_pymysql(self) -> None:
+        import pymysql.connections
+
         original = pymysql.connections.Connection._execute_command
         counter = self.commands
 
@@ -71,6 +82,32 @@ class RoundTrips:
             return original(connection, command, sql)
 
         pymysql.connections.Connection._execute_command = counted  # type: ignore[method-assign]
+
+    def _count_mysqldb(self) -> None:
+        """Queries go through ``Connection.query``; ping, COMMIT and ROLLBACK are C calls."""
+        import MySQLdb.connections
+
+        connection_class = MySQLdb.connections.Connection
+        counter = self.commands
+        query = connection_class.query
+
+        def counted(connection: Any, sql: Any) -> Any:
+            text = sql.decode() if isinstance(sql, bytes) else str(sql)
+            counter[text.split(None, 1)[0].upper() if text else "query"] += 1
+            return query(connection, sql)
+
+        def call(name: str, word: str) -> Any:
+            original = getattr(connection_class, name)
+
+            def counted_call(connection: Any, *args: Any) -> Any:
+                counter[word] += 1
+                return original(connection, *args)
+
+            return counted_call
+
+        connection_class.query = counted
+        for name, word in (("ping", "ping"), ("commit", "COMMIT"), ("rollback", "ROLLBACK")):
+            setattr(connection_class, name, call(name, word))
 
     def _statement(self, *args: Any) -> None:
         self.statements += 1
@@ -93,9 +130,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--pyinstrument", choices=["get", "post"])
+    parser.add_argument(
+        "--driver",
+        choices=["pymysql", "mysqldb"],
+        default="pymysql",
+        help="the MariaDB driver: PyMySQL, or mysqlclient (pip install 'medbook[mysqlclient]')",
+    )
     args = parser.parse_args()
 
     url, resource_ = throwaway_database(args.db)
+    if args.db == "mariadb":
+        server = make_url(url)
+        server = server.set(drivername=f"{server.get_backend_name()}+{args.driver}")
+        url = server.render_as_string(hide_password=False)
     data = tempfile.TemporaryDirectory()
     secret = secrets.token_urlsafe(48)
     try:
@@ -151,7 +198,8 @@ def main() -> None:
             )
             assert result.status_code == 200, result.text
 
-        print(f"{args.db}: {args.requests} requests each, after {args.warmup} unmeasured")
+        driver = f" ({engine.dialect.driver})" if args.db == "mariadb" else ""
+        print(f"{args.db}{driver}: {args.requests} requests each, after {args.warmup} unmeasured")
         for name, call in (("get", get), ("post", post)):
             _measure(name, call, args, trips)
         services.close()

@@ -3,11 +3,15 @@ database per test run (emptied between tests).
 
 MariaDB is required: when it cannot be reached the tests that need it fail, they never skip.
 Point ``MEDBOOK_TEST_MARIADB_URL`` at a server (default ``mysql+pymysql://root@127.0.0.1:3306/``).
+Every MariaDB test runs on that URL's driver (PyMySQL); the modules in ``ON_MYSQLDB`` run once
+more on mysqlclient, the optional C driver (backend ``mariadb-mysqldb``, the same database), and
+so does ``test_sql_mysqldb.py``. mysqlclient is in the test extra: without it those tests fail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +26,20 @@ from medbook.adapters.sql.schema import metadata
 
 MARIADB_SERVER = os.environ.get("MEDBOOK_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
+#: The run's MariaDB database through mysqlclient (``mysql+mysqldb``) rather than PyMySQL.
+MYSQLDB = pytest.param("mariadb-mysqldb", marks=pytest.mark.mariadb)
+#: The modules whose ``engine_factory`` tests run on mysqlclient as well: what rests most on the
+#: driver (error codes, the insert id the booking's take answers with, row locks under races,
+#: values round-tripped), not the whole suite twice.
+ON_MYSQLDB = frozenset(
+    {
+        "test_sql_booking",
+        "test_sql_errors",
+        "test_sql_login_races",
+        "test_sql_races",
+        "test_sql_roundtrip",
+    }
+)
 
 #: 08:30 in Shanghai on a Wednesday: the morning session of today has started, the afternoon not.
 NOW = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)
@@ -54,6 +72,23 @@ def mariadb_database() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def mysqldb_database(mariadb_database: str) -> str:
+    """The run's MariaDB database, to be reached through mysqlclient (``mysql+mysqldb``)."""
+    try:
+        importlib.import_module("MySQLdb")
+    except ImportError as error:
+        pytest.fail(
+            f"mysqlclient is required and cannot be imported: {error}\n"
+            "Install the test extra (pip install -e '.[test]'); building it needs Debian's "
+            "libmariadb-dev and pkg-config, which scripts/services-up installs.",
+            pytrace=False,
+        )
+    url = make_url(mariadb_database)
+    url = url.set(drivername=f"{url.get_backend_name()}+mysqldb")
+    return url.render_as_string(hide_password=False)
+
+
 def _empty(engine: Engine) -> None:
     with engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
@@ -69,6 +104,8 @@ def engine_factory(
     made: list[Engine] = []
     if backend == "mariadb":
         url = request.getfixturevalue("mariadb_database")
+    elif backend == "mariadb-mysqldb":
+        url = request.getfixturevalue("mysqldb_database")
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'medbook.sqlite3'}"
         first = make_engine(url)
@@ -81,7 +118,7 @@ def engine_factory(
         return engine
 
     yield factory
-    if backend == "mariadb" and made:
+    if backend != "sqlite" and made:
         _empty(made[0])
     for engine in made:
         engine.dispose()
@@ -106,4 +143,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "engine_factory" in metafunc.fixturenames and "engine_factory" not in {
         m.args[0] for m in metafunc.definition.iter_markers("parametrize")
     }:
-        metafunc.parametrize("engine_factory", BACKENDS, indirect=True)
+        module = metafunc.module.__name__.rpartition(".")[2]
+        backends = [*BACKENDS, MYSQLDB] if module in ON_MYSQLDB else BACKENDS
+        metafunc.parametrize("engine_factory", backends, indirect=True)

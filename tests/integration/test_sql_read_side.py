@@ -12,6 +12,7 @@ from sqlalchemy import Engine, event
 
 from medbook.adapters.memory import ManualClock, MemoryStore
 from medbook.adapters.sql import SqlUnitOfWork
+from medbook.adapters.sql.engine import reader_of
 from medbook.bootstrap import Services, build_services
 from medbook.domain import Period, WeeklySchedule
 from medbook.domain.shared.actors import Actor, Role
@@ -31,11 +32,14 @@ def selects(engine: Engine) -> Iterator[list[str]]:
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", count)
+    engines = {engine, reader_of(engine)}  # reads go to the reader's pool on MySQL
+    for each in engines:
+        event.listen(each, "before_cursor_execute", count)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        for each in engines:
+            event.remove(each, "before_cursor_execute", count)
 
 
 def _world(services: Services, doctors: int) -> tuple[int, list[int]]:

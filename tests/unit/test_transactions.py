@@ -42,6 +42,10 @@ class FakeUnitOfWork:
     def rollback(self) -> None:
         self.log.append("rollback")
 
+    def for_reading(self) -> Self:
+        self.log.append("reading")
+        return self
+
 
 class Factory:
     """A unit-of-work factory; the first ``failing_commits`` units of work fail to commit."""
@@ -164,11 +168,11 @@ def test_the_pause_grows_with_each_attempt_up_to_a_quarter_second(
     assert sleeps == pytest.approx([0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.25, 0.25])
 
 
-def test_read_only_work_is_never_committed() -> None:
+def test_read_only_work_is_never_committed_and_says_it_only_reads() -> None:
     factory = Factory()
 
     assert read_only(factory, conflicting(0)) == "done on attempt 1"  # type: ignore[arg-type]
-    assert factory.log == ["begin", "end"]
+    assert factory.log == ["reading", "begin", "end"]
 
 
 def test_no_attempt_starts_once_the_time_budget_is_spent() -> None:

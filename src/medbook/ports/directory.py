@@ -42,6 +42,13 @@ class DoctorRepository(Protocol):
         ``for_share``: keep it from changing meanwhile (others may share)."""
         ...
 
+    def get_in_zone(
+        self, doctor_id: int, *, for_share: bool = False
+    ) -> tuple[Doctor, str | None] | None:
+        """The doctor and their hospital's IANA time zone (None before they join one), in one
+        read; ``for_share`` as in ``get`` (the hospital's row is kept from changing too)."""
+        ...
+
     def save(self, doctor: Doctor) -> None:
         """Write back a changed doctor (profile, schedule, verification)."""
         ...

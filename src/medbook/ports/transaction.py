@@ -29,3 +29,9 @@ class Transaction(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+    def for_reading(self) -> Self:
+        """Before ``with``: this transaction will only read (``services.transactions.read_only``).
+        A store may then skip what only writers need (locks taken up front, the rollback); the
+        reads must still see every transaction committed before they run."""
+        ...

@@ -40,7 +40,7 @@ from medbook.domain.shared.errors import (
 from medbook.ports.booking import AppointmentView, BookingUnitOfWork
 from medbook.ports.clock import Clock
 from medbook.services.authorization import require_role
-from medbook.services.directory import doctor_of, doctor_tz
+from medbook.services.directory import doctor_in_zone, doctor_of
 from medbook.services.transactions import read_only, transactionally
 
 T = TypeVar("T")
@@ -125,9 +125,9 @@ class BookingService:
                 raise InvalidValue("to", f"at most {MAX_LISTING_DAYS} days after from")
 
         def query(uow: BookingUnitOfWork) -> list[OfferedSession]:
-            doctor = doctor_of(uow, doctor_id)
+            doctor, tz = doctor_in_zone(uow, doctor_id)
             ensure_doctor_bookable(doctor_id, doctor.bookable)  # as private as the profile
-            tz, now = doctor_tz(uow, doctor), self.clock.now()
+            now = self.clock.now()
             first, last = self.policy.open_dates(now, tz)
             lo, hi = max(start or first, first), min(end or last, last)
             if lo > hi:
@@ -195,9 +195,8 @@ class BookingService:
         return booked[0]
 
     def _check_session(self, uow: BookingUnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
-        doctor = doctor_of(uow, session.doctor_id, for_share=True)
+        doctor, tz = doctor_in_zone(uow, session.doctor_id, for_share=True)
         ensure_doctor_bookable(session.doctor_id, doctor.bookable)
-        tz = doctor_tz(uow, doctor)
         ensure_within_window(self.policy, session, self.clock.now(), tz)
         return doctor, tz
 
@@ -254,10 +253,8 @@ class BookingService:
             places = uow.places.lock(found.session)
             appointment = uow.appointments.get(appointment_id)  # current, now that we hold the lock
             assert appointment is not None
-            doctor = doctor_of(uow, appointment.doctor_id)
-            ensure_cancellable_time(
-                self.policy, appointment.session, self.clock.now(), doctor_tz(uow, doctor)
-            )
+            doctor, tz = doctor_in_zone(uow, appointment.doctor_id)
+            ensure_cancellable_time(self.policy, appointment.session, self.clock.now(), tz)
             appointment.cancel(self.clock.now(), CancelledBy.PATIENT)
             uow.appointments.save(appointment)
             _give_back(uow, doctor, places, 1)
@@ -275,9 +272,9 @@ class BookingService:
             uow.places.ensure(session, doctor.schedule.quota(date, period))
 
         def work(uow: BookingUnitOfWork) -> LeaveTaken:
-            doctor = doctor_of(uow, doctor_id, for_share=True)
+            doctor, tz = doctor_in_zone(uow, doctor_id, for_share=True)
             now = self.clock.now()
-            ensure_leave_time(self.policy, session, now, doctor_tz(uow, doctor))
+            ensure_leave_time(self.policy, session, now, tz)
             places = uow.places.lock(session)
             if doctor.schedule.quota(date, period) <= 0 and places.booked == 0:
                 raise NotOffered(
@@ -308,10 +305,8 @@ class BookingService:
             appointment = uow.appointments.get(appointment_id)
             if appointment is None or appointment.doctor_id != doctor_id:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
-            doctor = doctor_of(uow, doctor_id)
-            ensure_session_started(
-                self.policy, appointment.session, self.clock.now(), doctor_tz(uow, doctor)
-            )
+            _, tz = doctor_in_zone(uow, doctor_id)
+            ensure_session_started(self.policy, appointment.session, self.clock.now(), tz)
             if attended:
                 appointment.attend()
             else:

@@ -47,6 +47,21 @@ def doctor_tz(uow: DirectoryReads, doctor: Doctor) -> dt.tzinfo:
     return hospital_of(uow, doctor.hospital_id).tz
 
 
+def doctor_in_zone(
+    uow: DirectoryReads, doctor_id: int, *, for_share: bool = False
+) -> tuple[Doctor, dt.tzinfo]:
+    """The doctor and their hospital's time zone (``doctor_of`` and ``doctor_tz``) in one read."""
+    found = uow.doctors.get_in_zone(doctor_id, for_share=for_share)
+    if found is None:
+        raise DoctorNotFound(f"no doctor {doctor_id}")
+    doctor, zone = found
+    if doctor.hospital_id is None:
+        return doctor, zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)
+    if zone is None:
+        raise HospitalNotFound(f"no hospital {doctor.hospital_id}")
+    return doctor, zoneinfo.ZoneInfo(zone)
+
+
 def doctor_of(
     uow: DirectoryReads, doctor_id: int, *, for_update: bool = False, for_share: bool = False
 ) -> Doctor:

@@ -54,6 +54,7 @@ def transactionally(
 
 
 def read_only(new_uow: Callable[[], U], work: Callable[[U], T]) -> T:
-    """Run ``work`` in a unit of work that is rolled back: for queries."""
-    with new_uow() as uow:
+    """Run ``work`` in a unit of work marked ``for_reading`` and never committed: for queries.
+    ``work`` must not write (on MySQL a read-only unit of work has no transaction to undo it)."""
+    with new_uow().for_reading() as uow:
         return work(uow)

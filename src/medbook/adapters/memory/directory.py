@@ -51,6 +51,15 @@ class MemoryDoctors(MemoryTable):
     ) -> Doctor | None:
         return self._get(doctor_id)  # type: ignore[no-any-return]
 
+    def get_in_zone(
+        self, doctor_id: int, *, for_share: bool = False
+    ) -> tuple[Doctor, str | None] | None:
+        doctor: Doctor | None = self._get(doctor_id)
+        if doctor is None:
+            return None
+        hospital = self._uow.staged["hospitals"].get(doctor.hospital_id)
+        return doctor, hospital.timezone if hospital is not None else None
+
     def save(self, doctor: Doctor) -> None:
         self._save(doctor)
 

@@ -139,6 +139,9 @@ class MemoryUnitOfWork:
         self.staged = {}
         self.store.lock.release()
 
+    def for_reading(self) -> Self:
+        return self  # one transaction at a time: nothing to skip
+
     def commit(self) -> None:
         self.store.tables = self.staged
         self.staged = {name: dict(rows) for name, rows in self.staged.items()}

@@ -183,6 +183,12 @@ def doctor_to_row(doctor: Doctor) -> dict[str, Any]:
 _DOCTOR = select(doctors).where(doctors.c.id == bindparam("doctor"))
 _DOCTOR_FOR_SHARE = _DOCTOR.with_for_update(read=True)
 _DOCTOR_FOR_UPDATE = _DOCTOR.with_for_update()
+_DOCTOR_IN_ZONE = (
+    select(doctors, hospitals.c.timezone.label("hospital_zone"))
+    .select_from(doctors.outerjoin(hospitals, hospitals.c.id == doctors.c.hospital_id))
+    .where(doctors.c.id == bindparam("doctor"))
+)
+_DOCTOR_IN_ZONE_FOR_SHARE = _DOCTOR_IN_ZONE.with_for_update(read=True)
 
 
 class SqlDoctors(Repository):
@@ -196,6 +202,13 @@ class SqlDoctors(Repository):
         query = _DOCTOR_FOR_UPDATE if for_update else _DOCTOR_FOR_SHARE if for_share else _DOCTOR
         row = self.connection.execute(query, {"doctor": doctor_id}).first()
         return doctor_from_row(row) if row else None
+
+    def get_in_zone(
+        self, doctor_id: int, *, for_share: bool = False
+    ) -> tuple[Doctor, str | None] | None:
+        query = _DOCTOR_IN_ZONE_FOR_SHARE if for_share else _DOCTOR_IN_ZONE
+        row = self.connection.execute(query, {"doctor": doctor_id}).first()
+        return (doctor_from_row(row), row.hospital_zone) if row else None
 
     def save(self, doctor: Doctor) -> None:
         self.connection.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc, make_url
@@ -45,7 +46,8 @@ _IDLE_SINCE = "medbook.idle_since"
 
 
 def make_engine(url: str | URL, **options: Any) -> Engine:
-    """An engine for ``url``: ``sqlite:///path`` or ``mysql+pymysql://user:pw@host/db``.
+    """An engine for ``url``: ``sqlite:///path``, ``mysql+pymysql://user:pw@host/db``, or
+    ``mysql+mysqldb://…`` (mysqlclient, the optional C driver: the same settings, less CPU).
 
     SQLite: WAL, a busy timeout, foreign keys on, and every transaction begins with
     ``BEGIN IMMEDIATE`` so writers take the write lock up front and queue instead of failing at
@@ -73,8 +75,33 @@ def make_engine(url: str | URL, **options: Any) -> Engine:
             _ping_when_idle(engine)
         if reset_ended:
             event.listen(engine, "reset", _reset_unless_ended)
+        if options.get("isolation_level") != "AUTOCOMMIT":
+            reader = make_engine(
+                url,
+                **{**options, "isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True},
+            )
+            _READERS[engine] = reader
+            event.listen(engine, "engine_disposed", lambda _: reader.dispose())
         return engine
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or mysql")
+
+
+#: The engine each MySQL engine's read-only units of work use (``reader_of``).
+_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def reader_of(engine: Engine) -> Engine:
+    """Where a read-only unit of work runs. MySQL: a pool of its own, of autocommit connections
+    with the same settings. Under READ COMMITTED each statement reads its own snapshot anyway, so
+    a read needs no transaction, and then no ROLLBACK to end one: a round trip in four of a
+    listing. (Leaving a read transaction open instead would hold its tables' metadata locks while
+    the connection idles in the pool, and stall every migration.) SQLite: the engine itself;
+    its read-only transactions begin DEFERRED, so WAL readers never wait for the write lock."""
+    return _READERS.get(engine, engine)
+
+
+#: The execution option a read-only unit of work sets on its connection (SQLite: BEGIN DEFERRED).
+READING = "medbook_reading"
 
 
 def make_migration_engine(url: str | URL) -> Engine:
@@ -124,7 +151,12 @@ def _reset_unless_ended(dbapi_connection: Any, record: Any, state: PoolResetStat
 
 
 def _mysql_connect_args(url: URL, given: dict[str, Any]) -> dict[str, Any]:
-    """``given``, completed with our bounded waits wherever neither it nor the URL sets one."""
+    """``given``, completed with our bounded waits wherever neither it nor the URL sets one.
+
+    Both drivers take the same names (PyMySQL copied mysqlclient's). A wait given as ``None``
+    means none: PyMySQL takes ``None`` for it, mysqlclient does not (its ``read_timeout=None`` is
+    a TypeError) and waits without limit when the option is not set at all, so there it is left
+    out."""
     ours: dict[str, Any] = {
         "connect_timeout": MYSQL_CONNECT_TIMEOUT_S,
         "read_timeout": MYSQL_READ_TIMEOUT_S,
@@ -132,7 +164,10 @@ def _mysql_connect_args(url: URL, given: dict[str, Any]) -> dict[str, Any]:
         "init_command": f"SET SESSION innodb_lock_wait_timeout = {MYSQL_LOCK_WAIT_TIMEOUT_S}",
     }
     # SQLAlchemy lets connect_args override the URL's query: leave out what the URL sets.
-    return {**{k: v for k, v in ours.items() if k not in url.query}, **given}
+    args = {**{k: v for k, v in ours.items() if k not in url.query}, **given}
+    if url.get_driver_name() == "mysqldb":
+        args = {k: v for k, v in args.items() if v is not None}
+    return args
 
 
 def _sqlite_engine(url: URL, **options: Any) -> Engine:
@@ -157,6 +192,7 @@ def _sqlite_engine(url: URL, **options: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READING, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine

@@ -18,7 +18,7 @@ from medbook.adapters.sql.booking_views import SqlAppointmentViews
 from medbook.adapters.sql.chat import SqlConversations, SqlConversationViews, SqlMessages
 from medbook.adapters.sql.contracts import SqlContracts
 from medbook.adapters.sql.directory import SqlDepartments, SqlDoctors, SqlHospitals
-from medbook.adapters.sql.engine import TRANSACTION_ENDED
+from medbook.adapters.sql.engine import READING, TRANSACTION_ENDED, reader_of
 from medbook.adapters.sql.errors import is_transient
 from medbook.adapters.sql.notifications import SqlNotifications
 from medbook.adapters.sql.orders import (
@@ -51,9 +51,19 @@ class SqlUnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.connection: Connection | None = None
+        self._reading = False
+
+    def for_reading(self) -> Self:
+        """Read only (``reader_of``): on MySQL each statement on its own, with no transaction
+        and no ROLLBACK; on SQLite a DEFERRED transaction, which never waits for writers."""
+        self._reading = True
+        return self
 
     def __enter__(self) -> Self:
-        connection = self.engine.connect()
+        if self._reading:
+            connection = reader_of(self.engine).connect().execution_options(**{READING: True})
+        else:
+            connection = self.engine.connect()
         try:
             connection.begin()
         except DBAPIError as error:

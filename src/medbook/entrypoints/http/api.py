@@ -7,6 +7,7 @@ the OpenAPI document are both made from this table, so they cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -314,9 +315,15 @@ def _base(kind: Any) -> Any:
     return kind
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """``cls``'s type hints, worked out once (``get_type_hints`` evaluates every annotation)."""
+    return typing.get_type_hints(cls)
+
+
 def parse_query(req: falcon.Request, cls: type) -> Any:
     """The query string as an instance of ``cls`` (an attrs class of scalars)."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     values: dict[str, Any] = {}
     errors = []
     for field in attrs.fields(cls):
