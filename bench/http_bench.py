@@ -259,6 +259,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["mariadb", "sqlite"], default="mariadb")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker, for both servers (more than 1: gthread workers)",
+    )
     parser.add_argument("--duration", type=int, default=20, help="seconds per workload")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
@@ -327,12 +333,15 @@ def main() -> None:
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         medbook_port, trivial_port = _free_port(), _free_port()
+        # Only when asked: an older medbook (--src) has no --threads.
+        threads = ("--threads", str(args.server_threads)) if args.server_threads > 1 else ()
         with log.open("wb") as sink:
             servers.append(
                 subprocess.Popen(
                     [
                         *(sys.executable, "-m", "medbook.entrypoints.cli", "serve"),
                         *("--bind", f"127.0.0.1:{medbook_port}", "--workers", str(args.workers)),
+                        *threads,
                     ],
                     env=env,
                     cwd=folder,
@@ -346,6 +355,7 @@ def main() -> None:
                     [
                         *(sys.executable, str(BENCH / "trivial_app.py")),
                         *("--bind", f"127.0.0.1:{trivial_port}", "--workers", str(args.workers)),
+                        *threads,
                     ],
                     env=env,
                     cwd=folder,
@@ -415,7 +425,8 @@ def main() -> None:
     title = args.label or (f"--src {args.src}" if args.src else "working tree")
     command = " ".join([Path(sys.executable).name, *sys.argv])
     report = [
-        f"### {title}: {args.db}, {args.workers} workers, wrk {args.threads} threads x "
+        f"### {title}: {args.db}, {args.workers} workers x {args.server_threads} threads, "
+        f"wrk {args.threads} threads x "
         f"{args.connections} connections, {args.duration} s",
         "",
         f"`{command}` — medbook from `{medbook.__file__}`, "

@@ -43,11 +43,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="a trivial Falcon endpoint under gunicorn")
     parser.add_argument("--bind", default="127.0.0.1:8100")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="more than 1: gthread workers")
     args = parser.parse_args()
     _Gunicorn(
         {
             "bind": args.bind,
             "workers": args.workers,
+            "threads": args.threads,
+            "worker_class": "gthread" if args.threads > 1 else "sync",
             "accesslog": None,
             "graceful_timeout": 10,
             "timeout": 30,

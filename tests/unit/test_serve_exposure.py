@@ -51,6 +51,35 @@ def test_gunicorn_believes_forwarded_schemes_only_from_the_trusted_proxies(
     assert captured["forwarded_allow_ips"] == "10.0.0.2/32,fd00::/8"
 
 
+def test_more_than_one_thread_runs_gthread_workers_and_one_runs_sync_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from medbook.entrypoints import cli
+    from medbook.entrypoints.http import server
+
+    captured: dict[str, object] = {}
+
+    class Capture:
+        def __init__(self, options: dict[str, object]) -> None:
+            captured.update(options)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(server, "_Gunicorn", Capture)
+    server.run(bind="127.0.0.1:0", workers=2)
+    assert (captured["worker_class"], captured["threads"]) == ("sync", 1)
+    server.run(bind="127.0.0.1:0", workers=2, threads=8)
+    assert (captured["worker_class"], captured["threads"]) == ("gthread", 8)
+
+    parser = cli._parser()
+    assert parser.parse_args(["serve"]).threads == 1
+    assert parser.parse_args(["serve", "--threads", "4"]).threads == 4
+    for wrong in ("0", "-1", "x", "257"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["serve", "--threads", wrong])
+
+
 @pytest.mark.parametrize(
     ("message", "secret"),
     [

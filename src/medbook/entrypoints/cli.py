@@ -30,6 +30,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be 1 to 256, not {value}")
+    return value
+
+
 def default_workers() -> int:
     return 2 * (os.cpu_count() or 1) + 1
 
@@ -46,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--bind", default="127.0.0.1:8000", help="host:port (default %(default)s)")
     serve.add_argument(
         "--workers", type=int, default=default_workers(), help="default 2 x cores + 1"
+    )
+    serve.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        help="threads per worker: 1 (default) runs gunicorn's sync workers, more its gthread "
+        "workers, which keep client connections open between requests",
     )
     serve.add_argument(
         "--demo", action="store_true", help="load demo data and use a throwaway token secret"
@@ -225,7 +242,7 @@ def _serve(args: argparse.Namespace) -> int:
     from medbook.entrypoints.http.server import run
 
     try:
-        run(bind=args.bind, workers=args.workers, trusted_proxies=proxies)
+        run(bind=args.bind, workers=args.workers, threads=args.threads, trusted_proxies=proxies)
     finally:
         if chat is not None:
             chat.terminate()

@@ -73,10 +73,14 @@ def _child_exit(server: Any, worker: Any) -> None:
     worker_exited(worker.pid)
 
 
-def run(*, bind: str, workers: int, trusted_proxies: tuple[IPNetwork, ...] = ()) -> None:
-    """Serve the app from the environment's settings. ``trusted_proxies``: the only peers whose
-    ``X-Forwarded-Proto`` gunicorn believes for the request's scheme (its own default trusts every
-    local process), the same as the app believes for client addresses."""
+def run(
+    *, bind: str, workers: int, threads: int = 1, trusted_proxies: tuple[IPNetwork, ...] = ()
+) -> None:
+    """Serve the app from the environment's settings. ``threads``: 1 for gunicorn's sync workers,
+    more for its gthread workers (that many requests at once per worker, on one app and one
+    connection pool; idle keep-alive connections cost no thread). ``trusted_proxies``: the only
+    peers whose ``X-Forwarded-Proto`` gunicorn believes for the request's scheme (its own default
+    trusts every local process), the same as the app believes for client addresses."""
     log_config = json_log_config()
     # One line per request comes from the app (medbook.access: route template, status, user,
     # duration, request id); gunicorn's own access line would repeat it with the raw path.
@@ -85,6 +89,8 @@ def run(*, bind: str, workers: int, trusted_proxies: tuple[IPNetwork, ...] = ())
         {
             "bind": bind,
             "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread" if threads > 1 else "sync",
             "accesslog": None,
             "logger_class": RedactingLogger,
             "logconfig_dict": log_config,
