@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from typing import Any
@@ -103,6 +104,20 @@ def reader_of(engine: Engine) -> Engine:
 #: The execution option a read-only unit of work sets on its connection (SQLite: BEGIN DEFERRED).
 READING = "medbook_reading"
 
+#: One lock per SQLite engine, held by a writing unit of work from before its BEGIN IMMEDIATE to
+#: after its COMMIT or ROLLBACK (``writers_queue``).
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def writers_queue(engine: Engine) -> threading.Lock | None:
+    """SQLite: the lock that the writing transactions of this process queue on. SQLite lets one
+    writer in at a time; the others wait in its busy handler, which sleeps in growing steps (up to
+    100 ms) and lets a newcomer overtake a writer that has waited long: 0.2-0.6 s at p99 under
+    8 threads (docs/performance.md). Waiting on this lock instead, a writer is woken the moment
+    the one before commits. Other processes on the same file still meet in the busy handler.
+    None for MySQL, whose writers queue on row locks."""
+    return _WRITERS.get(engine)
+
 
 def make_migration_engine(url: str | URL) -> Engine:
     """An engine for ``medbook migrate``: as ``make_engine``, but a MySQL statement may take as
@@ -178,6 +193,7 @@ def _sqlite_engine(url: URL, **options: Any) -> Engine:
         # One shared connection, so that every unit of work sees the same in-memory database.
         options.setdefault("poolclass", StaticPool)
     engine = create_engine(url, connect_args=connect_args, **options)
+    _WRITERS[engine] = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:

@@ -6,6 +6,7 @@ that one transaction can span contexts: a leave cancels appointments and writes 
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -18,7 +19,13 @@ from medbook.adapters.sql.booking_views import SqlAppointmentViews
 from medbook.adapters.sql.chat import SqlConversations, SqlConversationViews, SqlMessages
 from medbook.adapters.sql.contracts import SqlContracts
 from medbook.adapters.sql.directory import SqlDepartments, SqlDoctors, SqlHospitals
-from medbook.adapters.sql.engine import READING, TRANSACTION_ENDED, reader_of
+from medbook.adapters.sql.engine import (
+    READING,
+    SQLITE_BUSY_TIMEOUT_MS,
+    TRANSACTION_ENDED,
+    reader_of,
+    writers_queue,
+)
 from medbook.adapters.sql.errors import is_transient
 from medbook.adapters.sql.notifications import SqlNotifications
 from medbook.adapters.sql.orders import (
@@ -52,6 +59,7 @@ class SqlUnitOfWork:
         self.engine = engine
         self.connection: Connection | None = None
         self._reading = False
+        self._queued: threading.Lock | None = None
 
     def for_reading(self) -> Self:
         """Read only (``reader_of``): on MySQL each statement on its own, with no transaction
@@ -60,16 +68,25 @@ class SqlUnitOfWork:
         return self
 
     def __enter__(self) -> Self:
-        if self._reading:
-            connection = reader_of(self.engine).connect().execution_options(**{READING: True})
-        else:
-            connection = self.engine.connect()
+        queue = None if self._reading else writers_queue(self.engine)
+        if queue is not None:
+            if not queue.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+                raise TransientConflict("waited too long for the other writers of this process")
+            self._queued = queue
         try:
-            connection.begin()
-        except DBAPIError as error:
-            connection.close()
-            if is_transient(error):
-                raise TransientConflict(str(error.orig)) from error
+            if self._reading:
+                connection = reader_of(self.engine).connect().execution_options(**{READING: True})
+            else:
+                connection = self.engine.connect()
+            try:
+                connection.begin()
+            except DBAPIError as error:
+                connection.close()
+                if is_transient(error):
+                    raise TransientConflict(str(error.orig)) from error
+                raise
+        except BaseException:
+            self._leave_queue()
             raise
         self.connection = connection
         # directory
@@ -123,9 +140,17 @@ class SqlUnitOfWork:
                 # Committed or rolled back just now, without error: the pool need not roll back.
                 connection.info[TRANSACTION_ENDED] = True
         finally:
-            connection.close()
+            try:
+                connection.close()
+            finally:
+                self._leave_queue()
         if exc is not None and is_transient(exc):
             raise TransientConflict(str(getattr(exc, "orig", exc))) from exc
+
+    def _leave_queue(self) -> None:
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            queued.release()
 
     def commit(self) -> None:
         assert self.connection is not None, "commit() outside a with block"
