@@ -45,3 +45,10 @@ class PlacesRepository(Protocol):
     def between(
         self, doctor_id: int, start: dt.date, end: dt.date
     ) -> dict[tuple[dt.date, Period], OfferedSession]: ...
+
+    def calendar(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> tuple[dict[tuple[dt.date, Period], OfferedSession], set[tuple[dt.date, Period]]]:
+        """``between``, and the sessions the doctor took leave of in those dates, in one read:
+        what a listing of the doctor's offered sessions needs from the store."""
+        ...

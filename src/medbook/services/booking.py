@@ -132,13 +132,14 @@ class BookingService:
             lo, hi = max(start or first, first), min(end or last, last)
             if lo > hi:
                 return []
+            ledger, leaves = uow.places.calendar(doctor_id, lo, hi)
             return offered_between(
                 doctor_id,
                 doctor.schedule,
                 lo,
                 hi,
-                leaves=uow.leaves.between(doctor_id, lo, hi),
-                ledger=uow.places.between(doctor_id, lo, hi),
+                leaves=leaves,
+                ledger=ledger,
                 is_open=self.policy.bookable_times(now, tz),
             )
 

@@ -71,6 +71,12 @@ class MemoryPlaces(MemoryTable):
         _, booked, issued = self.rows[session]
         self.rows[session] = (max(quota, booked), booked, issued)
 
+    def calendar(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> tuple[dict[tuple[dt.date, Period], OfferedSession], set[tuple[dt.date, Period]]]:
+        leaves = MemoryLeaves(self._uow, "leaves").between(doctor_id, start, end)
+        return self.between(doctor_id, start, end), leaves
+
     def between(
         self, doctor_id: int, start: dt.date, end: dt.date
     ) -> dict[tuple[dt.date, Period], OfferedSession]:

@@ -27,7 +27,9 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -148,6 +150,23 @@ _LEAVES_BETWEEN = select(doctor_leaves.c.date, doctor_leaves.c.period).where(
 _PLACES_BETWEEN = select(
     session_places.c.date, session_places.c.period, session_places.c.quota, session_places.c.booked
 ).where(_in_span(session_places))
+# One read for a listing: the places rows (leave 0) and the leaves (leave 1) of the span.
+_CALENDAR = union_all(
+    select(
+        session_places.c.date,
+        session_places.c.period,
+        session_places.c.quota,
+        session_places.c.booked,
+        literal(0).label("leave"),
+    ).where(_in_span(session_places)),
+    select(
+        doctor_leaves.c.date,
+        doctor_leaves.c.period,
+        literal(0).label("quota"),
+        literal(0).label("booked"),
+        literal(1).label("leave"),
+    ).where(_in_span(doctor_leaves)),
+)
 _ON_LEAVE = select(exists().where(_at_session(doctor_leaves)))
 _LOCK_PLACES = (
     select(session_places.c.quota, session_places.c.booked)
@@ -247,6 +266,19 @@ class SqlPlaces(Repository):
             .where(_session_is(session_places, session))
             .values(quota=case((c.booked > quota, c.booked), else_=quota))
         )
+
+    def calendar(
+        self, doctor_id: int, start: dt.date, end: dt.date
+    ) -> tuple[dict[tuple[dt.date, Period], OfferedSession], set[tuple[dt.date, Period]]]:
+        ledger, leaves = {}, set()
+        for row in self.connection.execute(_CALENDAR, _span(doctor_id, start, end)):
+            # The union's period column loses the enum type on the way back: convert it here.
+            key = (row.date, Period(row.period))
+            if row.leave:
+                leaves.add(key)
+            else:
+                ledger[key] = OfferedSession(Session(doctor_id, *key), row.quota, row.booked)
+        return ledger, leaves
 
     def between(
         self, doctor_id: int, start: dt.date, end: dt.date
