@@ -22,11 +22,12 @@ inserted in bulk with SQLAlchemy Core, not through the service.
 
 Measured: ``--queries`` searches (default 500), half at points in cities (a city drawn by size,
 spread 0.3 degrees), half uniformly over lat 18-53, lng 73-135, after 20 unmeasured ones. Then,
-untimed, for the same points: the candidates the box query returns against those covering the
-point, the statements one search runs, and ``reaches_in`` alone (the light box query). Then the
-plans of the box query for a point in the largest city and a sparse one. ``--profile N`` adds
-cProfile over N city searches; ``--analyze`` runs ANALYZE after loading (a deployment's SQLite
-file never has statistics unless someone runs it; InnoDB keeps its own).
+untimed, for the same points: the rows of the box's latitudes at any longitude and within the
+longitude strips it spans (what the index reads), the candidates the box query returns against
+those covering the point, the statements one search runs, and ``reaches_in`` alone (the light
+box query). Then the plans of the box query for a point in the largest city and a sparse one.
+``--profile N`` adds cProfile over N city searches; ``--analyze`` runs ANALYZE after loading (a
+deployment's SQLite file never has statistics unless someone runs it; InnoDB keeps its own).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from sqlalchemy import Engine, event, func, insert, select
 from medbook.adapters.memory import ManualClock
 from medbook.adapters.sql import SqlUnitOfWork, make_engine
 from medbook.adapters.sql.directory import hospitals
+from medbook.adapters.sql.engine import reader_of
 from medbook.adapters.sql.migrate import upgrade
 from medbook.adapters.sql.orders import care_services, service_dates
 from medbook.bootstrap import build_services
@@ -56,7 +58,9 @@ from medbook.domain.orders.catalogue import (
     MAX_RADIUS_KM,
     Box,
     ServiceCategory,
+    box_strips,
     flat_metric,
+    longitude_strip,
     reaching,
     search_box,
 )
@@ -170,6 +174,7 @@ def _load(engine: Engine, args: argparse.Namespace, rng: random.Random) -> tuple
                     "capacity": capacity,
                     "lat": lat,
                     "lng": lng,
+                    "lng_strip": longitude_strip(lng),
                     "radius_km": round(rng.uniform(3, 50), 1),
                     "description": "",
                     "tips": "",
@@ -212,7 +217,9 @@ class Statements:
     def __init__(self, engine: Engine) -> None:
         self.seen: list[tuple[str, Any]] = []
         self.recording = False
-        event.listen(engine, "before_cursor_execute", self._record)
+        # A search is a read: on MySQL it runs on the reads' own pool (``reader_of``).
+        for each in {engine, reader_of(engine)}:
+            event.listen(each, "before_cursor_execute", self._record)
 
     def _record(self, conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
         if self.recording:
@@ -253,6 +260,17 @@ def _in_band(engine: Engine, box: Box) -> int:
     c = care_services.c
     with engine.connect() as connection:
         query = select(func.count()).where(c.lat.between(box.south, box.north))
+        return int(connection.execute(query).scalar_one())
+
+
+def _in_strips(engine: Engine, box: Box) -> int:
+    """The index entries the box query's seeks read: the services in the box's latitudes within
+    the longitude strips it spans."""
+    c = care_services.c
+    with engine.connect() as connection:
+        query = select(func.count()).where(
+            c.lng_strip.in_(box_strips(box)), c.lat.between(box.south, box.north)
+        )
         return int(connection.execute(query).scalar_one())
 
 
@@ -338,6 +356,7 @@ def main() -> None:
         earliest = (NOW - dt.timedelta(days=1)).date()
         candidates: list[int] = []
         band: list[int] = []
+        strips: list[int] = []
         covered: list[int] = []
         per_search: list[int] = []
         box_times: list[float] = []
@@ -352,10 +371,12 @@ def main() -> None:
                 box_times.append(time.perf_counter() - started)
             candidates.append(len(found))
             band.append(_in_band(engine, search_box(point, MAX_RADIUS_KM)))
+            strips.append(_in_strips(engine, search_box(point, MAX_RADIUS_KM)))
             covered.append(len(reaching(found, point)))
         print("per query:")
         print(_counts("results (offers)", results))
         print(_counts("rows in the latitude band", band))
+        print(_counts("rows in the box's strips", strips))
         print(_counts("box candidates", candidates))
         print(_counts("covering the point", covered))
         print(_counts("statements per search", per_search))

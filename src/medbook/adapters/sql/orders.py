@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Row,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -33,7 +34,15 @@ from sqlalchemy import (
 from medbook.adapters.sql.base import Repository, insert_or_count
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
-from medbook.domain.orders.catalogue import Box, CareService, FlatMetric, Reach, ServiceCategory
+from medbook.domain.orders.catalogue import (
+    Box,
+    CareService,
+    FlatMetric,
+    Reach,
+    ServiceCategory,
+    box_strips,
+    longitude_strip,
+)
 from medbook.domain.orders.model import OrderStatus, Place, ServiceOrder
 from medbook.domain.shared.geo import GeoPoint
 from medbook.domain.shared.money import Money
@@ -49,15 +58,20 @@ care_services = Table(
     Column("price_cents", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("capacity", Integer, nullable=False),
-    # The provider's point, copied from its hospital: the search box runs on this index.
+    # The provider's point, copied from its hospital, and its longitude strip
+    # (``longitude_strip(lng)``, kept by ``add``): the search box seeks each strip it spans on
+    # the (lng_strip, lat, lng) index, reading only the box's latitudes in each. The index also
+    # holds the radius and the hospital: the flat-distance test runs on index entries and
+    # ``reaches_in`` reads no table row at all.
     Column("lat", Double, nullable=False),
     Column("lng", Double, nullable=False),
+    Column("lng_strip", SmallInteger, nullable=False),
     Column("radius_km", Double, nullable=False),
     Column("description", Text, nullable=False),
     Column("tips", Text, nullable=False),
     Column("precautions", Text, nullable=False),
     Column("image_url", String(2000), nullable=True),
-    Index(None, "lat", "lng"),
+    Index(None, "lng_strip", "lat", "lng", "radius_km", "hospital_id"),
     Index(None, "hospital_id", "id"),
 )
 
@@ -169,6 +183,7 @@ class SqlCareServices(Repository):
                 "capacity": service.capacity,
                 "lat": service.location.lat,
                 "lng": service.location.lng,
+                "lng_strip": longitude_strip(service.location.lng),
                 "radius_km": service.radius_km,
                 "description": service.description,
                 "tips": service.tips,
@@ -206,6 +221,7 @@ class SqlCareServices(Repository):
         )
         d = service_dates.c
         query = select(c.id, c.hospital_id, c.lat, c.lng, c.radius_km).where(
+            c.lng_strip.in_(box_strips(box)),  # the index: a seek per strip, then the latitudes
             c.lat.between(box.south, box.north),
             longitudes,
             exists().where(d.service_id == c.id, d.date >= offered_from),

@@ -220,3 +220,26 @@ def flat_metric(box: Box) -> FlatMetric | None:
     poleward = max(abs(box.south), abs(box.north))
     along = KM_PER_DEGREE * math.cos(math.radians(poleward))
     return FlatMetric(KM_PER_DEGREE**2, along**2)
+
+
+#: A database indexes providers by longitude strip (then latitude): a box's query seeks each
+#: strip it spans instead of reading every longitude at the box's latitudes. A power of two, so
+#: that ``lng * STRIPS_PER_DEGREE`` is exact in floating point and every engine floors it alike.
+#: Changing it means filling the stored strips again (a migration).
+STRIPS_PER_DEGREE = 2
+
+
+def longitude_strip(lng: float) -> int:
+    """The strip of a longitude: ``floor(lng * STRIPS_PER_DEGREE)`` (-360 to 360)."""
+    return math.floor(lng * STRIPS_PER_DEGREE)
+
+
+def box_strips(box: Box) -> list[int]:
+    """The strips that hold every longitude ``box`` keeps (in order, each once): from the west
+    edge's to the east edge's, or, across the antimeridian, from the west edge's to 180's and
+    from -180's to the east edge's."""
+    west, east = longitude_strip(box.west), longitude_strip(box.east)
+    if box.west <= box.east:
+        return list(range(west, east + 1))
+    low, high = longitude_strip(-180.0), longitude_strip(180.0)
+    return sorted({*range(west, high + 1), *range(low, east + 1)})
