@@ -19,6 +19,9 @@ from medbook.ports.directory import DirectoryReads
 from medbook.ports.notifications import NotificationRepository
 from medbook.ports.transaction import Transaction
 
+#: A message's sender and client id: what makes a resend the message stored before.
+SenderKey = tuple[Role, int, str]
+
 
 class ConversationRepository(Protocol):
     def add(self, conversation: Conversation) -> Conversation:
@@ -28,17 +31,21 @@ class ConversationRepository(Protocol):
 
     def get(self, conversation_id: int) -> Conversation | None: ...
 
+    def get_all(self, conversation_ids: Sequence[int]) -> dict[int, Conversation]:
+        """Those of the conversations that exist, by id (one query)."""
+        ...
+
     def find(self, patient_id: int, doctor_id: int) -> Conversation | None: ...
 
     def of_patient(self, patient_id: int) -> Sequence[Conversation]: ...
 
     def of_doctor(self, doctor_id: int) -> Sequence[Conversation]: ...
 
-    def lock_parties(self, conversation: Conversation) -> None:
-        """Hold both parties until the transaction ends, so that every message a party sends or
-        receives is stored one after the other: a party's messages then get their ids in commit
-        order, and ``sync``'s "every id above the last one I saw" misses none that commits late.
-        Always the patient first, then the doctor (one lock order, no deadlock)."""
+    def lock_parties(self, conversation: Conversation, *more: Conversation) -> None:
+        """Hold both parties (of every conversation given) until the transaction ends, so that
+        every message a party sends or receives is stored one after the other: a party's messages
+        then get their ids in commit order, and ``sync``'s "every id above the last one I saw"
+        misses none that commits late. All of them at once, in one order (no deadlock)."""
         ...
 
     def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> bool:
@@ -55,6 +62,16 @@ class MessageRepository(Protocol):
 
     def find(self, sender_role: Role, sender_id: int, client_id: str) -> Message | None:
         """The message that sender sent with that client id, if any."""
+        ...
+
+    def find_all(self, keys: Sequence[SenderKey]) -> dict[SenderKey, Message]:
+        """Those of the messages (by sender role, sender id and client id) that are stored."""
+        ...
+
+    def add_all(self, messages: Sequence[Message]) -> list[Message]:
+        """Store new messages (group commit) in the order given, each with its id: ideally in
+        one statement. None of their client ids may be stored yet (the caller holds the
+        senders' party locks and looked, ``find_all``); one that is fails the statement."""
         ...
 
     def page(

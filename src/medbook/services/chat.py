@@ -22,8 +22,8 @@ from medbook.domain.chat.rules import (
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.entity import MAX_ID
-from medbook.domain.shared.errors import InvalidValue
-from medbook.ports.chat import ChatUnitOfWork, ConversationView
+from medbook.domain.shared.errors import DomainError, InvalidValue
+from medbook.ports.chat import ChatUnitOfWork, ConversationView, SenderKey
 from medbook.ports.clock import Clock
 from medbook.services.authorization import require_role
 from medbook.services.contracts import ContractCheck
@@ -72,6 +72,17 @@ class Sent:
     read: bool
     recipient: Party
     new: bool
+
+
+@frozen
+class Outgoing:
+    """One message to store: what ``send_as`` takes."""
+
+    actor: Actor
+    conversation_id: int
+    client_id: str
+    kind: MessageKind
+    content: str
 
 
 @frozen
@@ -179,6 +190,97 @@ class ChatService:
 
         return transactionally(self.new_uow, work)
 
+    def send_all(self, outgoing: Sequence[Outgoing]) -> list[Sent | Exception]:
+        """Group commit: store several messages in one transaction, each as ``send_as`` would,
+        and answer each with its ``Sent`` or the error ``send_as`` would have raised for it.
+
+        Every rule is checked per message, before anything of that message is written: one
+        message refused (not a party, bad content, a client id reused) leaves the others in the
+        batch alone. The parties of every conversation in the batch are locked at once (one
+        statement, one lock order), so each party's messages still get their ids in commit
+        order; within the batch, messages are stored in the order given. Should the batch's
+        transaction fail for another reason, each message is stored on its own (``send_as``)
+        instead, so that one message's failure is only its own. Nothing here is acknowledged:
+        the caller does that once this returns, i.e. after the commit."""
+        results: list[Sent | Exception | None] = [None] * len(outgoing)
+        contents: list[str] = []
+        for n, one in enumerate(outgoing):
+            try:
+                contents.append(self._attachment(one.actor, one.kind, one.content))
+            except DomainError as error:
+                results[n] = error
+                contents.append(one.content)
+
+        def work(uow: ChatUnitOfWork) -> list[Sent | Exception | None]:
+            answers = list(results)  # afresh on every attempt
+            by_id = uow.conversations.get_all([o.conversation_id for o in outgoing])
+            now = self.clock.now()
+            composed: list[tuple[int, Conversation, Message]] = []
+            for n, one in enumerate(outgoing):
+                if answers[n] is not None:
+                    continue
+                try:
+                    actor = one.actor
+                    conversation = ensure_party(
+                        by_id.get(one.conversation_id), actor, one.conversation_id
+                    )
+                    message = compose(
+                        conversation, actor, one.client_id, one.kind, contents[n], now
+                    )
+                except DomainError as error:
+                    answers[n] = error
+                    continue
+                composed.append((n, conversation, message))
+            if not composed:
+                return answers
+            locked = {id(c): c for _, c, _ in composed}
+            uow.conversations.lock_parties(*locked.values())
+            # Under the parties' locks no other message of these senders is being stored, so
+            # looking for the client ids first is safe; the unique key backs it all the same.
+            keys = [_key(message) for _, _, message in composed]
+            stored = uow.messages.find_all(keys)
+            new: dict[SenderKey, Message] = {}  # first sent in this batch, in the order given
+            for _, _, message in composed:
+                key = _key(message)
+                if key not in stored and key not in new:
+                    new[key] = message
+            for message in uow.messages.add_all(list(new.values())):
+                stored[_key(message)] = message
+            firsts: set[SenderKey] = set()
+            for n, conversation, message in composed:
+                key = _key(message)
+                found = stored[key]
+                is_new = key in new and key not in firsts
+                firsts.add(key)
+                if not is_new:
+                    try:
+                        ensure_same_message(found, message)
+                    except DomainError as error:
+                        answers[n] = error
+                        continue
+                recipient = conversation.other_party(message.sender_role)
+                answers[n] = Sent(found, conversation.is_read(found), recipient, new=is_new)
+            return answers
+
+        try:
+            answered = transactionally(self.new_uow, work)
+        except Exception:  # noqa: BLE001 - each message then fails (or not) on its own
+            return [self._send_alone(one) for one in outgoing]
+        return [a if a is not None else AssertionError("unanswered") for a in answered]
+
+    def _send_alone(self, one: Outgoing) -> Sent | Exception:
+        try:
+            return self.send_as(
+                one.actor, one.conversation_id, one.client_id, one.kind, one.content
+            )
+        except Exception as error:  # noqa: BLE001 - the sender's frame gets it, as from send_as
+            return error
+
+    def _attachment(self, actor: Actor, kind: MessageKind, content: str) -> str:
+        if kind is not MessageKind.TEXT and self.attachments is not None:
+            return self.attachments(actor, ensure_content(kind, content))
+        return content
+
     def notify_absent(self, message: Message) -> Notification | None:
         """The recipient of ``message`` is not connected: leave them an inbox notification,
         unless one about this conversation is still unread (one notice, however many messages).
@@ -277,6 +379,10 @@ class ChatService:
             return f"Dr. {doctor_of(uow, conversation.doctor_id).name}"
         patient = uow.patients.get(conversation.patient_id)
         return patient.name if patient is not None and patient.name else "your patient"
+
+
+def _key(message: Message) -> SenderKey:
+    return (message.sender_role, message.sender_id, message.client_id)
 
 
 def _ensure_cursor(name: str, value: int | None, lowest: int) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from medbook.adapters.memory.base import MemoryTable
 from medbook.domain.chat.model import Conversation, Message, MessageKind
 from medbook.domain.shared.actors import Role
-from medbook.ports.chat import ConversationView
+from medbook.ports.chat import ConversationView, SenderKey
 
 if TYPE_CHECKING:
     from medbook.adapters.memory.unit_of_work import MemoryUnitOfWork
@@ -24,6 +24,10 @@ class MemoryConversations(MemoryTable):
     def get(self, conversation_id: int) -> Conversation | None:
         return self._get(conversation_id)  # type: ignore[no-any-return]
 
+    def get_all(self, conversation_ids: Sequence[int]) -> dict[int, Conversation]:
+        found = (self.get(i) for i in conversation_ids)
+        return {c.id: c for c in found if c is not None and c.id is not None}
+
     def find(self, patient_id: int, doctor_id: int) -> Conversation | None:
         return next(
             (c for c in self._all() if (c.patient_id, c.doctor_id) == (patient_id, doctor_id)),
@@ -36,7 +40,7 @@ class MemoryConversations(MemoryTable):
     def of_doctor(self, doctor_id: int) -> Sequence[Conversation]:
         return sorted((c for c in self._all() if c.doctor_id == doctor_id), key=lambda c: c.id)
 
-    def lock_parties(self, conversation: Conversation) -> None:
+    def lock_parties(self, conversation: Conversation, *more: Conversation) -> None:
         """Nothing to do: the store runs one transaction at a time."""
 
     def mark_read(self, conversation_id: int, reader: Role, up_to: int) -> bool:
@@ -55,6 +59,22 @@ class MemoryMessages(MemoryTable):
     def add(self, message: Message) -> Message:
         found = self.find(message.sender_role, message.sender_id, message.client_id)
         return found if found is not None else self._insert(message)
+
+    def find_all(self, keys: Sequence[SenderKey]) -> dict[SenderKey, Message]:
+        wanted = set(keys)
+        return {
+            key: m
+            for m in self._all()
+            if (key := (m.sender_role, m.sender_id, m.client_id)) in wanted
+        }
+
+    def add_all(self, messages: Sequence[Message]) -> list[Message]:
+        stored = []
+        for message in messages:
+            found = self.find(message.sender_role, message.sender_id, message.client_id)
+            assert found is None, f"client id {message.client_id!r} is stored already"
+            stored.append(self._insert(message))
+        return stored
 
     def find(self, sender_role: Role, sender_id: int, client_id: str) -> Message | None:
         key = (sender_role, sender_id, client_id)

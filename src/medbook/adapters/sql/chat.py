@@ -23,8 +23,9 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     func,
-    or_,
+    insert,
     select,
+    tuple_,
     update,
 )
 
@@ -35,7 +36,7 @@ from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
 from medbook.domain.chat.model import Conversation, Message, MessageKind, Party
 from medbook.domain.shared.actors import Role
-from medbook.ports.chat import ConversationView
+from medbook.ports.chat import ConversationView, SenderKey
 
 conversations = Table(
     "conversations",
@@ -135,17 +136,26 @@ class SqlConversations(Repository):
         assert stored is not None
         return stored
 
-    def lock_parties(self, conversation: Conversation) -> None:
-        # Both rows in one statement: InnoDB locks them in primary-key order, the same order
-        # for every sender, so two messages never wait on each other in a cycle. Written, not
-        # only locked: a cluster's certification sees writes only.
+    def lock_parties(self, conversation: Conversation, *more: Conversation) -> None:
+        # Every row in one statement: InnoDB locks them in primary-key order (a range scan of
+        # the key), the same order for every sender and every batch (group commit), so two
+        # transactions never wait on each other in a cycle. Written, not only locked: a
+        # cluster's certification sees writes only.
         p = chat_parties.c
-        rows = [_party_row(party) for party in conversation.parties]
-        wanted = or_(*(and_(p.role == row["role"], p.user_id == row["user_id"]) for row in rows))
+        keys = list({(party.role, party.id) for c in (conversation, *more) for party in c.parties})
         written = self.connection.execute(
-            update(chat_parties).where(wanted).values(stamp=p.stamp + 1)
+            update(chat_parties)
+            .where(tuple_(p.role, p.user_id).in_(keys))
+            .values(stamp=p.stamp + 1)
         ).rowcount
-        assert written == 2, f"chat_parties lacks a party of conversation {conversation.id}"
+        assert written == len(keys), f"chat_parties lacks a party of conversation {conversation.id}"
+
+    def get_all(self, conversation_ids: Sequence[int]) -> dict[int, Conversation]:
+        if not conversation_ids:
+            return {}
+        query = select(conversations).where(conversations.c.id.in_(sorted(set(conversation_ids))))
+        found = (conversation_from_row(row) for row in self.connection.execute(query))
+        return {c.id: c for c in found if c.id is not None}
 
     def get(self, conversation_id: int) -> Conversation | None:
         return self._one(conversations.c.id == conversation_id)
@@ -178,6 +188,15 @@ class SqlConversations(Repository):
         return [conversation_from_row(row) for row in self.connection.execute(query)]
 
 
+_ADD_ALL = insert(messages).returning(
+    messages.c.id,
+    messages.c.sender_role,
+    messages.c.sender_id,
+    messages.c.client_id,
+    sort_by_parameter_order=True,
+)
+
+
 class SqlMessages(Repository):
     def add(self, message: Message) -> Message:
         new_id = insert_if_missing(self.connection, messages, message_to_row(message))
@@ -186,6 +205,36 @@ class SqlMessages(Repository):
         stored = self.find(message.sender_role, message.sender_id, message.client_id)
         assert stored is not None
         return stored
+
+    def find_all(self, keys: Sequence[SenderKey]) -> dict[SenderKey, Message]:
+        if not keys:
+            return {}
+        m = messages.c
+        wanted = tuple_(m.sender_role, m.sender_id, m.client_id).in_(list(dict.fromkeys(keys)))
+        found = (
+            message_from_row(row) for row in self.connection.execute(select(messages).where(wanted))
+        )
+        return {(f.sender_role, f.sender_id, f.client_id): f for f in found}
+
+    def add_all(self, messages_: Sequence[Message]) -> list[Message]:
+        rows = [message_to_row(message) for message in messages_]
+        if not rows:
+            return []
+        if not self.connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+            # MySQL has no RETURNING: a row at a time.
+            return [Message(**row, id=self._insert(messages, row)) for row in rows]
+        # One statement built once, its rows sent as multi-row INSERT … RETURNING (SQLAlchemy's
+        # "insertmanyvalues": MariaDB ≥ 10.5, SQLite ≥ 3.35). Each id is matched to its row by
+        # the sender and client id it came back with, not only by its place.
+        ids = {
+            (got.sender_role, got.sender_id, got.client_id): got.id
+            for got in self.connection.execute(_ADD_ALL, rows)
+        }
+        assert len(ids) == len(rows)
+        return [
+            Message(**row, id=ids[(row["sender_role"], row["sender_id"], row["client_id"])])
+            for row in rows
+        ]
 
     def find(self, sender_role: Role, sender_id: int, client_id: str) -> Message | None:
         m = messages.c
