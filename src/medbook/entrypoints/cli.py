@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         default=1,
         help="threads per worker: 1 (default) runs gunicorn's sync workers, more its gthread "
-        "workers, which keep client connections open between requests",
+        "workers, which keep client connections open between requests; only behind nginx: "
+        "a gthread worker waits for a slow client's request without any time limit",
     )
     serve.add_argument(
         "--demo", action="store_true", help="load demo data and use a throwaway token secret"
