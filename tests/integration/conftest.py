@@ -5,7 +5,8 @@ MariaDB is required: when it cannot be reached the tests that need it fail, they
 Point ``MEDBOOK_TEST_MARIADB_URL`` at a server (default ``mysql+pymysql://root@127.0.0.1:3306/``).
 Every MariaDB test runs on that URL's driver (PyMySQL); the modules in ``ON_MYSQLDB`` run once
 more on mysqlclient, the optional C driver (backend ``mariadb-mysqldb``, the same database), and
-so does ``test_sql_mysqldb.py``. mysqlclient is in the test extra: without it those tests fail.
+so do ``test_sql_mysqldb.py``, the pool tests and the MariaDB booking state machine (through the
+``mysqldb_database`` fixture). mysqlclient is in the test extra: without it those tests fail.
 """
 
 from __future__ import annotations

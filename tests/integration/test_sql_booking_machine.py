@@ -35,8 +35,12 @@ def test_the_booking_invariants_hold_on_sqlite() -> None:
 
 
 @pytest.mark.mariadb
-def test_the_booking_invariants_hold_on_mariadb(mariadb_database: str) -> None:
-    engine = make_engine(mariadb_database)
+@pytest.mark.parametrize("database", ["mariadb_database", "mysqldb_database"])
+def test_the_booking_invariants_hold_on_mariadb(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    """On PyMySQL and on mysqlclient (``mysqldb_database``: the same database, the C driver)."""
+    engine = make_engine(request.getfixturevalue(database))
 
     class MariadbBookingMachine(BookingStateMachine):
         """The run's MariaDB database, emptied after every example."""
