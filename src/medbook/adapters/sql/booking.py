@@ -105,14 +105,6 @@ appointments = Table(
 )
 
 
-def _session_is(table: Table, session: Session) -> Any:
-    return and_(
-        table.c.doctor_id == session.doctor_id,
-        table.c.date == session.date,
-        table.c.period == session.period,
-    )
-
-
 # The hot statements are built once, with bind parameters, and run with a dict of values: building
 # a Core expression and its cache key on every call cost a quarter of a booking's CPU (issue 13).
 
@@ -188,6 +180,21 @@ def _take_place(dialect: str) -> Executable:
 
 
 _TAKE_PLACE = by_dialect(_take_place)
+_RELEASE_PLACES = (
+    update(session_places)
+    .where(_at_session(session_places), session_places.c.booked >= bindparam("count"))
+    .values(booked=session_places.c.booked - bindparam("count"))
+)
+_RESIZE = (
+    update(session_places)
+    .where(_at_session(session_places))
+    .values(
+        quota=case(
+            (session_places.c.booked > bindparam("new_quota"), session_places.c.booked),
+            else_=bindparam("new_quota"),
+        )
+    )
+)
 
 
 class SqlLeaves(Repository):
@@ -250,22 +257,12 @@ class SqlPlaces(Repository):
     def release(self, session: Session, count: int = 1) -> None:
         if count == 0:
             return
-        c = session_places.c
-        result = self.connection.execute(
-            update(session_places)
-            .where(_session_is(session_places, session), c.booked >= count)
-            .values(booked=c.booked - count)
-        )
+        result = self.connection.execute(_RELEASE_PLACES, {**_session(session), "count": count})
         if result.rowcount != 1:
             raise ValueError(f"cannot release {count} places of session {session}")
 
     def resize(self, session: Session, quota: int) -> None:
-        c = session_places.c
-        self.connection.execute(
-            update(session_places)
-            .where(_session_is(session_places, session))
-            .values(quota=case((c.booked > quota, c.booked), else_=quota))
-        )
+        self.connection.execute(_RESIZE, {**_session(session), "new_quota": quota})
 
     def calendar(
         self, doctor_id: int, start: dt.date, end: dt.date
@@ -301,13 +298,19 @@ _COUNT_ONE_MORE = (
     .where(_DAY_IS, patient_day_counts.c.active < bindparam("limit"))
     .values(active=patient_day_counts.c.active + 1)
 )
+_COUNT_ONE_LESS = (
+    update(patient_day_counts)
+    .where(_DAY_IS, patient_day_counts.c.active > 0)
+    .values(active=patient_day_counts.c.active - 1)
+)
+_ACTIVE = select(patient_day_counts.c.active).where(_DAY_IS)
+
+
+def _day(patient_id: int, date: dt.date) -> dict[str, Any]:
+    return {"of_patient": patient_id, "on_date": date}
 
 
 class SqlDailyCounts(Repository):
-    def _key(self, patient_id: int, date: dt.date) -> Any:
-        c = patient_day_counts.c
-        return and_(c.patient_id == patient_id, c.date == date)
-
     def add(self, patient_id: int, date: dt.date, limit: int) -> bool:
         # The row is made if missing (its lock taken either way), then counted by a conditional
         # write: two statements, no read. Racing bookings of one patient and day queue on the row.
@@ -317,25 +320,17 @@ class SqlDailyCounts(Repository):
             {"patient_id": patient_id, "date": date, "active": 0},
         )
         result = self.connection.execute(
-            _COUNT_ONE_MORE, {"of_patient": patient_id, "on_date": date, "limit": limit}
+            _COUNT_ONE_MORE, {**_day(patient_id, date), "limit": limit}
         )
         return result.rowcount == 1
 
     def release(self, patient_id: int, date: dt.date) -> None:
-        c = patient_day_counts.c
-        result = self.connection.execute(
-            update(patient_day_counts)
-            .where(self._key(patient_id, date), c.active > 0)
-            .values(active=c.active - 1)
-        )
+        result = self.connection.execute(_COUNT_ONE_LESS, _day(patient_id, date))
         if result.rowcount != 1:
             raise ValueError(f"patient {patient_id} holds no appointment on {date}")
 
     def count(self, patient_id: int, date: dt.date) -> int:
-        c = patient_day_counts.c
-        found = self.connection.execute(
-            select(c.active).where(self._key(patient_id, date))
-        ).scalar()
+        found = self.connection.execute(_ACTIVE, _day(patient_id, date)).scalar()
         return int(found or 0)
 
 
@@ -381,6 +376,14 @@ CHRONOLOGICAL = (
 
 
 _ADD_APPOINTMENT = insert(appointments)
+_HOLDING = (
+    select(appointments)
+    .where(_at_session(appointments), appointments.c.holder_id.is_not(None))
+    .order_by(appointments.c.number)
+)
+_HELD_BY = select(appointments).where(
+    _at_session(appointments), appointments.c.holder_id == bindparam("holder")
+)
 
 
 class SqlAppointments(Repository):
@@ -420,19 +423,11 @@ class SqlAppointments(Repository):
         )
 
     def holding(self, session: Session) -> Sequence[Appointment]:
-        rows = self.connection.execute(
-            select(appointments)
-            .where(_session_is(appointments, session), appointments.c.holder_id.is_not(None))
-            .order_by(appointments.c.number)
-        )
+        rows = self.connection.execute(_HOLDING, _session(session))
         return [appointment_from_row(row) for row in rows]
 
     def held_by(self, patient_id: int, session: Session) -> Appointment | None:
-        row = self.connection.execute(
-            select(appointments).where(
-                _session_is(appointments, session), appointments.c.holder_id == patient_id
-            )
-        ).first()
+        row = self.connection.execute(_HELD_BY, {**_session(session), "holder": patient_id}).first()
         return appointment_from_row(row) if row else None
 
     def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
