@@ -60,6 +60,44 @@ def test_a_chunked_body_over_the_limit_is_refused(demo_server: Server) -> None:
     assert headers["content-type"].startswith("application/problem+json")
 
 
+HEAD = (
+    b"POST /v1/sessions HTTP/1.1\r\nHost: medbook\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("head", "size"),
+    [
+        # Over the 1 MiB JSON limit: refused after the first MiB, 5 MiB more still on their way.
+        (HEAD.replace(b"Connection: close", b"Transfer-Encoding: chunked"), 6 * 1024 * 1024),
+        # No token: refused before a byte of the 6 MiB upload is read.
+        (b"POST /v1/uploads HTTP/1.1\r\nHost: medbook\r\nContent-Type: image/png\r\n", 6 << 20),
+    ],
+    ids=["chunked-over-the-limit", "upload-without-a-token"],
+)
+def test_an_answer_given_before_the_body_was_read_reaches_the_client(
+    demo_server: Server, head: bytes, size: int
+) -> None:
+    # A server that closes with unread bytes in its socket sends a reset, and the client's kernel
+    # then drops the answer the client has not read yet: the client sees a broken pipe, not the
+    # 413 or 401. The server must read (and drop) what is left of a body of sane size first.
+    chunked = b"chunked" in head
+    framing = b"\r\n" if chunked else f"Content-Length: {size}\r\n\r\n".encode()
+    piece = b" " * 65536
+    address = urlsplit(demo_server.base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(head + framing)
+        for _ in range(size // len(piece)):
+            connection.sendall(b"10000\r\n" + piece + b"\r\n" if chunked else piece)
+        if chunked:
+            connection.sendall(b"0\r\n\r\n")
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        assert response.status in (401, 413), response.read()
+        assert response.getheader("content-type", "").startswith("application/problem+json")
+
+
 def _raw(server: Server, request: bytes, *, close_write: bool = False) -> tuple[int, bytes]:
     """Send ``request`` bytes as they are; the status and body of the answer."""
     address = urlsplit(server.base_url)
@@ -70,12 +108,6 @@ def _raw(server: Server, request: bytes, *, close_write: bool = False) -> tuple[
         response = http.client.HTTPResponse(connection)
         response.begin()
         return response.status, response.read()
-
-
-HEAD = (
-    b"POST /v1/sessions HTTP/1.1\r\nHost: medbook\r\nContent-Type: application/json\r\n"
-    b"Connection: close\r\n"
-)
 
 
 @pytest.mark.parametrize(

@@ -239,7 +239,7 @@ def body_stream(req: falcon.Request) -> BinaryIO:
 #: What a WSGI server raises while reading a body the client framed wrongly: gunicorn's own parse
 #: errors (a bad chunk size, a chunk without its CRLF), OSError for a body cut short or a reset
 #: socket, ValueError from servers that check less.
-_UNREADABLE = (ParseException, OSError, ValueError)
+UNREADABLE = (ParseException, OSError, ValueError)
 
 
 class WholeBody:
@@ -253,7 +253,7 @@ class WholeBody:
     def read(self, size: int = -1) -> bytes:
         try:
             data: bytes = self._stream.read(size)
-        except _UNREADABLE as error:
+        except UNREADABLE as error:
             raise falcon.HTTPBadRequest(
                 description=f"the body could not be read: {type(error).__name__}",
                 code="malformed_body",

@@ -10,7 +10,7 @@ import falcon
 
 from medbook import bootstrap
 from medbook.entrypoints.http import errors
-from medbook.entrypoints.http.api import IdConverter, Route, make_resource
+from medbook.entrypoints.http.api import UNREADABLE, IdConverter, Route, make_resource
 from medbook.entrypoints.http.client import IPNetwork, from_trusted_proxy
 from medbook.entrypoints.http.files import Files
 from medbook.entrypoints.http.observability import Metrics, RequestLog
@@ -87,6 +87,48 @@ class SafeHeaders:
             resp.set_header("Strict-Transport-Security", HSTS)
 
 
+#: The most of a refused body the server still reads (and drops) before it answers: 6 MiB beyond
+#: the largest upload it takes. A body larger than this is cut off, as nginx's lingering close
+#: gives up after a while too.
+LINGER_BYTES = 16 * 1024 * 1024
+_PIECE = 64 * 1024
+
+
+class LingeringClose:
+    """Read what is left of a request body before the answer goes out.
+
+    An answer can come before the body was read: a 401 to an upload without a token, a 413 once a
+    chunked body passed the limit. The worker then closes the connection with the client's bytes
+    still unread, which makes the kernel send a reset, and a reset makes the client's kernel drop
+    the answer the client has not read yet: the client sees a broken pipe instead of the 401 or
+    413. Reading the rest first (up to ``LINGER_BYTES``) lets the answer arrive. A body that says
+    it is larger than that is not read at all.
+    """
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        length = req.content_length
+        if length is not None:
+            if 0 < length <= LINGER_BYTES:
+                _drop(req.bounded_stream)
+        elif "chunked" in (req.get_header("Transfer-Encoding") or "").lower():
+            _drop(req.stream)
+
+
+def _drop(stream: Any) -> None:
+    """Read and drop up to ``LINGER_BYTES`` of ``stream``, stopping at its end or at an error."""
+    total = 0
+    try:
+        while total <= LINGER_BYTES:
+            piece = stream.read(_PIECE)
+            if not piece:
+                return
+            total += len(piece)
+    except UNREADABLE:
+        return
+
+
 def came_over_tls(req: falcon.Request, trusted_proxies: Sequence[IPNetwork]) -> bool:
     """The request reached us over TLS, or reached a trusted proxy over TLS: its
     ``X-Forwarded-Proto`` is believed only from a trusted proxy, and read from the right (the
@@ -151,8 +193,9 @@ def create_app(
     whose scripts may call it from a browser; none, no CORS headers at all."""
     origins = bootstrap.check_origins(cors_origins)
     # The request log first: it sees the request before anyone and the answer after everyone.
-    middleware: list[RequestLog | SafeHeaders | Cors] = [
+    middleware: list[RequestLog | LingeringClose | SafeHeaders | Cors] = [
         RequestLog(services.pool_use, trusted_proxies),
+        LingeringClose(),
         SafeHeaders(trusted_proxies),
     ]
     if origins:
