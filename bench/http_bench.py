@@ -3,6 +3,7 @@ driven by wrk (issue 13, deliverable 2).
 
     python bench/http_bench.py                                  # MariaDB, 4 workers, 20 s each
     python bench/http_bench.py --db sqlite
+    python bench/http_bench.py --driver mysqldb                 # the server on mysqlclient
     python bench/http_bench.py --src /tmp/medbook-before/src    # serve an older checkout
     python bench/http_bench.py --only trivial,get7 --duration 5 --patients 5000 --doctors 200
 
@@ -84,7 +85,7 @@ if __name__ == "__main__" and (_given := _src_argument()):
 
 from city import bookable_sessions, load_city  # noqa: E402
 from databases import throwaway_database  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, make_url, select  # noqa: E402
 
 import medbook  # noqa: E402
 from medbook.adapters.security import JwtTokens  # noqa: E402
@@ -255,9 +256,23 @@ def _verdict(results: list[Result]) -> list[str]:
     return lines
 
 
+def _with_driver(url: str, driver: str) -> str:
+    """``url`` with ``driver`` for a MariaDB URL (the server's; the loader keeps PyMySQL)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "mysql":
+        return url
+    return parsed.set(drivername=f"mysql+{driver}").render_as_string(hide_password=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["mariadb", "sqlite"], default="mariadb")
+    parser.add_argument(
+        "--driver",
+        choices=["pymysql", "mysqldb"],
+        default="pymysql",
+        help="the server's MariaDB driver: PyMySQL, or mysqlclient (medbook[mysqlclient])",
+    )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument(
         "--server-threads",
@@ -325,7 +340,7 @@ def main() -> None:
         if args.src:
             env["PYTHONPATH"] = str(Path(args.src).resolve())
         env |= {
-            "MEDBOOK_DATABASE_URL": url,
+            "MEDBOOK_DATABASE_URL": _with_driver(url, args.driver),
             "MEDBOOK_JWT_SECRET": secret,
             "MEDBOOK_DATA_DIR": str(folder / "data"),
             "MEDBOOK_STORAGE_URL": f"file://{folder / 'storage'}",
