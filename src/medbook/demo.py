@@ -163,6 +163,7 @@ def _book_and_open_chat(services: Services, patient: Patient, doctor_id: int) ->
 def how_to_log_in(http: str = "localhost:8000", chat: str = "localhost:8001") -> str:
     doctor = DEMO_HOSPITALS[0][3]["Cardiology"][0]
     return (
+        f"The web client: http://{http}/ (log in as the demo patient below).\n"
         f"Demo accounts (password {DEMO_PASSWORD!r}): patient {DEMO_PATIENT[0]}, "
         f"hospital admins {DEMO_ADMIN[0]} (Peking Union) and 13700137001 (Ruijin), "
         "doctors 13800000001 to 13900000005.\n"

@@ -192,6 +192,7 @@ def test_serve_demo_prints_how_to_log_in_on_its_own_address(tmp_path: Path) -> N
     try:
         out = server.stdout_path.read_text()
         assert f"127.0.0.1:{server.port}/v1/sessions" in out
+        assert f"The web client: http://127.0.0.1:{server.port}/ " in out
         assert (tmp_path / "medbook-data" / "medbook.sqlite3").is_file()
     finally:
         assert server.stop() == 0, server.output()

@@ -17,6 +17,7 @@ from medbook.entrypoints.http.observability import Metrics, RequestLog
 from medbook.entrypoints.http.openapi import document
 from medbook.entrypoints.http.routes import ROUTES
 from medbook.entrypoints.metrics import MetricsAccess
+from medbook.entrypoints.web import WebAsset, WebPage
 
 log = logging.getLogger("medbook.http")
 
@@ -211,6 +212,8 @@ def create_app(
     app.add_route("/readyz", Ready(services))
     app.add_route("/files/{key:path}", Files(services.uploads.storage))
     app.add_route("/v1/openapi.json", OpenApi(document(routes, PLAIN_ROUTES)))
+    app.add_route("/", WebPage())
+    app.add_route("/web/{name:path}", WebAsset())
     app.add_route(
         "/metrics",
         Metrics(MetricsAccess(metrics_token, tuple(metrics_networks), tuple(trusted_proxies))),

@@ -289,6 +289,50 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
             },
         }
     }
+    paths["/"] = {
+        "get": {
+            "operationId": "web_client",
+            "summary": "The web client's page (its views are chosen by the URL's fragment)",
+            "tags": ["web"],
+            "responses": {
+                "200": {
+                    "description": "The page",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                "304": {"description": "Not modified (If-None-Match named its ETag)"},
+            },
+        }
+    }
+    paths["/web/{name}"] = {
+        "get": {
+            "operationId": "web_client_file",
+            "summary": "A script, style sheet or image of the web client",
+            "tags": ["web"],
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_./-]+$", "maxLength": 200},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file, with its own content type",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "304": {"description": "Not modified (If-None-Match named its ETag)"},
+                "404": {
+                    "description": TITLES[404],
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                },
+            },
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {

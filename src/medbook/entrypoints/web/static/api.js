@@ -1,0 +1,82 @@
+// Calls to the medbook API (/v1 on this origin), and who is logged in.
+//
+// The token is kept in this tab's sessionStorage (so a reload keeps the person logged in, and
+// closing the tab logs them out), never in localStorage, which every tab and every later visit
+// would share. It is sent only as a bearer token to this origin.
+
+const SESSION = "medbook.session";
+
+let session = null;
+try {
+  session = JSON.parse(sessionStorage.getItem(SESSION) || "null");
+} catch {
+  session = null;
+}
+const listeners = new Set();
+
+export function currentSession() {
+  return session;
+}
+
+export function onSessionChange(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function setSession(next) {
+  session = next;
+  if (next) sessionStorage.setItem(SESSION, JSON.stringify(next));
+  else sessionStorage.removeItem(SESSION);
+  for (const listener of listeners) listener(session);
+}
+
+// An answer that was not a success: the API's problem details (RFC 9457), or what stood in for
+// them when the server could not be reached (status 0).
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem.code || null;
+    this.title = problem.title || "";
+    this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+  }
+
+  // The message for one field of a form, if the API named that field.
+  forField(field) {
+    const found = this.errors.find((error) => error.field === field);
+    return found ? found.message : null;
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (session) headers.Authorization = `Bearer ${session.token}`;
+  let response;
+  try {
+    response = await fetch(`/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, { code: "offline" });
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    if (response.status === 401 && session && path !== "/sessions") setSession(null);
+    throw new ApiError(response.status, data && typeof data === "object" ? data : {});
+  }
+  return data;
+}
+
+export const get = (path) => api("GET", path);
+export const post = (path, body = {}) => api("POST", path, body);

@@ -1,0 +1,99 @@
+// The medbook web client: one page, its views chosen by the URL's fragment (#/doctors/7).
+
+import { html, render, useEffect, useState } from "./vendor/htm-preact.js";
+import { currentSession, onSessionChange, setSession } from "./api.js";
+import { language, setLanguage, t } from "./i18n.js";
+import { Heading } from "./ui.js";
+import { Login, Register } from "./views/auth.js";
+import { Departments, Doctor, Doctors, Hospitals } from "./views/directory.js";
+import { Appointments } from "./views/appointments.js";
+import { Me } from "./views/me.js";
+
+// The fragment as a path and its query: "#/departments/3?hospital=1".
+function location() {
+  const fragment = window.location.hash.replace(/^#/, "") || "/";
+  const [path, query = ""] = fragment.split("?");
+  return { path, query: new URLSearchParams(query) };
+}
+
+function navigate(to) {
+  window.location.hash = to;
+}
+
+// A positive integer id from a path segment, or null.
+function id(text) {
+  return /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : null;
+}
+
+const NEEDS_LOGIN = new Set(["appointments", "me"]);
+
+function View({ path, query, session }) {
+  const parts = path.split("/").filter(Boolean);
+  const [first, second] = parts;
+  if (NEEDS_LOGIN.has(first) && !session) return html`<${Login} navigate=${navigate} />`;
+  if (parts.length === 0) return html`<${Hospitals} />`;
+  if (first === "login" && parts.length === 1) return html`<${Login} navigate=${navigate} registered=${query.has("registered")} />`;
+  if (first === "register" && parts.length === 1) return html`<${Register} navigate=${navigate} />`;
+  if (first === "appointments" && parts.length === 1) return html`<${Appointments} />`;
+  if (first === "me" && parts.length === 1) return html`<${Me} />`;
+  if (parts.length === 2 && id(second) !== null) {
+    if (first === "hospitals") return html`<${Departments} key=${second} hospitalId=${id(second)} />`;
+    if (first === "departments") {
+      return html`<${Doctors} key=${second} departmentId=${id(second)} hospitalId=${id(query.get("hospital") || "")} />`;
+    }
+    if (first === "doctors") return html`<${Doctor} key=${second} doctorId=${id(second)} />`;
+  }
+  return html`<section><${Heading}>${t("notFound")}<//><a href="#/">${t("hospitals")}</a></section>`;
+}
+
+function Header({ session, onLanguage }) {
+  const logout = () => {
+    setSession(null);
+    navigate("#/");
+  };
+  return html`<header class="top">
+    <a class="brand" href="#/">${t("app")}</a>
+    <nav aria-label=${t("nav")}>
+      <a href="#/">${t("hospitals")}</a>
+      ${session
+        ? html`${session.role !== "admin" ? html`<a href="#/appointments">${t("myAppointments")}</a>` : null}
+            <a href="#/me">${t("me")}</a>
+            <button type="button" class="link" onClick=${logout}>${t("logout")}</button>`
+        : html`<a href="#/login">${t("login")}</a><a href="#/register">${t("register")}</a>`}
+      <button type="button" class="link" lang=${language() === "zh" ? "en" : "zh-CN"} aria-label=${t("languageLabel")} onClick=${onLanguage}>
+        ${t("language")}
+      </button>
+    </nav>
+  </header>`;
+}
+
+function App() {
+  const [where, setWhere] = useState(location());
+  const [session, setCurrent] = useState(currentSession());
+  const [, setWords] = useState(language());
+  useEffect(() => {
+    const moved = () => setWhere(location());
+    window.addEventListener("hashchange", moved);
+    const unsubscribe = onSessionChange(setCurrent);
+    return () => {
+      window.removeEventListener("hashchange", moved);
+      unsubscribe();
+    };
+  }, []);
+  const switchLanguage = () => {
+    setLanguage(language() === "zh" ? "en" : "zh");
+    setWords(language());
+  };
+  return html`<a class="skip" href="#main" onClick=${(event) => {
+      event.preventDefault();
+      document.getElementById("main").focus();
+    }}>${t("skip")}</a>
+    <${Header} session=${session} onLanguage=${switchLanguage} />
+    <main id="main" tabindex="-1">
+      <${View} key=${`${where.path}|${language()}|${session ? session.id : ""}`} path=${where.path} query=${where.query} session=${session} />
+    </main>`;
+}
+
+const root = document.getElementById("app");
+root.textContent = "";
+render(html`<${App} />`, root);

@@ -1,0 +1,279 @@
+"""The web client in a real browser (headless Chromium) against ``medbook serve --demo``.
+
+One Chromium for the whole module (another only for the language test); each test starts as a
+fresh visitor. Every test ends by reading the browser's console: an error there fails it, except
+the failed requests the test meant to make (a 422 it provoked is logged by Chromium as one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from browser_support import (
+    console_errors,
+    link,
+    reset,
+    screenshot,
+    set_viewport,
+    start_browser,
+    text_in,
+    visible,
+    wait_for,
+)
+from e2e_support import HttpClient, Server, phone_numbers
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from medbook.demo import DEMO_PASSWORD, DEMO_PATIENT
+from medbook.domain.accounts.identity import check_character
+
+PHONES = phone_numbers("152")
+PASSWORD = "a browser passphrase"
+#: A resident identity number whose check character is right (born 1949-12-31).
+ID_NUMBER = "11010519491231002" + check_character("11010519491231002")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    driver = start_browser()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(browser: webdriver.Chrome, demo_server: Server) -> Iterator[webdriver.Chrome]:
+    """The browser as a fresh visitor of the demo server; its console checked afterwards."""
+    set_viewport(browser, 1280, 800)
+    reset(browser, demo_server.base_url)
+    browser.get_log("browser")  # what earlier tests left
+    browser.expected_statuses = ()  # type: ignore[attr-defined]
+    yield browser
+    errors = console_errors(browser, browser.expected_statuses)  # type: ignore[attr-defined]
+    assert not errors, errors
+
+
+def _fill(browser: webdriver.Chrome, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        field = visible(browser, f"#field-{name}")
+        field.clear()
+        field.send_keys(value)
+
+
+def _submit(browser: webdriver.Chrome) -> None:
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+
+
+def _log_in(browser: webdriver.Chrome, phone: str, password: str) -> None:
+    browser.get(browser.current_url.split("#")[0] + "#/login")
+    _fill(browser, {"phone": phone, "password": password})
+    _submit(browser)
+    text_in(browser, "header nav", "Log out")
+
+
+def _first_bookable(browser: webdriver.Chrome) -> tuple[str, str, str]:
+    """The date, period and "places left" text of the first session with a Book button."""
+    visible(browser, "ul.sessions")
+    for row in browser.find_elements(By.CSS_SELECTOR, "li.session"):
+        if row.find_elements(By.CSS_SELECTOR, "button.primary"):
+            places = row.find_element(By.CSS_SELECTOR, "p.muted").text
+            return row.get_attribute("data-date"), row.get_attribute("data-period"), places
+    raise AssertionError("no bookable session on the page")
+
+
+def _row(browser: webdriver.Chrome, date: str, period: str) -> str:
+    return f'li.session[data-date="{date}"][data-period="{period}"]'
+
+
+def test_a_new_patient_registers_books_and_cancels(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    phone = next(PHONES)
+    link(page, "Register").click()
+    _fill(page, {"phone": phone, "name": "Wang Fang", "password": PASSWORD})
+    _submit(page)
+    text_in(page, "main", "Registered. You can log in now.")
+    _fill(page, {"phone": phone, "password": PASSWORD})
+    _submit(page)
+    text_in(page, "main h1", "My appointments")
+    text_in(page, "main", "You have no appointments yet.")
+
+    link(page, "Hospitals").click()
+    link(page, "Peking Union Medical College Hospital").click()
+    link(page, "Cardiology").click()
+    link(page, "Zhang Wei").click()
+    text_in(page, "main h1", "Zhang Wei")
+    date, period, places = _first_bookable(page)
+    remaining, quota = (int(n) for n in places.split(" ")[0:3:2])
+    page.find_element(By.CSS_SELECTOR, f"{_row(page, date, period)} button.primary").click()
+
+    text_in(page, "main .notice", "Booked: number")
+    text_in(page, f"{_row(page, date, period)} p.muted", f"{remaining - 1} of {quota} places left")
+    link(page, "See my appointments").click()
+    card = visible(page, "li.appointment")
+    assert "Zhang Wei" in card.text and "Booked" in card.text, card.text
+
+    card.find_element(By.XPATH, ".//button[normalize-space()='Cancel appointment']").click()
+    visible(page, "li.appointment button.danger").click()
+    text_in(page, "main .notice", "The appointment is cancelled.")
+    text_in(page, "li.appointment .badge", "Cancelled")
+
+    # What the browser showed is what the API holds.
+    http = HttpClient(demo_server.base_url)
+    token = http.login(phone, PASSWORD, "patient")
+    held = http.expect(200, "GET", "/v1/appointments", token=token)
+    assert [(a["date"], a["period"], a["status"]) for a in held] == [(date, period, "cancelled")]
+
+
+def test_a_refused_form_names_the_field_beside_it(page: webdriver.Chrome) -> None:
+    page.expected_statuses = (422,)  # type: ignore[attr-defined]
+    link(page, "Register").click()
+    _fill(page, {"phone": "12345", "name": "Wang Fang", "password": PASSWORD})
+    _submit(page)
+
+    text_in(page, "#field-phone-error", "11-digit")
+    phone = page.find_element(By.ID, "field-phone")
+    assert phone.get_attribute("aria-invalid") == "true"
+    assert "field-phone-error" in phone.get_attribute("aria-describedby")
+    problem = visible(page, "main [role=alert]")
+    assert "phone" in problem.text
+
+
+def test_a_place_taken_meanwhile_is_refused_with_the_api_s_reason(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    page.expected_statuses = (409,)  # type: ignore[attr-defined]
+    http = HttpClient(demo_server.base_url)
+    phone = next(PHONES)
+    http.expect(
+        201, "POST", "/v1/patients", {"phone": phone, "name": "Zhao Lei", "password": PASSWORD}
+    )
+    _log_in(page, phone, PASSWORD)
+    page.get(demo_server.base_url + "/#/doctors/2")
+    date, period, _ = _first_bookable(page)
+
+    token = http.login(phone, PASSWORD, "patient")
+    http.expect(
+        201,
+        "POST",
+        "/v1/appointments",
+        {"doctor_id": 2, "date": date, "period": period},
+        token=token,
+    )
+    page.find_element(By.CSS_SELECTOR, f"{_row(page, date, period)} button.primary").click()
+
+    alert = visible(page, f"{_row(page, date, period)} [role=alert]")
+    assert "already" in alert.text.lower(), alert.text
+
+
+def test_text_from_people_is_shown_as_text_never_as_markup(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    phone = next(PHONES)
+    name = '<img src=x onerror="window.pwned=1"><b>Li</b>'
+    HttpClient(demo_server.base_url).expect(
+        201, "POST", "/v1/patients", {"phone": phone, "name": name, "password": PASSWORD}
+    )
+    _log_in(page, phone, PASSWORD)
+    link(page, "My account").click()
+
+    text_in(page, "main dl", name)
+    assert page.find_elements(By.CSS_SELECTOR, "main img, main b") == []
+    assert page.execute_script("return window.pwned === undefined")
+
+
+def test_a_patient_verifies_their_identity(page: webdriver.Chrome, demo_server: Server) -> None:
+    page.expected_statuses = (422,)  # type: ignore[attr-defined]
+    phone = next(PHONES)
+    HttpClient(demo_server.base_url).expect(
+        201, "POST", "/v1/patients", {"phone": phone, "name": "Zhao Min", "password": PASSWORD}
+    )
+    _log_in(page, phone, PASSWORD)
+    link(page, "My account").click()
+    text_in(page, "main", "Not verified yet.")
+
+    wrong = "110105194912310021"[:17] + "9"  # the check character does not match
+    _fill(page, {"name": "Zhao Min", "id_number": wrong})
+    _submit(page)
+    visible(page, "#field-id_number-error")
+    _fill(page, {"id_number": ID_NUMBER})
+    _submit(page)
+
+    text_in(page, "main .notice", "Verified: born 1949-12-31.")
+
+
+def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
+    browser = start_browser("zh-CN")
+    try:
+        browser.get(demo_server.base_url + "/")
+        text_in(browser, "main h1", "选择医院")
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+        browser.find_element(By.XPATH, "//header//button[normalize-space()='English']").click()
+        text_in(browser, "main h1", "Choose a hospital")
+        browser.refresh()  # the choice is kept
+        text_in(browser, "main h1", "Choose a hospital")
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        assert not console_errors(browser)
+    finally:
+        browser.quit()
+
+
+def test_the_keyboard_reaches_everything_and_focus_follows_the_view(
+    page: webdriver.Chrome,
+) -> None:
+    def focused() -> str:
+        return str(page.switch_to.active_element.text)
+
+    def press(key: str) -> None:
+        page.switch_to.active_element.send_keys(key)
+
+    # A view opens with its heading focused: a screen reader starts there, and so does Tab.
+    text_in(page, "main h1", "Choose a hospital")
+    assert page.switch_to.active_element.tag_name == "h1"
+    press(Keys.TAB)
+    assert focused() == "Peking Union Medical College Hospital"
+    press(Keys.ENTER)
+    text_in(page, "main h2", "Departments")
+    assert page.switch_to.active_element.tag_name == "h1"
+
+    # Back through the navigation to the skip link, which jumps past it again.
+    seen = []
+    for _ in range(12):
+        press(Keys.SHIFT + Keys.TAB)
+        seen.append(focused())
+        if focused() == "Skip to content":
+            break
+    assert {"Log in", "Register", "中文", "Skip to content"} <= set(seen), seen
+    press(Keys.ENTER)
+    assert page.switch_to.active_element.get_attribute("id") == "main"
+    visible_focus = page.execute_script(
+        "const a = document.querySelector('header nav a');"
+        "a.focus(); return getComputedStyle(a).outlineStyle;"
+    )
+    assert visible_focus != "none"
+
+
+PAGES = {
+    "hospitals": "/#/",
+    "login": "/#/login",
+    "doctor": "/#/doctors/1",
+    "appointments": "/#/appointments",
+}
+
+
+@pytest.mark.parametrize(("width", "height"), [(360, 740), (1280, 800)], ids=["phone", "desktop"])
+def test_every_page_fits_the_screen(
+    page: webdriver.Chrome, demo_server: Server, width: int, height: int
+) -> None:
+    set_viewport(page, width, height)
+    _log_in(page, *DEMO_PATIENT[:1], DEMO_PASSWORD)
+    for name, path in PAGES.items():
+        page.get(demo_server.base_url + path)
+        wait_for(page, lambda b: b.execute_script("return !!document.querySelector('main h1')"))
+        wait_for(page, lambda b: not b.find_elements(By.CSS_SELECTOR, ".spinner"))
+        overflow = page.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, f"{name} is {overflow}px wider than a {width}px screen"
+        screenshot(page, f"{name}-{width}x{height}")
