@@ -107,6 +107,33 @@ def console_errors(
     ]
 
 
+#: axe-core, vendored for these tests only (vendor/README.txt).
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+#: The rules of WCAG 2.0 and 2.1, levels A and AA.
+WCAG_AA = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+
+
+def accessibility_violations(browser: webdriver.Chrome) -> list[dict[str, Any]]:
+    """What axe-core finds on the page as it is now against WCAG 2.1 AA: each rule broken, its
+    impact (minor, moderate, serious, critical) and the elements that break it."""
+    if not browser.execute_script("return typeof window.axe === 'object'"):
+        browser.execute_script(AXE.read_text())
+    found: Any = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: {type: "tag", values: arguments[0]}})
+          .then((result) => done(result.violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map((n) => n.target.join(" ")),
+          }))))
+          .catch((error) => done({error: String(error)}));
+        """,
+        list(WCAG_AA),
+    )
+    assert isinstance(found, list), found
+    return found
+
+
 def reset(browser: webdriver.Chrome, base_url: str) -> None:
     """A fresh visitor: nobody logged in, no saved language, the page loaded anew."""
     browser.get(base_url + "/")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from browser_support import (
+    accessibility_violations,
     console_errors,
     link,
     reset,
@@ -138,6 +139,24 @@ def test_a_refused_form_names_the_field_beside_it(page: webdriver.Chrome) -> Non
     assert "field-phone-error" in phone.get_attribute("aria-describedby")
     problem = visible(page, "main [role=alert]")
     assert "phone" in problem.text
+    serious = [v for v in accessibility_violations(page) if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
+
+
+def test_the_accessibility_check_finds_a_broken_rule(page: webdriver.Chrome) -> None:
+    # The check above must be able to fail: an input without a label, grey on grey text.
+    visible(page, "main h1")
+    page.execute_script(
+        "const main = document.querySelector('main');"
+        "main.appendChild(document.createElement('input'));"
+        "const faint = document.createElement('p'); faint.textContent = 'faint';"
+        "faint.style.color = '#f0f0f0'; main.appendChild(faint);"
+    )
+
+    broken = {v["id"]: v["impact"] for v in accessibility_violations(page)}
+
+    assert broken.get("label") == "critical", broken
+    assert broken.get("color-contrast") == "serious", broken
 
 
 def test_a_place_taken_meanwhile_is_refused_with_the_api_s_reason(
@@ -256,14 +275,18 @@ def test_the_keyboard_reaches_everything_and_focus_follows_the_view(
 
 PAGES = {
     "hospitals": "/#/",
-    "login": "/#/login",
+    "departments": "/#/hospitals/1",
+    "doctors": "/#/departments/1?hospital=1",
     "doctor": "/#/doctors/1",
     "appointments": "/#/appointments",
+    "account": "/#/me",
+    "login": "/#/login",
+    "register": "/#/register",
 }
 
 
 @pytest.mark.parametrize(("width", "height"), [(360, 740), (1280, 800)], ids=["phone", "desktop"])
-def test_every_page_fits_the_screen(
+def test_every_page_fits_the_screen_and_passes_an_accessibility_check(
     page: webdriver.Chrome, demo_server: Server, width: int, height: int
 ) -> None:
     set_viewport(page, width, height)
@@ -277,3 +300,7 @@ def test_every_page_fits_the_screen(
         )
         assert overflow <= 0, f"{name} is {overflow}px wider than a {width}px screen"
         screenshot(page, f"{name}-{width}x{height}")
+        serious = [
+            v for v in accessibility_violations(page) if v["impact"] in ("serious", "critical")
+        ]
+        assert not serious, (name, width, serious)
