@@ -48,16 +48,21 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+// A file sent as the raw body (an avatar, an attachment), with its own type.
+export function upload(method, path, file) {
+  return api(method, path, file, file.type || "application/octet-stream");
+}
+
+export async function api(method, path, body, contentType = "application/json") {
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined) headers["Content-Type"] = contentType;
   if (session) headers.Authorization = `Bearer ${session.token}`;
   let response;
   try {
     response = await fetch(`/v1${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || contentType !== "application/json" ? body : JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
     });
@@ -80,3 +85,5 @@ export async function api(method, path, body) {
 
 export const get = (path) => api("GET", path);
 export const post = (path, body = {}) => api("POST", path, body);
+export const put = (path, body) => api("PUT", path, body);
+export const patch = (path, body) => api("PATCH", path, body);

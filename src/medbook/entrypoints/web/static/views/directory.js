@@ -72,7 +72,7 @@ export function Doctors({ departmentId, hospitalId }) {
                   <${Avatar} doctor=${doctor} />
                   <div>
                     <a class="title" href=${`#/doctors/${doctor.id}`}>${doctor.name}</a>
-                    <p class="muted">${[doctor.rank, doctor.specialty].filter(Boolean).join(" · ")}</p>
+                    <p class="muted">${[doctor.rank && t(`rank_${doctor.rank}`), doctor.specialty].filter(Boolean).join(" · ")}</p>
                   </div>
                 </li>`,
               )}
@@ -149,7 +149,7 @@ export function Doctor({ doctorId }) {
           <${Heading}>${doctor.name}<//>
           <p class="muted">${[doctor.hospital, doctor.department].filter(Boolean).join(" · ")}</p>
           <dl>
-            ${doctor.rank ? html`<dt>${t("rank")}</dt><dd>${doctor.rank}</dd>` : null}
+            ${doctor.rank ? html`<dt>${t("rank")}</dt><dd>${t(`rank_${doctor.rank}`)}</dd>` : null}
             ${doctor.specialty ? html`<dt>${t("specialty")}</dt><dd>${doctor.specialty}</dd>` : null}
           </dl>
         </div>

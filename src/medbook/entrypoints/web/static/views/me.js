@@ -4,6 +4,7 @@ import { html, useState } from "../vendor/htm-preact.js";
 import { get, post } from "../api.js";
 import { t } from "../i18n.js";
 import { Field, formValues, Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
+import { DoctorDesk } from "./doctor.js";
 
 function Identity({ profile, onVerified }) {
   const [state, setState] = useState({ busy: false, error: null });
@@ -34,7 +35,7 @@ function Identity({ profile, onVerified }) {
 
 export function Me() {
   const state = useLoad(() => get("/me"), []);
-  return html`<section class="card narrow">
+  const account = html`<section class="card narrow">
     <${Heading}>${t("me")}<//>
     <${Loaded} state=${state}>
       ${(profile) => html`<dl>
@@ -47,4 +48,6 @@ export function Me() {
           : null}`}
     <//>
   </section>`;
+  if (!state.data || state.data.role !== "doctor") return account;
+  return html`${account}<${DoctorDesk} />`;
 }
