@@ -57,6 +57,10 @@ class DoctorRepository(Protocol):
         self, department_id: int, *, verified_only: bool = True
     ) -> Sequence[Doctor]: ...
 
+    def of_hospital(self, hospital_id: int, *, verified: bool | None = None) -> Sequence[Doctor]:
+        """A hospital's doctors by id, approved or not (``verified`` picks one kind)."""
+        ...
+
 
 class DirectoryReads(Protocol):
     """What any context may read of the directory inside its own transaction."""

@@ -240,6 +240,25 @@ class DirectoryService:
         require_admin_of(actor, hospital_id)
         return self.add_department(hospital_id, name, description)
 
+    def hospital_doctors_as(
+        self, actor: Actor, hospital_id: int, verified: bool | None = None
+    ) -> Sequence[DoctorCard]:
+        """An admin's view of their hospital's doctors, approved or awaiting approval
+        (``verified`` picks one kind), each with its department's name, in one transaction."""
+        require_admin_of(actor, hospital_id)
+
+        def query(uow: DirectoryUnitOfWork) -> Sequence[DoctorCard]:
+            hospital = uow.hospitals.get(hospital_id)
+            if hospital is None:
+                raise HospitalNotFound(f"no hospital {hospital_id}")
+            departments = {d.id: d for d in uow.departments.of_hospital(hospital_id)}
+            return [
+                DoctorCard(d, hospital, departments.get(d.department_id))
+                for d in uow.doctors.of_hospital(hospital_id, verified=verified)
+            ]
+
+        return read_only(self.new_uow, query)
+
     def card(self, doctor: Doctor) -> DoctorCard:
         """The doctor with the names of their hospital and department, in one transaction."""
         return read_only(self.new_uow, lambda uow: _card(uow, doctor))

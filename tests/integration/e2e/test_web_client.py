@@ -32,7 +32,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from medbook.demo import DEMO_PASSWORD, DEMO_PATIENT
+from medbook.demo import DEMO_ADMIN, DEMO_PASSWORD, DEMO_PATIENT
 from medbook.domain.accounts.identity import check_character
 
 PHONES = phone_numbers("152")
@@ -294,6 +294,48 @@ def test_a_doctor_keeps_their_profile_photo_schedule_and_leave(
     assert [a["status"] for a in mine if a["date"] == session["date"]] == ["cancelled"]
 
 
+def _log_in_as(page: webdriver.Chrome, base_url: str, phone: str, role: str) -> None:
+    page.execute_script("sessionStorage.clear()")
+    page.get(base_url + "/#/login")
+    _fill(page, {"phone": phone, "password": DEMO_PASSWORD})
+    Select(page.find_element(By.ID, "field-role")).select_by_value(role)
+    _submit(page)
+    text_in(page, "main h1", "My account")
+
+
+def test_an_admin_approves_a_doctor_and_adds_a_department(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    phone = next(PHONES)
+    http.expect(
+        201, "POST", "/v1/doctors", {"phone": phone, "name": "Sun Li", "password": PASSWORD}
+    )
+    doctor = http.login(phone, PASSWORD, "doctor")
+    joined = http.expect(
+        200, "PATCH", "/v1/doctors/me", {"hospital_id": 1, "department_id": 2}, token=doctor
+    )
+    assert joined["verified"] is False
+    _log_in_as(page, demo_server.base_url, DEMO_ADMIN[0], "admin")
+
+    row = f'ul.awaiting li[data-doctor="{joined["id"]}"]'
+    text_in(page, row, "Sun Li")
+    page.find_element(By.CSS_SELECTOR, f"{row} button.primary").click()
+    text_in(page, "main .notice", "Sun Li is approved")
+    text_in(page, f'ul.approved li[data-doctor="{joined["id"]}"]', "Withdraw approval")
+    listed = http.expect(200, "GET", "/v1/departments/2/doctors")
+    assert joined["id"] in [d["id"] for d in listed]
+
+    _fill(page, {"name": "Geriatrics", "description": "Care of older people"})
+    page.find_element(
+        By.CSS_SELECTOR, "form[aria-labelledby=add-department-heading] button"
+    ).click()
+    text_in(page, "form[aria-labelledby=add-department-heading] .notice", "Geriatrics is added.")
+    text_in(page, "ul.departments", "Geriatrics")
+    names = [d["name"] for d in http.expect(200, "GET", "/v1/hospitals/1/departments")]
+    assert "Geriatrics" in names
+
+
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
     browser = start_browser("zh-CN")
     try:
@@ -355,7 +397,11 @@ PAGES = {
     "login": "/#/login",
     "register": "/#/register",
 }
-DOCTOR_PAGES = {"doctor-account": "/#/me", "doctor-appointments": "/#/appointments"}
+DOCTOR_PAGES = {
+    "doctor-account": "/#/me",
+    "doctor-appointments": "/#/appointments",
+    "admin-account": "/#/me",
+}
 
 
 @pytest.mark.parametrize(("width", "height"), [(360, 740), (1280, 800)], ids=["phone", "desktop"])
@@ -366,12 +412,9 @@ def test_every_page_fits_the_screen_and_passes_an_accessibility_check(
     _log_in(page, *DEMO_PATIENT[:1], DEMO_PASSWORD)
     for name, path in [*PAGES.items(), *DOCTOR_PAGES.items()]:
         if name == "doctor-account":  # the doctor's own pages, as the doctor
-            page.execute_script("sessionStorage.clear()")
-            page.get(demo_server.base_url + "/#/login")
-            _fill(page, {"phone": DOCTOR_PHONE, "password": DEMO_PASSWORD})
-            Select(page.find_element(By.ID, "field-role")).select_by_value("doctor")
-            _submit(page)
-            text_in(page, "main h1", "My account")
+            _log_in_as(page, demo_server.base_url, DOCTOR_PHONE, "doctor")
+        if name == "admin-account":
+            _log_in_as(page, demo_server.base_url, DEMO_ADMIN[0], "admin")
         page.get(demo_server.base_url + path)
         wait_for(page, lambda b: b.execute_script("return !!document.querySelector('main h1')"))
         wait_for(page, lambda b: not b.find_elements(By.CSS_SELECTOR, ".spinner"))

@@ -174,6 +174,71 @@ def test_a_department_lists_only_its_verified_doctors(world: World) -> None:
     ]
 
 
+def test_a_hospitals_admin_lists_its_doctors_approved_and_awaiting_approval(
+    world: World,
+) -> None:
+    pending = world.services.directory.add_doctor(
+        world.shanghai, world.paediatrics, name="Not Yet Approved", phone="13911111111"
+    )
+    path = f"/v1/hospitals/{world.shanghai}/doctors"
+
+    listed = ok(world.api.get(path, token=world.admin.token))
+    awaiting = ok(world.api.get(path, token=world.admin.token, params={"verified": "false"}))
+    approved = ok(world.api.get(path, token=world.admin.token, params={"verified": "true"}))
+
+    ids = {world.doctor.id, world.paediatrician.id, pending.id}
+    assert [d["id"] for d in listed] == sorted(ids)
+    assert awaiting == [
+        {
+            "id": pending.id,
+            "name": "Not Yet Approved",
+            "phone": "13911111111",
+            "department_id": world.paediatrics,
+            "department": "Paediatrics",
+            "staff_number": None,
+            "rank": "resident",
+            "specialty": "",
+            "verified": False,
+        }
+    ]
+    assert {d["id"] for d in approved} == {world.doctor.id, world.paediatrician.id}
+    assert world.beijing_doctor.id not in {d["id"] for d in listed}
+
+
+def test_an_approval_moves_a_doctor_out_of_the_awaiting_list(world: World) -> None:
+    pending = world.services.directory.add_doctor(
+        world.shanghai, world.paediatrics, name="Not Yet Approved", phone="13911111111"
+    )
+    path = f"/v1/hospitals/{world.shanghai}/doctors"
+
+    ok(
+        world.api.post(
+            f"/v1/doctors/{pending.id}/approval", token=world.admin.token, json={"approved": True}
+        )
+    )
+
+    assert ok(world.api.get(path, token=world.admin.token, params={"verified": "false"})) == []
+
+
+@pytest.mark.parametrize("account", ["other_admin", "doctor", "patient_a"])
+def test_only_the_hospitals_own_admin_lists_its_doctors(world: World, account: str) -> None:
+    token = getattr(world, account).token
+
+    problem(world.api.get(f"/v1/hospitals/{world.shanghai}/doctors", token=token), 403)
+
+
+def test_listing_a_hospitals_doctors_needs_a_login_and_a_yes_or_no(world: World) -> None:
+    problem(world.api.get(f"/v1/hospitals/{world.shanghai}/doctors"), 401)
+    problem(
+        world.api.get(
+            f"/v1/hospitals/{world.shanghai}/doctors",
+            token=world.admin.token,
+            params={"verified": "maybe"},
+        ),
+        422,
+    )
+
+
 def test_doctors_of_an_unknown_department_is_404(world: World) -> None:
     problem(world.api.get("/v1/departments/999999/doctors"), 404, "department_not_found")
 

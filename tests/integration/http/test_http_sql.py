@@ -130,3 +130,23 @@ def test_a_specialty_longer_than_documented_is_422_on_sql(sql_world: World) -> N
     result = world.api.patch("/v1/doctors/me", token=world.doctor.token, json=too_long)
 
     problem(result, 422, fields={"specialty"})
+
+
+def test_a_hospitals_doctors_for_its_admin_on_sql(sql_world: World) -> None:
+    world = sql_world
+    pending = world.services.directory.add_doctor(
+        world.shanghai, world.paediatrics, name="Not Yet Approved", phone="13911111111"
+    )
+    path = f"/v1/hospitals/{world.shanghai}/doctors"
+
+    listed = ok(world.api.get(path, token=world.admin.token))
+    awaiting = ok(world.api.get(path, token=world.admin.token, params={"verified": "false"}))
+    approved = ok(world.api.get(path, token=world.admin.token, params={"verified": "true"}))
+
+    assert [d["id"] for d in listed] == sorted(
+        [world.doctor.id, world.paediatrician.id, pending.id]
+    )
+    assert [(d["id"], d["department"], d["verified"]) for d in awaiting] == [
+        (pending.id, "Paediatrics", False)
+    ]
+    assert {d["id"] for d in approved} == {world.doctor.id, world.paediatrician.id}

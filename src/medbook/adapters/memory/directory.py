@@ -63,6 +63,13 @@ class MemoryDoctors(MemoryTable):
     def save(self, doctor: Doctor) -> None:
         self._save(doctor)
 
+    def of_hospital(self, hospital_id: int, *, verified: bool | None = None) -> Sequence[Doctor]:
+        return [
+            d
+            for d in self._all()
+            if d.hospital_id == hospital_id and verified in (None, d.verified)
+        ]
+
     def of_department(self, department_id: int, *, verified_only: bool = True) -> Sequence[Doctor]:
         return [
             d

@@ -215,6 +215,13 @@ class SqlDoctors(Repository):
             update(doctors).where(doctors.c.id == doctor.id).values(doctor_to_row(doctor))
         )
 
+    def of_hospital(self, hospital_id: int, *, verified: bool | None = None) -> Sequence[Doctor]:
+        query = select(doctors).where(doctors.c.hospital_id == hospital_id)
+        if verified is not None:
+            query = query.where(doctors.c.verified.is_(verified))
+        rows = self.connection.execute(query.order_by(doctors.c.id))
+        return [doctor_from_row(row) for row in rows]
+
     def of_department(self, department_id: int, *, verified_only: bool = True) -> Sequence[Doctor]:
         query = select(doctors).where(doctors.c.department_id == department_id)
         if verified_only:

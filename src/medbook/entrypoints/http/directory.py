@@ -187,6 +187,43 @@ class PublicDoctorProfile:
         return cls(**{name: getattr(full, name) for name in names})
 
 
+@frozen
+class HospitalDoctor:
+    """A doctor as their hospital's admin sees them: what approving them vouches for."""
+
+    id: int
+    name: str
+    phone: str
+    department_id: int | None
+    department: str | None
+    staff_number: str | None
+    rank: Rank
+    specialty: str
+    verified: bool
+
+    @classmethod
+    def of(cls, card: DoctorCard) -> HospitalDoctor:
+        d = card.doctor
+        assert d.id is not None
+        department = card.department.name if card.department else None
+        return cls(
+            d.id,
+            d.name,
+            d.phone,
+            d.department_id,
+            department,
+            d.staff_number,
+            d.rank,
+            d.specialty,
+            d.verified,
+        )
+
+
+@frozen
+class VerifiedQuery:
+    verified: bool | None = None
+
+
 # --- handlers ------------------------------------------------------------------------------------
 
 
@@ -213,6 +250,11 @@ def add_department(s: Services, c: Call[NewDepartment, None]) -> DepartmentOut:
 
 def department_doctors(s: Services, c: Call[None, None]) -> list[DoctorSummary]:
     return [DoctorSummary.of(d) for d in s.directory.doctors(c.params["department_id"])]
+
+
+def hospital_doctors(s: Services, c: Call[None, VerifiedQuery]) -> list[HospitalDoctor]:
+    cards = s.directory.hospital_doctors_as(c.me, c.params["hospital_id"], c.query.verified)
+    return [HospitalDoctor.of(card) for card in cards]
 
 
 def public_doctor(s: Services, c: Call[None, None]) -> PublicDoctorProfile:
@@ -268,6 +310,20 @@ ROUTES: tuple[Route, ...] = (
                 response=DepartmentOut,
                 errors=(403, 404, 409, 422),
             ),
+        },
+        "directory",
+    ),
+    Route(
+        "/v1/hospitals/{hospital_id:id}/doctors",
+        {
+            "GET": Operation(
+                hospital_doctors,
+                "An admin of the hospital lists its doctors, approved and awaiting approval "
+                "(verified=false: only those awaiting it)",
+                query=VerifiedQuery,
+                response=list[HospitalDoctor],
+                errors=(403, 404, 422),
+            )
         },
         "directory",
     ),

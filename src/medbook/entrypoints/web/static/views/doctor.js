@@ -78,7 +78,7 @@ function Profile({ doctor, onSaved }) {
     <${Select} name="gender" label=${t("gender")} value=${doctor.gender} error=${state.error}
       options=${[["", t("unset")], ["female", t("female")], ["male", t("male")]]} />
     <${Field} name="birth_date" label=${t("birthDate")} error=${state.error} type="date" defaultValue=${doctor.birth_date ?? ""} />
-    <${Field} name="staff_number" label=${t("staffNumber")} error=${state.error} defaultValue=${doctor.staff_number ?? ""} maxlength="40" />
+    <${Field} name="staff_number" label=${t("staffNumber")} error=${state.error} defaultValue=${doctor.staff_number ?? ""} maxlength="8" />
     <${Select} name="hospital_id" label=${t("hospital")} value=${hospitalId} error=${state.error}
       onChange=${(event) => setHospitalId(event.currentTarget.value)}
       options=${[["", t("unset")], ...(hospitals.data || []).map((h) => [String(h.id), h.name])]} />

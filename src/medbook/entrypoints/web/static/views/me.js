@@ -4,6 +4,7 @@ import { html, useState } from "../vendor/htm-preact.js";
 import { get, post } from "../api.js";
 import { t } from "../i18n.js";
 import { Field, formValues, Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
+import { AdminDesk } from "./admin.js";
 import { DoctorDesk } from "./doctor.js";
 
 function Identity({ profile, onVerified }) {
@@ -48,6 +49,9 @@ export function Me() {
           : null}`}
     <//>
   </section>`;
-  if (!state.data || state.data.role !== "doctor") return account;
-  return html`${account}<${DoctorDesk} />`;
+  if (state.data && state.data.role === "doctor") return html`${account}<${DoctorDesk} />`;
+  if (state.data && state.data.role === "admin" && state.data.hospital_id) {
+    return html`${account}<h2 class="desk-title">${t("adminDesk")}</h2><${AdminDesk} hospitalId=${state.data.hospital_id} />`;
+  }
+  return account;
 }
