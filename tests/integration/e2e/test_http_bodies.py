@@ -98,6 +98,39 @@ def test_an_answer_given_before_the_body_was_read_reaches_the_client(
         assert response.getheader("content-type", "").startswith("application/problem+json")
 
 
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 1000000\r\n\r\n" + b" " * 1000, b"Transfer-Encoding: chunked\r\n\r\n"],
+    ids=["length", "chunked"],
+)
+def test_a_client_that_stops_sending_its_body_does_not_hold_the_answer(
+    demo_server: Server, framing: bytes
+) -> None:
+    # The server reads what is left of a refused body only while the client keeps sending: a
+    # client that stops gets its 401 after a second of silence, not after gunicorn's 30 s.
+    head = b"POST /v1/uploads HTTP/1.1\r\nHost: medbook\r\nContent-Type: image/png\r\n"
+    address = urlsplit(demo_server.base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(head + framing)
+        response = http.client.HTTPResponse(connection)
+        response.begin()  # a TimeoutError after 10 s would mean the worker is still waiting
+        assert response.status == 401, response.read()
+
+
+def test_a_body_the_call_does_not_read_is_answered_at_once(demo_server: Server) -> None:
+    # No waiting for the lingering read when the body has all come: it stops at the body's end.
+    address = urlsplit(demo_server.base_url)
+    request = (
+        b"POST /healthz HTTP/1.1\r\nHost: medbook\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+    )
+    with socket.create_connection((address.hostname, address.port), timeout=0.9) as connection:
+        connection.sendall(request)
+        response = http.client.HTTPResponse(connection)
+        response.begin()  # within the lingering read's 1 s of patience
+        assert response.status == 405
+
+
 def _raw(server: Server, request: bytes, *, close_write: bool = False) -> tuple[int, bytes]:
     """Send ``request`` bytes as they are; the status and body of the answer."""
     address = urlsplit(server.base_url)

@@ -336,6 +336,36 @@ def test_an_admin_approves_a_doctor_and_adds_a_department(
     assert "Geriatrics" in names
 
 
+def test_a_patient_reads_the_notice_of_a_session_called_off(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    phone = next(PHONES)
+    http.expect(
+        201, "POST", "/v1/patients", {"phone": phone, "name": "Qian Yu", "password": PASSWORD}
+    )
+    patient = http.login(phone, PASSWORD, "patient")
+    today = dt.datetime.now(SHANGHAI).date()
+    offered = http.expect(
+        200, "GET", f"/v1/doctors/2/sessions?from={today}&to={today + dt.timedelta(14)}"
+    )
+    session = next(s for s in offered if s["remaining"] > 0)
+    chosen = {"date": session["date"], "period": session["period"]}
+    http.expect(201, "POST", "/v1/appointments", {"doctor_id": 2, **chosen}, token=patient)
+    doctor = http.login("13800000002", DEMO_PASSWORD, "doctor")
+    http.expect(201, "POST", "/v1/doctors/me/leave", chosen, token=doctor)
+    _log_in(page, phone, PASSWORD)
+
+    text_in(page, "header nav", "1 unread")
+    link(page, "Notifications").click()
+    card = visible(page, "li.notification.unread")
+    assert "cancel" in card.text.lower(), card.text
+    card.find_element(By.CSS_SELECTOR, "button").click()
+    wait_for(page, lambda b: not b.find_elements(By.CSS_SELECTOR, "li.notification.unread"))
+    wait_for(page, lambda b: "unread" not in b.find_element(By.CSS_SELECTOR, "header nav").text)
+    assert all(n["read"] for n in http.expect(200, "GET", "/v1/notifications", token=patient))
+
+
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
     browser = start_browser("zh-CN")
     try:
@@ -363,6 +393,7 @@ def test_the_keyboard_reaches_everything_and_focus_follows_the_view(
 
     # A view opens with its heading focused: a screen reader starts there, and so does Tab.
     text_in(page, "main h1", "Choose a hospital")
+    link(page, "Peking Union Medical College Hospital")  # the list has come
     assert page.switch_to.active_element.tag_name == "h1"
     press(Keys.TAB)
     assert focused() == "Peking Union Medical College Hospital"
@@ -394,6 +425,7 @@ PAGES = {
     "doctor": "/#/doctors/1",
     "appointments": "/#/appointments",
     "account": "/#/me",
+    "notifications": "/#/notifications",
     "login": "/#/login",
     "register": "/#/register",
 }

@@ -233,7 +233,18 @@ def body_stream(req: falcon.Request) -> BinaryIO:
     """
     chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
     stream = req.stream if chunked and req.content_length is None else req.bounded_stream
-    return typing.cast(BinaryIO, WholeBody(stream, None if chunked else req.content_length))
+    body = WholeBody(stream, None if chunked else req.content_length)
+    req.context[_WHOLE_BODY] = body
+    return typing.cast(BinaryIO, body)
+
+
+_WHOLE_BODY = "medbook.whole_body"
+
+
+def body_ended(req: falcon.Request) -> bool:
+    """``body_stream(req)`` was read to the body's end (a chunked body's last chunk came)."""
+    body = req.context.get(_WHOLE_BODY)
+    return body is not None and body.ended
 
 
 #: What a WSGI server raises while reading a body the client framed wrongly: gunicorn's own parse
@@ -249,6 +260,7 @@ class WholeBody:
         self._stream = stream
         self._length = length
         self._read = 0
+        self.ended = False
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -260,6 +272,7 @@ class WholeBody:
             ) from None
         self._read += len(data)
         ended = not data or size < 0 or len(data) < size
+        self.ended = self.ended or ended
         if ended and self._length is not None and self._read < self._length:
             raise falcon.HTTPBadRequest(
                 description=f"the body ended after {self._read} of its {self._length} bytes",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +13,7 @@ import falcon
 
 from medbook import bootstrap
 from medbook.entrypoints.http import errors
-from medbook.entrypoints.http.api import UNREADABLE, IdConverter, Route, make_resource
+from medbook.entrypoints.http.api import UNREADABLE, IdConverter, Route, body_ended, make_resource
 from medbook.entrypoints.http.client import IPNetwork, from_trusted_proxy
 from medbook.entrypoints.http.files import Files
 from medbook.entrypoints.http.observability import Metrics, RequestLog
@@ -88,22 +91,32 @@ class SafeHeaders:
             resp.set_header("Strict-Transport-Security", HSTS)
 
 
-#: The most of a refused body the server still reads (and drops) before it answers: 6 MiB beyond
-#: the largest upload it takes. A body larger than this is cut off, as nginx's lingering close
-#: gives up after a while too.
+#: The most of a refused body the server still reads (and drops) before it answers, and the most
+#: time it spends on that, as nginx's lingering close gives up after a while: 6 MiB beyond the
+#: largest upload it takes, 2 seconds, and at most 1 second of silence from the client.
 LINGER_BYTES = 16 * 1024 * 1024
+LINGER_SECONDS = 2.0
+LINGER_IDLE_SECONDS = 1.0
 _PIECE = 64 * 1024
 
 
 class LingeringClose:
-    """Read what is left of a request body before the answer goes out.
+    """Read what is left of a request body before the answer goes out, for a short while.
 
     An answer can come before the body was read: a 401 to an upload without a token, a 413 once a
     chunked body passed the limit. The worker then closes the connection with the client's bytes
     still unread, which makes the kernel send a reset, and a reset makes the client's kernel drop
     the answer the client has not read yet: the client sees a broken pipe instead of the 401 or
-    413. Reading the rest first (up to ``LINGER_BYTES``) lets the answer arrive. A body that says
-    it is larger than that is not read at all.
+    413. Reading the rest first lets the answer arrive.
+
+    The body is read through the WSGI input (so a keep-alive connection stays in step), never past
+    its end: a ``Content-Length`` body only if it was not read to its end, a chunked one unless
+    ``body_stream`` saw its end. Bounded three ways: ``LINGER_BYTES`` (a body that says it is
+    larger is not read at all), ``LINGER_SECONDS`` between pieces, and under gunicorn each wait on
+    the socket at most ``LINGER_IDLE_SECONDS``: a client that stops sending frees the worker after
+    a second. A client that sends a byte a second can still hold the worker, as it can on any call
+    that reads a body; nginx, which the deployment puts in front, takes whole bodies before it
+    passes them on.
     """
 
     def process_response(
@@ -111,23 +124,34 @@ class LingeringClose:
     ) -> None:
         length = req.content_length
         if length is not None:
-            if 0 < length <= LINGER_BYTES:
-                _drop(req.bounded_stream)
-        elif "chunked" in (req.get_header("Transfer-Encoding") or "").lower():
-            _drop(req.stream)
+            if 0 < length <= LINGER_BYTES and not req.bounded_stream.is_exhausted:
+                _drop(req.bounded_stream, req.env.get("gunicorn.socket"))
+        elif "chunked" in (req.get_header("Transfer-Encoding") or "").lower() and not body_ended(
+            req
+        ):
+            _drop(req.stream, req.env.get("gunicorn.socket"))
 
 
-def _drop(stream: Any) -> None:
-    """Read and drop up to ``LINGER_BYTES`` of ``stream``, stopping at its end or at an error."""
+def _drop(stream: Any, sock: socket.socket | None) -> None:
+    """Read and drop up to ``LINGER_BYTES`` of ``stream``: until its end, an error, or the time
+    is up."""
+    deadline = time.monotonic() + LINGER_SECONDS
+    before = sock.gettimeout() if sock is not None else None
     total = 0
     try:
-        while total <= LINGER_BYTES:
+        while total <= LINGER_BYTES and time.monotonic() < deadline:
+            if sock is not None:
+                sock.settimeout(LINGER_IDLE_SECONDS)
             piece = stream.read(_PIECE)
             if not piece:
                 return
             total += len(piece)
-    except UNREADABLE:
+    except UNREADABLE:  # a timeout, a reset, a bad chunk: nothing more to wait for
         return
+    finally:
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(before)
 
 
 def came_over_tls(req: falcon.Request, trusted_proxies: Sequence[IPNetwork]) -> bool:

@@ -1,13 +1,14 @@
 // The medbook web client: one page, its views chosen by the URL's fragment (#/doctors/7).
 
 import { html, render, useEffect, useState } from "./vendor/htm-preact.js";
-import { currentSession, onSessionChange, setSession } from "./api.js";
+import { currentSession, get, onSessionChange, setSession } from "./api.js";
 import { language, setLanguage, t } from "./i18n.js";
 import { Heading } from "./ui.js";
 import { Login, Register } from "./views/auth.js";
 import { Departments, Doctor, Doctors, Hospitals } from "./views/directory.js";
 import { Appointments } from "./views/appointments.js";
 import { Me } from "./views/me.js";
+import { Notifications } from "./views/notifications.js";
 
 // The fragment as a path and its query: "#/departments/3?hospital=1".
 function location() {
@@ -25,9 +26,9 @@ function id(text) {
   return /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : null;
 }
 
-const NEEDS_LOGIN = new Set(["appointments", "me"]);
+const NEEDS_LOGIN = new Set(["appointments", "me", "notifications"]);
 
-function View({ path, query, session }) {
+function View({ path, query, session, onNotifications }) {
   const parts = path.split("/").filter(Boolean);
   const [first, second] = parts;
   if (NEEDS_LOGIN.has(first) && !session) return html`<${Login} navigate=${navigate} />`;
@@ -36,6 +37,7 @@ function View({ path, query, session }) {
   if (first === "register" && parts.length === 1) return html`<${Register} navigate=${navigate} />`;
   if (first === "appointments" && parts.length === 1) return html`<${Appointments} />`;
   if (first === "me" && parts.length === 1) return html`<${Me} />`;
+  if (first === "notifications" && parts.length === 1) return html`<${Notifications} onChanged=${onNotifications} />`;
   if (parts.length === 2 && id(second) !== null) {
     if (first === "hospitals") return html`<${Departments} key=${second} hospitalId=${id(second)} />`;
     if (first === "departments") {
@@ -46,7 +48,7 @@ function View({ path, query, session }) {
   return html`<section><${Heading}>${t("notFound")}<//><a href="#/">${t("hospitals")}</a></section>`;
 }
 
-function Header({ session, onLanguage }) {
+function Header({ session, unread, onLanguage }) {
   const logout = () => {
     setSession(null);
     navigate("#/");
@@ -57,6 +59,11 @@ function Header({ session, onLanguage }) {
       <a href="#/">${t("hospitals")}</a>
       ${session
         ? html`${session.role !== "admin" ? html`<a href="#/appointments">${t("myAppointments")}</a>` : null}
+            <a href="#/notifications">
+              ${t("notifications")}${unread > 0
+                ? html` <span class="count" aria-hidden="true">${unread}</span><span class="visually-hidden">${t("unreadCount", { count: unread })}</span>`
+                : null}
+            </a>
             <a href="#/me">${t("me")}</a>
             <button type="button" class="link" onClick=${logout}>${t("logout")}</button>`
         : html`<a href="#/login">${t("login")}</a><a href="#/register">${t("register")}</a>`}
@@ -80,6 +87,16 @@ function App() {
       unsubscribe();
     };
   }, []);
+  // The unread badge: counted again when the person logs in, moves to another view, or reads one.
+  const [unread, setUnread] = useState(0);
+  const countUnread = () => {
+    if (!currentSession()) return setUnread(0);
+    get("/notifications?unread_only=true").then(
+      (items) => setUnread(items.length),
+      () => setUnread(0),
+    );
+  };
+  useEffect(countUnread, [session, where.path]);
   const switchLanguage = () => {
     setLanguage(language() === "zh" ? "en" : "zh");
     setWords(language());
@@ -88,9 +105,9 @@ function App() {
       event.preventDefault();
       document.getElementById("main").focus();
     }}>${t("skip")}</a>
-    <${Header} session=${session} onLanguage=${switchLanguage} />
+    <${Header} session=${session} unread=${unread} onLanguage=${switchLanguage} />
     <main id="main" tabindex="-1">
-      <${View} key=${`${where.path}|${language()}|${session ? session.id : ""}`} path=${where.path} query=${where.query} session=${session} />
+      <${View} key=${`${where.path}|${language()}|${session ? session.id : ""}`} path=${where.path} query=${where.query} session=${session} onNotifications=${countUnread} />
     </main>`;
 }
 

@@ -108,6 +108,12 @@ const WORDS = {
     today: "Today",
     patientsOf: "Patients",
     adminDesk: "My hospital",
+    notifications: "Notifications",
+    unreadCount: "{count} unread",
+    noNotifications: "No notifications.",
+    markRead: "Mark as read",
+    markReadOne: "Mark as read: {title}",
+    unread: "Unread",
     awaiting: "Awaiting approval",
     approvedDoctors: "Approved doctors",
     noneAwaiting: "No doctor is waiting for approval.",
@@ -228,6 +234,12 @@ const WORDS = {
     today: "今天",
     patientsOf: "患者",
     adminDesk: "本院管理",
+    notifications: "消息通知",
+    unreadCount: "{count} 条未读",
+    noNotifications: "暂无通知。",
+    markRead: "标为已读",
+    markReadOne: "标为已读：{title}",
+    unread: "未读",
     awaiting: "待审核",
     approvedDoctors: "已审核的医生",
     noneAwaiting: "没有待审核的医生。",
@@ -276,6 +288,14 @@ export function setLanguage(next) {
 export function t(key, params = {}) {
   const phrase = WORDS[current][key] ?? WORDS.en[key] ?? key;
   return phrase.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+// An instant (ISO 8601 with its offset) in the reader's own time zone and words.
+export function formatTime(iso) {
+  return new Intl.DateTimeFormat(current === "zh" ? "zh-CN" : "en-GB", {
+    dateStyle: "medium",
+    timeStyle: "short",
+  }).format(new Date(iso));
 }
 
 // A date (YYYY-MM-DD, a calendar day with no time zone) the way the reader writes dates.
