@@ -366,6 +366,27 @@ def test_a_patient_reads_the_notice_of_a_session_called_off(
     assert all(n["read"] for n in http.expect(200, "GET", "/v1/notifications", token=patient))
 
 
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "#/hospitals/99999",
+        "#/departments/99999",
+        "#/doctors/99999",
+        "#/doctors/9999999999",
+        "#/doctors/0",
+        "#/nowhere",
+    ],
+)
+def test_an_address_that_names_nothing_says_so(
+    page: webdriver.Chrome, demo_server: Server, fragment: str
+) -> None:
+    page.expected_statuses = (404,)  # type: ignore[attr-defined]
+    page.get(f"{demo_server.base_url}/{fragment}")
+
+    text_in(page, "main h1", "There is nothing at this address.")
+    assert not page.find_elements(By.CSS_SELECTOR, "main [role=alert]")
+
+
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
     browser = start_browser("zh-CN")
     try:

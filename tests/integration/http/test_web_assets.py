@@ -58,6 +58,10 @@ def test_an_asset_comes_with_its_type_and_an_etag_and_is_asked_for_again(
     again = client.simulate_get("/web/app.js", headers={"If-None-Match": result.headers["etag"]})
     assert again.status_code == 304
     assert again.content == b""
+    weak = client.simulate_get(
+        "/web/app.js", headers={"If-None-Match": "W/" + result.headers["etag"]}
+    )
+    assert weak.status_code == 304  # If-None-Match compares weakly
     changed = client.simulate_get("/web/app.js", headers={"If-None-Match": '"stale"'})
     assert changed.status_code == 200
 

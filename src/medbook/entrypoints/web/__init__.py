@@ -73,7 +73,10 @@ FILES = _files()
 def _send(req: falcon.Request, resp: falcon.Response, file: _File) -> None:
     resp.set_header("ETag", file.etag)
     resp.cache_control = ["no-cache"]
-    asked = [tag.strip() for tag in (req.get_header("If-None-Match") or "").split(",")]
+    # Weak comparison (RFC 9110 13.1.2): a proxy that compresses the file marks the tag weak.
+    asked = [
+        tag.strip().removeprefix("W/") for tag in (req.get_header("If-None-Match") or "").split(",")
+    ]
     if file.etag in asked or "*" in asked:
         resp.status = falcon.HTTP_304
         return

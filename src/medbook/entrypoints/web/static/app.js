@@ -21,9 +21,12 @@ function navigate(to) {
   window.location.hash = to;
 }
 
+// The largest id the API takes (MAX_ID): anything above names nothing.
+const MAX_ID = 2147483647;
+
 // A positive integer id from a path segment, or null.
 function id(text) {
-  return /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : null;
+  return /^[1-9][0-9]{0,9}$/.test(text) && Number(text) <= MAX_ID ? Number(text) : null;
 }
 
 const NEEDS_LOGIN = new Set(["appointments", "me", "notifications"]);

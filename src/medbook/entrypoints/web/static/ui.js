@@ -51,6 +51,9 @@ export function Problem({ error, onRetry }) {
 
 // A result being loaded: the spinner, the error (with a retry), or children(data).
 export function Loaded({ state, children }) {
+  if (state.error && state.error.status === 404) {
+    return html`<div><${Heading}>${t("notFound")}<//><a href="#/">${t("hospitals")}</a></div>`;
+  }
   if (state.error) return html`<${Problem} error=${state.error} onRetry=${state.reload} />`;
   if (state.loading && state.data === null) return html`<${Spinner} />`;
   return children(state.data);

@@ -59,12 +59,11 @@ function Avatar({ doctor }) {
 
 export function Doctors({ departmentId, hospitalId }) {
   const state = useLoad(() => get(`/departments/${departmentId}/doctors`), [departmentId]);
-  return html`<section>
-    ${hospitalId ? html`<a class="back" href=${`#/hospitals/${hospitalId}`}>${t("departments")}</a>` : null}
-    <${Heading}>${t("doctors")}<//>
-    <${Loaded} state=${state}>
-      ${(doctors) =>
-        doctors.length === 0
+  return html`<${Loaded} state=${state}>
+    ${(doctors) => html`<section>
+      ${hospitalId ? html`<a class="back" href=${`#/hospitals/${hospitalId}`}>${t("departments")}</a>` : null}
+      <${Heading}>${t("doctors")}<//>
+      ${doctors.length === 0
           ? html`<p>${t("noDoctors")}</p>`
           : html`<ul class="cards">
               ${doctors.map(
@@ -77,8 +76,8 @@ export function Doctors({ departmentId, hospitalId }) {
                 </li>`,
               )}
             </ul>`}
-    <//>
-  </section>`;
+    </section>`}
+  <//>`;
 }
 
 function isoDate(day) {
