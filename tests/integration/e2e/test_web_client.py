@@ -8,6 +8,8 @@ the failed requests the test meant to make (a 422 it provoked is logged by Chrom
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
@@ -387,6 +389,95 @@ def test_an_address_that_names_nothing_says_so(
     assert not page.find_elements(By.CSS_SELECTOR, "main [role=alert]")
 
 
+def _zbar(png: bytes, tmp_path: Path) -> str:
+    """The text of the QR code in a screenshot, read by zbar's own decoder."""
+    zbarimg = shutil.which("zbarimg")
+    assert zbarimg, "zbarimg is missing: scripts/services-up installs zbar-tools"
+    image = tmp_path / "qr.png"
+    image.write_bytes(png)
+    done = subprocess.run([zbarimg, "-q", "--raw", str(image)], capture_output=True, check=False)
+    assert done.returncode == 0, f"zbarimg found no QR code (exit {done.returncode})"
+    return done.stdout.decode().strip()
+
+
+def test_a_record_shared_by_qr_is_opened_by_a_doctor_and_the_look_is_logged(
+    page: webdriver.Chrome, demo_server: Server, tmp_path: Path
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    phone = next(PHONES)
+    http.expect(
+        201, "POST", "/v1/patients", {"phone": phone, "name": "He Jing", "password": PASSWORD}
+    )
+    _log_in(page, phone, PASSWORD)
+    link(page, "Health file").click()
+    text_in(page, "main", "No records yet.")
+
+    _fill(page, {"title": "Blood test", "hospital_name": "Ruijin", "notes": "Iron a little low"})
+    visit = page.find_element(By.ID, "field-visit_date")
+    page.execute_script("arguments[0].value = '2026-11-20'", visit)
+    page.find_element(By.CSS_SELECTOR, "form[aria-labelledby=new-record-heading] button").click()
+    card = visible(page, "li.record")
+    assert "Blood test" in card.text and "Iron a little low" in card.text
+    scan = tmp_path / "scan.png"
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(scan)
+    card.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(scan))
+    text_in(page, "li.record", "The file is attached.")
+    visible(page, "li.record button.link").click()
+    visible(page, "li.record img.attachment")  # fetched with the token, shown from a blob: URL
+
+    page.find_element(By.XPATH, "//button[normalize-space()='Share all my records']").click()
+    qr = visible(page, "img.qr")
+    wait_for(page, lambda b: b.execute_script("return arguments[0].naturalWidth > 0", qr))
+    code = visible(page, ".share-code").text
+    page.execute_script("arguments[0].scrollIntoView({block: 'center'})", qr)
+    assert code in _zbar(qr.screenshot_as_png, tmp_path)  # what the screen shows, decoded
+
+    # A doctor opens it by code (what the QR holds works too).
+    _log_in_as(page, demo_server.base_url, DOCTOR_PHONE, "doctor")
+    link(page, "Shared records").click()
+    _fill(page, {"code": code})
+    _submit(page)
+    text_in(page, "ul.shared", "Blood test")
+
+    page.execute_script("sessionStorage.clear()")
+    _log_in(page, phone, PASSWORD)
+    link(page, "Health file").click()
+    text_in(page, "ul.access-log", "Zhang Wei")
+
+
+def test_a_patient_records_vital_signs_and_sees_them_charted(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    phone = next(PHONES)
+    http.expect(
+        201, "POST", "/v1/patients", {"phone": phone, "name": "Lu Yan", "password": PASSWORD}
+    )
+    _log_in(page, phone, PASSWORD)
+    page.get(demo_server.base_url + "/#/vitals")
+    text_in(page, "main", "No readings of this kind yet.")
+
+    for systolic, diastolic, when in (
+        ("128", "84", "2026-11-30T08:00"),
+        ("121", "79", "2026-12-01T08:00"),
+    ):
+        _fill(page, {"systolic": systolic, "diastolic": diastolic})
+        field = page.find_element(By.ID, "field-measured_at")
+        page.execute_script("arguments[0].value = arguments[1]", field, when)
+        _submit(page)
+        text_in(page, "main .notice", "Recorded.")
+
+    wait_for(page, lambda b: len(b.find_elements(By.CSS_SELECTOR, "table.readings tbody tr")) == 2)
+    assert len(page.find_elements(By.CSS_SELECTOR, "svg.chart-svg circle")) == 4  # 2 readings x 2
+    label = page.find_element(By.CSS_SELECTOR, "svg.chart-svg").get_attribute("aria-label")
+    assert label.startswith("Blood pressure: 2 readings"), label
+    assert "128" in page.find_element(By.CSS_SELECTOR, "table.readings").text
+
+    link(page, "Health file").click()
+    link(page, "Diet advice").click()
+    visible(page, "main ul.cards li")
+
+
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
     browser = start_browser("zh-CN")
     try:
@@ -447,12 +538,16 @@ PAGES = {
     "appointments": "/#/appointments",
     "account": "/#/me",
     "notifications": "/#/notifications",
+    "health": "/#/health",
+    "vitals": "/#/vitals",
+    "diet": "/#/diet",
     "login": "/#/login",
     "register": "/#/register",
 }
 DOCTOR_PAGES = {
     "doctor-account": "/#/me",
     "doctor-appointments": "/#/appointments",
+    "doctor-shared": "/#/shared",
     "admin-account": "/#/me",
 }
 

@@ -285,7 +285,12 @@ def _errors(
 
 #: Routes outside ROUTES and PLAIN_ROUTES, each with a format of its own: stored files, and
 #: Prometheus metrics (text).
-OTHER_ROUTES = (("/files/{key:path}", "GET"), ("/metrics", "GET"))
+OTHER_ROUTES = (
+    ("/files/{key:path}", "GET"),
+    ("/metrics", "GET"),
+    ("/", "GET"),  # the web client (medbook.entrypoints.web)
+    ("/web/{name:path}", "GET"),
+)
 
 #: The largest id a ``{name:id}`` path segment names: ids are positive 32-bit integers.
 MAX_ID = 2**31 - 1

@@ -235,6 +235,9 @@ MATRIX: dict[tuple[str, str], Row] = {
         (401, 403, 403, 403, 403, 201),
         lambda s: {"name": "Neurology", "description": "Brain and nerves"},
     ),
+    ("/v1/hospitals/{hospital_id:id}/doctors", "GET"): Row(
+        lambda s: f"/v1/hospitals/{s.world.shanghai}/doctors", (401, 403, 403, 403, 403, 200)
+    ),
     ("/v1/departments/{department_id:id}/doctors", "GET"): Row(
         lambda s: f"/v1/departments/{s.world.cardiology}/doctors", ALL_200
     ),
@@ -425,6 +428,9 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda s: "/v1/records/access-log", (401, 200, 200, 403, 403, 403)
     ),
     ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
+    # The web client's page and files: the same for everyone (what it shows comes from the API).
+    ("/", "GET"): Row(lambda s: "/", ALL_200),
+    ("/web/{name:path}", "GET"): Row(lambda s: "/web/app.js", ALL_200),
     ("/readyz", "GET"): Row(lambda s: "/readyz", ALL_200),
     ("/v1/openapi.json", "GET"): Row(lambda s: "/v1/openapi.json", ALL_200),
     # By address or token, never by role: this client is on loopback, so internal

@@ -124,7 +124,7 @@ class LingeringClose:
     ) -> None:
         length = req.content_length
         if length is not None:
-            if 0 < length <= LINGER_BYTES and not req.bounded_stream.is_exhausted:
+            if 0 < length <= LINGER_BYTES and not req.bounded_stream.eof:
                 _drop(req.bounded_stream, req.env.get("gunicorn.socket"))
         elif "chunked" in (req.get_header("Transfer-Encoding") or "").lower() and not body_ended(
             req

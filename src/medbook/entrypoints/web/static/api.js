@@ -87,3 +87,18 @@ export const get = (path) => api("GET", path);
 export const post = (path, body = {}) => api("POST", path, body);
 export const put = (path, body) => api("PUT", path, body);
 export const patch = (path, body) => api("PATCH", path, body);
+export const remove = (path) => api("DELETE", path);
+
+// A private file of the API (a QR code, an attachment) as a blob: URL the page can show. Files
+// need the bearer token, which an <img src> cannot send.
+export async function fileUrl(path) {
+  const response = await fetch(path.startsWith("/v1/") || path.startsWith("/files/") ? path : `/v1${path}`, {
+    headers: session ? { Authorization: `Bearer ${session.token}` } : {},
+    credentials: "omit",
+    cache: "no-store",
+  }).catch(() => {
+    throw new ApiError(0, { code: "offline" });
+  });
+  if (!response.ok) throw new ApiError(response.status, {});
+  return URL.createObjectURL(await response.blob());
+}

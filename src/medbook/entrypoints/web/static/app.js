@@ -9,6 +9,7 @@ import { Departments, Doctor, Doctors, Hospitals } from "./views/directory.js";
 import { Appointments } from "./views/appointments.js";
 import { Me } from "./views/me.js";
 import { Notifications } from "./views/notifications.js";
+import { Diet, HealthFile, SharedRecords, Vitals } from "./views/health.js";
 
 // The fragment as a path and its query: "#/departments/3?hospital=1".
 function location() {
@@ -29,7 +30,7 @@ function id(text) {
   return /^[1-9][0-9]{0,9}$/.test(text) && Number(text) <= MAX_ID ? Number(text) : null;
 }
 
-const NEEDS_LOGIN = new Set(["appointments", "me", "notifications"]);
+const NEEDS_LOGIN = new Set(["appointments", "me", "notifications", "health", "vitals", "diet", "shared"]);
 
 function View({ path, query, session, onNotifications }) {
   const parts = path.split("/").filter(Boolean);
@@ -40,6 +41,10 @@ function View({ path, query, session, onNotifications }) {
   if (first === "register" && parts.length === 1) return html`<${Register} navigate=${navigate} />`;
   if (first === "appointments" && parts.length === 1) return html`<${Appointments} />`;
   if (first === "me" && parts.length === 1) return html`<${Me} />`;
+  if (first === "health" && parts.length === 1) return html`<${HealthFile} />`;
+  if (first === "vitals" && parts.length === 1) return html`<${Vitals} />`;
+  if (first === "diet" && parts.length === 1) return html`<${Diet} />`;
+  if (first === "shared" && parts.length <= 2) return html`<${SharedRecords} code=${second || ""} />`;
   if (first === "notifications" && parts.length === 1) return html`<${Notifications} onChanged=${onNotifications} />`;
   if (parts.length === 2 && id(second) !== null) {
     if (first === "hospitals") return html`<${Departments} key=${second} hospitalId=${id(second)} />`;
@@ -62,6 +67,8 @@ function Header({ session, unread, onLanguage }) {
       <a href="#/">${t("hospitals")}</a>
       ${session
         ? html`${session.role !== "admin" ? html`<a href="#/appointments">${t("myAppointments")}</a>` : null}
+            ${session.role === "patient" ? html`<a href="#/health">${t("healthFile")}</a>` : null}
+            ${session.role === "doctor" ? html`<a href="#/shared">${t("sharedRecords")}</a>` : null}
             <a href="#/notifications">
               ${t("notifications")}${unread > 0
                 ? html` <span class="count" aria-hidden="true">${unread}</span><span class="visually-hidden">${t("unreadCount", { count: unread })}</span>`
