@@ -24,6 +24,7 @@ from medbook.adapters.images import PillowInspector
 from medbook.adapters.memory import MemoryStore
 from medbook.adapters.memory.storage import MemoryStorage
 from medbook.adapters.payments import SandboxGateway, UnconfiguredGateway
+from medbook.adapters.payments.sandbox import notification as sandbox_notification
 from medbook.adapters.payments.wechat import WeChatPayGateway
 from medbook.adapters.qr import QrPng
 from medbook.adapters.redis_throttle import RedisThrottle
@@ -100,6 +101,10 @@ class Settings:
     #: proxy), and holders of ``metrics_token`` from anywhere.
     metrics_networks: tuple[IPNetwork, ...] = LOOPBACK
     metrics_token: str | None = None
+    #: ``medbook serve --demo`` only: the sandbox gateway's own payment page at
+    #: ``/sandbox/pay/{payment_id}``, which completes or fails a payment by sending the signed
+    #: notification the gateway would. Never set it where money is real.
+    sandbox_checkout: bool = False
 
     @database_url.default
     def _default_database(self) -> str:
@@ -130,6 +135,7 @@ class Settings:
             )
             or LOOPBACK,
             metrics_token=_metrics_token(environ.get("MEDBOOK_METRICS_TOKEN", "")),
+            sandbox_checkout=environ.get("MEDBOOK_SANDBOX_CHECKOUT", "") == "1",
         )
 
     @property
@@ -432,7 +438,15 @@ def migrate(settings: Settings | None = None) -> str | None:
         engine.dispose()
 
 
-__all__ = ["Services", "Settings", "bootstrap", "build_services", "check_jwt_secret", "in_memory"]
+__all__ = [
+    "Services",
+    "Settings",
+    "bootstrap",
+    "build_services",
+    "check_jwt_secret",
+    "in_memory",
+    "sandbox_notification",
+]
 
 
 class SchemaOutOfDate(RuntimeError):

@@ -221,6 +221,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         os.environ.setdefault("MEDBOOK_JWT_SECRET", secrets.token_urlsafe(48))
         os.environ.setdefault("MEDBOOK_PAYMENT_SECRET", secrets.token_urlsafe(32))
+        # The sandbox gateway's payment page, so an order can be paid from the web client.
+        os.environ.setdefault("MEDBOOK_SANDBOX_CHECKOUT", "1")
         services = bootstrap.bootstrap(migrate=True)
         load_demo(services)
         services.close()

@@ -14,6 +14,7 @@ import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 
+import falcon.testing
 import pytest
 from browser_support import (
     accessibility_violations,
@@ -63,6 +64,13 @@ def page(browser: webdriver.Chrome, demo_server: Server) -> Iterator[webdriver.C
     yield browser
     errors = console_errors(browser, browser.expected_statuses)  # type: ignore[attr-defined]
     assert not errors, errors
+
+
+def _new_patient(http: HttpClient, name: str) -> str:
+    """The phone number of a patient registered through the API (password ``PASSWORD``)."""
+    phone = next(PHONES)
+    http.expect(201, "POST", "/v1/patients", {"phone": phone, "name": name, "password": PASSWORD})
+    return phone
 
 
 def _fill(browser: webdriver.Chrome, values: dict[str, str]) -> None:
@@ -174,10 +182,7 @@ def test_a_place_taken_meanwhile_is_refused_with_the_api_s_reason(
 ) -> None:
     page.expected_statuses = (409,)  # type: ignore[attr-defined]
     http = HttpClient(demo_server.base_url)
-    phone = next(PHONES)
-    http.expect(
-        201, "POST", "/v1/patients", {"phone": phone, "name": "Zhao Lei", "password": PASSWORD}
-    )
+    phone = _new_patient(http, "Zhao Lei")
     _log_in(page, phone, PASSWORD)
     page.get(demo_server.base_url + "/#/doctors/2")
     date, period, _ = _first_bookable(page)
@@ -199,11 +204,8 @@ def test_a_place_taken_meanwhile_is_refused_with_the_api_s_reason(
 def test_text_from_people_is_shown_as_text_never_as_markup(
     page: webdriver.Chrome, demo_server: Server
 ) -> None:
-    phone = next(PHONES)
     name = '<img src=x onerror="window.pwned=1"><b>Li</b>'
-    HttpClient(demo_server.base_url).expect(
-        201, "POST", "/v1/patients", {"phone": phone, "name": name, "password": PASSWORD}
-    )
+    phone = _new_patient(HttpClient(demo_server.base_url), name)
     _log_in(page, phone, PASSWORD)
     link(page, "My account").click()
 
@@ -214,10 +216,7 @@ def test_text_from_people_is_shown_as_text_never_as_markup(
 
 def test_a_patient_verifies_their_identity(page: webdriver.Chrome, demo_server: Server) -> None:
     page.expected_statuses = (422,)  # type: ignore[attr-defined]
-    phone = next(PHONES)
-    HttpClient(demo_server.base_url).expect(
-        201, "POST", "/v1/patients", {"phone": phone, "name": "Zhao Min", "password": PASSWORD}
-    )
+    phone = _new_patient(HttpClient(demo_server.base_url), "Zhao Min")
     _log_in(page, phone, PASSWORD)
     link(page, "My account").click()
     text_in(page, "main", "Not verified yet.")
@@ -342,10 +341,7 @@ def test_a_patient_reads_the_notice_of_a_session_called_off(
     page: webdriver.Chrome, demo_server: Server
 ) -> None:
     http = HttpClient(demo_server.base_url)
-    phone = next(PHONES)
-    http.expect(
-        201, "POST", "/v1/patients", {"phone": phone, "name": "Qian Yu", "password": PASSWORD}
-    )
+    phone = _new_patient(http, "Qian Yu")
     patient = http.login(phone, PASSWORD, "patient")
     today = dt.datetime.now(SHANGHAI).date()
     offered = http.expect(
@@ -404,10 +400,7 @@ def test_a_record_shared_by_qr_is_opened_by_a_doctor_and_the_look_is_logged(
     page: webdriver.Chrome, demo_server: Server, tmp_path: Path
 ) -> None:
     http = HttpClient(demo_server.base_url)
-    phone = next(PHONES)
-    http.expect(
-        201, "POST", "/v1/patients", {"phone": phone, "name": "He Jing", "password": PASSWORD}
-    )
+    phone = _new_patient(http, "He Jing")
     _log_in(page, phone, PASSWORD)
     link(page, "Health file").click()
     text_in(page, "main", "No records yet.")
@@ -449,10 +442,7 @@ def test_a_patient_records_vital_signs_and_sees_them_charted(
     page: webdriver.Chrome, demo_server: Server
 ) -> None:
     http = HttpClient(demo_server.base_url)
-    phone = next(PHONES)
-    http.expect(
-        201, "POST", "/v1/patients", {"phone": phone, "name": "Lu Yan", "password": PASSWORD}
-    )
+    phone = _new_patient(http, "Lu Yan")
     _log_in(page, phone, PASSWORD)
     page.get(demo_server.base_url + "/#/vitals")
     text_in(page, "main", "No readings of this kind yet.")
@@ -476,6 +466,77 @@ def test_a_patient_records_vital_signs_and_sees_them_charted(
     link(page, "Health file").click()
     link(page, "Diet advice").click()
     visible(page, "main ul.cards li")
+
+
+def test_a_home_visit_is_ordered_and_paid_in_the_sandbox(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    phone = _new_patient(http, "Fang Hua")
+    _log_in(page, phone, PASSWORD)
+    link(page, "Home visits").click()
+    _fill(page, {"lat": "31.2122", "lng": "121.4688"})  # beside Ruijin Hospital
+    page.find_element(By.XPATH, "//button[normalize-space()='Search']").click()
+
+    service = visible(page, "li.service")
+    assert "km away" in service.text and "CN¥" in service.text, service.text
+    service.find_element(By.CSS_SELECTOR, "input[name=address]").send_keys("197 Ruijin 2nd Road")
+    service.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    text_in(page, "main .notice", "of which the platform keeps")
+    page.find_element(By.CSS_SELECTOR, "main .notice button.primary").click()
+
+    text_in(page, "main h1", "Sandbox payment")
+    assert "/sandbox/pay/" in page.current_url
+    page.find_element(By.XPATH, "//button[normalize-space()='Pay']").click()
+    text_in(page, "main .notice", "Paid. The order is confirmed.")
+    link(page, "Back to my orders").click()
+    text_in(page, "li.order .badge", "Paid")
+
+    token = http.login(phone, PASSWORD, "patient")
+    orders = http.expect(200, "GET", "/v1/orders", token=token)
+    items = orders["items"] if isinstance(orders, dict) else orders
+    assert [o["status"] for o in items] == ["paid"]
+
+
+def test_the_sandbox_page_reports_only_what_the_gateway_could(demo_server: Server) -> None:
+    http = HttpClient(demo_server.base_url)
+    phone = _new_patient(http, "Tang Yi")
+    token = http.login(phone, PASSWORD, "patient")
+    service = http.expect(200, "GET", "/v1/services?lat=31.2122&lng=121.4688")[0]
+    order = http.expect(
+        201,
+        "POST",
+        "/v1/orders",
+        {"service_id": service["id"], "date": service["dates"][0]["date"], "place": "hospital"},
+        token=token,
+    )
+    payment = http.expect(201, "POST", f"/v1/orders/{order['id']}/payment", token=token)
+    page = f"/sandbox/pay/{payment['payment_id']}"
+
+    assert http.get(page).content_type == "text/html"
+    wrong = {"status": "succeeded", "amount_cents": payment["amount_cents"] - 1}
+    assert http.post(page, wrong).status == 400  # the amount differs: refused, as by notify
+    bad = http.post(page, {"status": "paid", "amount_cents": 1}).body
+    assert bad["errors"] == [{"field": "status", "message": 'must be "succeeded" or "failed"'}]
+    assert http.post(page, {"status": "succeeded", "amount_cents": 10**12}).status == 422
+    assert http.call("POST", page, data=b"not json").status == 400
+    unknown = http.post("/sandbox/pay/no-such-payment", {**wrong, "amount_cents": 1})
+    assert (unknown.status, unknown.body["code"]) == (400, "payment_refused")
+    failed = http.expect(200, "POST", page, {**wrong, "status": "failed"})
+    assert failed["outcome"] == "failed"
+    paid = {"status": "succeeded", "amount_cents": payment["amount_cents"]}
+    assert http.expect(200, "POST", page, paid)["outcome"] == "paid"
+    assert http.expect(200, "POST", page, paid)["outcome"] == "duplicate"  # a new event, once
+
+
+def test_the_sandbox_page_is_not_served_outside_demo_mode() -> None:
+    from medbook.bootstrap import in_memory
+    from medbook.entrypoints.http.app import create_app
+
+    client = falcon.testing.TestClient(create_app(in_memory()))
+
+    assert client.simulate_get("/sandbox/pay/abc").status_code == 404
+    assert client.simulate_post("/sandbox/pay/abc", json={"status": "succeeded"}).status_code == 404
 
 
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
@@ -541,6 +602,8 @@ PAGES = {
     "health": "/#/health",
     "vitals": "/#/vitals",
     "diet": "/#/diet",
+    "services": "/#/services",
+    "orders": "/#/orders",
     "login": "/#/login",
     "register": "/#/register",
 }

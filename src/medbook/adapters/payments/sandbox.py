@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 from collections.abc import Mapping
 
 from medbook.domain.shared.errors import (
@@ -51,6 +52,22 @@ def _once(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def sign(secret: bytes, body: bytes) -> str:
     """The ``X-Medbook-Signature`` value of ``body``."""
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def notification(
+    secret: bytes, payment_id: str, succeeded: bool, amount_cents: int
+) -> tuple[bytes, dict[str, str]]:
+    """What the sandbox gateway sends to ``POST /v1/payments/notify`` when a payment ends: the
+    body (a new event id each time) and its headers, signed with ``secret``."""
+    body = json.dumps(
+        {
+            "event_id": "sandbox-" + secrets.token_hex(12),
+            "payment_id": payment_id,
+            "status": "succeeded" if succeeded else "failed",
+            "amount_cents": amount_cents,
+        }
+    ).encode()
+    return body, {SIGNATURE_HEADER: sign(secret, body), "content-type": "application/json"}
 
 
 class SandboxGateway:

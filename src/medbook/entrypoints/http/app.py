@@ -21,6 +21,7 @@ from medbook.entrypoints.http.openapi import document
 from medbook.entrypoints.http.routes import ROUTES
 from medbook.entrypoints.metrics import MetricsAccess
 from medbook.entrypoints.web import WebAsset, WebPage
+from medbook.entrypoints.web.sandbox import SandboxCheckout
 
 log = logging.getLogger("medbook.http")
 
@@ -213,6 +214,7 @@ def create_app(
     cors_origins: Sequence[str] = (),
     metrics_networks: Sequence[bootstrap.IPNetwork] = bootstrap.LOOPBACK,
     metrics_token: str | None = None,
+    sandbox_secret: bytes | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """The app on ``services``. ``cors_origins``: the exact origins (``https://app.example.org``)
     whose scripts may call it from a browser; none, no CORS headers at all."""
@@ -238,6 +240,8 @@ def create_app(
     app.add_route("/v1/openapi.json", OpenApi(document(routes, PLAIN_ROUTES)))
     app.add_route("/", WebPage())
     app.add_route("/web/{name:path}", WebAsset())
+    if sandbox_secret is not None:  # demo mode only: see SandboxCheckout
+        app.add_route("/sandbox/pay/{payment_id}", SandboxCheckout(services, sandbox_secret))
     app.add_route(
         "/metrics",
         Metrics(MetricsAccess(metrics_token, tuple(metrics_networks), tuple(trusted_proxies))),
@@ -263,4 +267,13 @@ def get_app() -> falcon.App[falcon.Request, falcon.Response]:
         cors_origins=settings.cors_origins,
         metrics_networks=settings.metrics_networks,
         metrics_token=settings.metrics_token,
+        sandbox_secret=sandbox_secret(settings),
     )
+
+
+def sandbox_secret(settings: bootstrap.Settings) -> bytes | None:
+    """The sandbox gateway's key when its checkout page is asked for (``--demo``) and the sandbox
+    is the gateway in use; else None, and the page is not served at all."""
+    if settings.sandbox_checkout and settings.payment_gateway == "sandbox":
+        return settings.payment_secret.encode() if settings.payment_secret else None
+    return None

@@ -70,7 +70,7 @@ def _files() -> dict[str, _File]:
 FILES = _files()
 
 
-def _send(req: falcon.Request, resp: falcon.Response, file: _File) -> None:
+def send_file(req: falcon.Request, resp: falcon.Response, file: _File) -> None:
     resp.set_header("ETag", file.etag)
     resp.cache_control = ["no-cache"]
     # Weak comparison (RFC 9110 13.1.2): a proxy that compresses the file marks the tag weak.
@@ -89,7 +89,7 @@ class WebPage:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.set_header("Content-Security-Policy", PAGE_POLICY)
-        _send(req, resp, FILES["index.html"])
+        send_file(req, resp, FILES["index.html"])
 
 
 class WebAsset:
@@ -97,7 +97,7 @@ class WebAsset:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         file = FILES.get(name)
-        if file is None or name == "index.html":
+        if file is None or name.endswith(".html"):  # pages have their own addresses
             raise falcon.HTTPNotFound(description="no such file of the web client")
         resp.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-        _send(req, resp, file)
+        send_file(req, resp, file)

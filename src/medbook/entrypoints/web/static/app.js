@@ -10,6 +10,7 @@ import { Appointments } from "./views/appointments.js";
 import { Me } from "./views/me.js";
 import { Notifications } from "./views/notifications.js";
 import { Diet, HealthFile, SharedRecords, Vitals } from "./views/health.js";
+import { Orders, Services } from "./views/orders.js";
 
 // The fragment as a path and its query: "#/departments/3?hospital=1".
 function location() {
@@ -30,7 +31,7 @@ function id(text) {
   return /^[1-9][0-9]{0,9}$/.test(text) && Number(text) <= MAX_ID ? Number(text) : null;
 }
 
-const NEEDS_LOGIN = new Set(["appointments", "me", "notifications", "health", "vitals", "diet", "shared"]);
+const NEEDS_LOGIN = new Set(["appointments", "me", "notifications", "health", "vitals", "diet", "shared", "orders"]);
 
 function View({ path, query, session, onNotifications }) {
   const parts = path.split("/").filter(Boolean);
@@ -41,6 +42,8 @@ function View({ path, query, session, onNotifications }) {
   if (first === "register" && parts.length === 1) return html`<${Register} navigate=${navigate} />`;
   if (first === "appointments" && parts.length === 1) return html`<${Appointments} />`;
   if (first === "me" && parts.length === 1) return html`<${Me} />`;
+  if (first === "services" && parts.length === 1) return html`<${Services} />`;
+  if (first === "orders" && parts.length === 1) return html`<${Orders} />`;
   if (first === "health" && parts.length === 1) return html`<${HealthFile} />`;
   if (first === "vitals" && parts.length === 1) return html`<${Vitals} />`;
   if (first === "diet" && parts.length === 1) return html`<${Diet} />`;
@@ -67,7 +70,9 @@ function Header({ session, unread, onLanguage }) {
       <a href="#/">${t("hospitals")}</a>
       ${session
         ? html`${session.role !== "admin" ? html`<a href="#/appointments">${t("myAppointments")}</a>` : null}
-            ${session.role === "patient" ? html`<a href="#/health">${t("healthFile")}</a>` : null}
+            ${session.role === "patient"
+              ? html`<a href="#/services">${t("services")}</a><a href="#/orders">${t("myOrders")}</a><a href="#/health">${t("healthFile")}</a>`
+              : null}
             ${session.role === "doctor" ? html`<a href="#/shared">${t("sharedRecords")}</a>` : null}
             <a href="#/notifications">
               ${t("notifications")}${unread > 0
