@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import secrets
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,14 @@ class Settings:
     #: ``/sandbox/pay/{payment_id}``, which completes or fails a payment by sending the signed
     #: notification the gateway would. Never set it where money is real.
     sandbox_checkout: bool = False
+    #: Where browsers reach the chat server (``wss://chat.example.org/v1/chat``); the web client
+    #: connects there, and its page's Content-Security-Policy allows that origin. Empty: the web
+    #: client has no chat.
+    chat_url: str = field(default="")
+
+    @chat_url.validator
+    def _check_chat_url(self, attribute: Any, value: str) -> None:
+        check_chat_url(value)
 
     @database_url.default
     def _default_database(self) -> str:
@@ -136,6 +145,7 @@ class Settings:
             or LOOPBACK,
             metrics_token=_metrics_token(environ.get("MEDBOOK_METRICS_TOKEN", "")),
             sandbox_checkout=environ.get("MEDBOOK_SANDBOX_CHECKOUT", "") == "1",
+            chat_url=environ.get("MEDBOOK_CHAT_URL", ""),
         )
 
     @property
@@ -180,6 +190,33 @@ _ORIGIN = re.compile(
     r"(?::(?P<port>[1-9][0-9]{0,4}))?"
 )
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def check_chat_url(url: str) -> str:
+    """``url`` if it is a WebSocket address a browser can open (``ws://`` or ``wss://``, a host,
+    a path; no user, query or fragment), else ``ValueError`` naming MEDBOOK_CHAT_URL."""
+    if not url:
+        return ""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme not in ("ws", "wss")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or port == -1
+        or not url.isascii()
+        or any(c in url for c in " \"'<>")
+    ):
+        raise ValueError(
+            f"MEDBOOK_CHAT_URL: {url!r} is not a WebSocket address such as "
+            "wss://chat.example.org/v1/chat"
+        )
+    return url
 
 
 def parse_origins(text: str) -> tuple[str, ...]:
@@ -443,6 +480,7 @@ __all__ = [
     "Settings",
     "bootstrap",
     "build_services",
+    "check_chat_url",
     "check_jwt_secret",
     "in_memory",
     "sandbox_notification",

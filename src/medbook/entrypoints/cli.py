@@ -223,6 +223,8 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ.setdefault("MEDBOOK_PAYMENT_SECRET", secrets.token_urlsafe(32))
         # The sandbox gateway's payment page, so an order can be paid from the web client.
         os.environ.setdefault("MEDBOOK_SANDBOX_CHECKOUT", "1")
+        # The web client's chat: the chat server this demo starts.
+        os.environ.setdefault("MEDBOOK_CHAT_URL", f"ws://{args.chat_bind}/v1/chat")
         services = bootstrap.bootstrap(migrate=True)
         load_demo(services)
         services.close()

@@ -93,6 +93,14 @@ def link(browser: webdriver.Chrome, text: str) -> WebElement:
     return found
 
 
+def button(browser: webdriver.Chrome, text: str) -> WebElement:
+    """The button whose text is ``text``, once it can be clicked."""
+    found: WebElement = wait_for(
+        browser, ec.element_to_be_clickable((By.XPATH, f"//button[normalize-space()='{text}']"))
+    )
+    return found
+
+
 def console_errors(
     browser: webdriver.Chrome, expected_statuses: Iterable[int] = ()
 ) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import falcon.testing
 import pytest
 from browser_support import (
     accessibility_violations,
+    button,
     console_errors,
     link,
     reset,
@@ -418,7 +419,7 @@ def test_a_record_shared_by_qr_is_opened_by_a_doctor_and_the_look_is_logged(
     visible(page, "li.record button.link").click()
     visible(page, "li.record img.attachment")  # fetched with the token, shown from a blob: URL
 
-    page.find_element(By.XPATH, "//button[normalize-space()='Share all my records']").click()
+    button(page, "Share all my records").click()
     qr = visible(page, "img.qr")
     wait_for(page, lambda b: b.execute_script("return arguments[0].naturalWidth > 0", qr))
     code = visible(page, ".share-code").text
@@ -476,7 +477,7 @@ def test_a_home_visit_is_ordered_and_paid_in_the_sandbox(
     _log_in(page, phone, PASSWORD)
     link(page, "Home visits").click()
     _fill(page, {"lat": "31.2122", "lng": "121.4688"})  # beside Ruijin Hospital
-    page.find_element(By.XPATH, "//button[normalize-space()='Search']").click()
+    button(page, "Search").click()
 
     service = visible(page, "li.service")
     assert "km away" in service.text and "CN¥" in service.text, service.text
@@ -487,7 +488,7 @@ def test_a_home_visit_is_ordered_and_paid_in_the_sandbox(
 
     text_in(page, "main h1", "Sandbox payment")
     assert "/sandbox/pay/" in page.current_url
-    page.find_element(By.XPATH, "//button[normalize-space()='Pay']").click()
+    button(page, "Pay").click()
     text_in(page, "main .notice", "Paid. The order is confirmed.")
     link(page, "Back to my orders").click()
     text_in(page, "li.order .badge", "Paid")
@@ -537,6 +538,60 @@ def test_the_sandbox_page_is_not_served_outside_demo_mode() -> None:
 
     assert client.simulate_get("/sandbox/pay/abc").status_code == 404
     assert client.simulate_post("/sandbox/pay/abc", json={"status": "succeeded"}).status_code == 404
+
+
+def test_a_patient_and_a_doctor_chat_in_two_windows(
+    page: webdriver.Chrome, demo_server: Server, tmp_path: Path
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    phone = _new_patient(http, "Xu Ming")
+    patient = http.login(phone, PASSWORD, "patient")
+    today = dt.datetime.now(SHANGHAI).date()
+    offered = http.expect(
+        200, "GET", f"/v1/doctors/1/sessions?from={today}&to={today + dt.timedelta(14)}"
+    )
+    session = next(s for s in offered if s["remaining"] > 0)
+    chosen = {"doctor_id": 1, "date": session["date"], "period": session["period"]}
+    http.expect(201, "POST", "/v1/appointments", chosen, token=patient)  # so they may talk
+    _log_in(page, phone, PASSWORD)
+    page.get(demo_server.base_url + "/#/doctors/1")
+    button(page, "Message the doctor").click()
+    text_in(page, "main h1", "Chat with Zhang Wei")
+    text_in(page, ".chat-status", "Connected")
+
+    doctor = start_browser()
+    try:
+        doctor.get(demo_server.base_url + "/")
+        _log_in_as(doctor, demo_server.base_url, DOCTOR_PHONE, "doctor")
+        link(doctor, "Messages").click()
+        text_in(doctor, "ul.conversations", "Xu Ming")
+
+        visible(page, "#chat-content").send_keys(
+            "Hello doctor, my chest hurts when I climb stairs."
+        )
+        page.find_element(By.CSS_SELECTOR, ".composer button[type=submit]").click()
+        text_in(doctor, "header nav", "1 unread")  # the badge, live
+        text_in(doctor, "ul.conversations", "1 unread")
+        link(doctor, "Xu Ming").click()
+        text_in(doctor, "ol.messages", "my chest hurts")
+        text_in(page, "ol.messages .mine", "Read")  # the doctor's window read it
+
+        visible(doctor, "#chat-content").send_keys("Please come to the clinic; we will do an ECG.")
+        doctor.find_element(By.CSS_SELECTOR, ".composer button[type=submit]").click()
+        text_in(page, "ol.messages .theirs", "we will do an ECG")
+
+        picture = tmp_path / "rash.png"
+        Image.new("RGB", (32, 32), (220, 120, 120)).save(picture)
+        page.find_element(By.ID, "chat-image").send_keys(str(picture))
+        visible(doctor, "ol.messages .theirs img.chat-image")
+        assert not console_errors(doctor)
+    finally:
+        doctor.quit()
+    conversation = http.expect(200, "GET", "/v1/conversations", token=patient)[0]
+    stored = http.expect(
+        200, "GET", f"/v1/conversations/{conversation['id']}/messages", token=patient
+    )
+    assert [m["kind"] for m in stored] == ["text", "text", "image"]
 
 
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
@@ -604,6 +659,7 @@ PAGES = {
     "diet": "/#/diet",
     "services": "/#/services",
     "orders": "/#/orders",
+    "chat": "/#/chat",
     "login": "/#/login",
     "register": "/#/register",
 }

@@ -215,6 +215,7 @@ def create_app(
     metrics_networks: Sequence[bootstrap.IPNetwork] = bootstrap.LOOPBACK,
     metrics_token: str | None = None,
     sandbox_secret: bytes | None = None,
+    chat_url: str = "",
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """The app on ``services``. ``cors_origins``: the exact origins (``https://app.example.org``)
     whose scripts may call it from a browser; none, no CORS headers at all."""
@@ -238,7 +239,7 @@ def create_app(
     app.add_route("/readyz", Ready(services))
     app.add_route("/files/{key:path}", Files(services.uploads.storage))
     app.add_route("/v1/openapi.json", OpenApi(document(routes, PLAIN_ROUTES)))
-    app.add_route("/", WebPage())
+    app.add_route("/", WebPage(chat_url))
     app.add_route("/web/{name:path}", WebAsset())
     if sandbox_secret is not None:  # demo mode only: see SandboxCheckout
         app.add_route("/sandbox/pay/{payment_id}", SandboxCheckout(services, sandbox_secret))
@@ -268,6 +269,7 @@ def get_app() -> falcon.App[falcon.Request, falcon.Response]:
         metrics_networks=settings.metrics_networks,
         metrics_token=settings.metrics_token,
         sandbox_secret=sandbox_secret(settings),
+        chat_url=settings.chat_url,
     )
 
 

@@ -17,6 +17,8 @@ client; this module only hands out its files. Nothing is built at install time: 
 from __future__ import annotations
 
 import hashlib
+import html
+import urllib.parse
 from collections.abc import Mapping
 from importlib import resources
 
@@ -33,13 +35,22 @@ CONTENT_TYPES: Mapping[str, str] = {
 }
 
 
-#: The page's Content-Security-Policy: everything from this origin only, no inline script or
-#: style element, no ``eval``, no framing; it talks to the API on its own origin.
-PAGE_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+def page_policy(chat_url: str = "") -> str:
+    """The page's Content-Security-Policy: everything from this origin only, no inline script or
+    style element, no ``eval``, no framing; it talks to the API on its own origin and to the chat
+    server's origin (``chat_url``'s scheme, host and port), if any."""
+    connect = "'self'"
+    if chat_url:
+        parts = urllib.parse.urlsplit(chat_url)
+        connect += f" {parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"connect-src {connect}; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+PAGE_POLICY = page_policy()
 
 
 class _File:
@@ -85,11 +96,20 @@ def send_file(req: falcon.Request, resp: falcon.Response, file: _File) -> None:
 
 
 class WebPage:
-    """``GET /``: the client's one page (its views are chosen by the URL's ``#`` fragment)."""
+    """``GET /``: the client's one page (its views are chosen by the URL's ``#`` fragment), with
+    the chat server's address in ``<meta name="medbook-chat">`` (checked by ``check_chat_url``:
+    no quote or angle bracket can be in it, and it is escaped besides)."""
+
+    def __init__(self, chat_url: str = "") -> None:
+        self.policy = page_policy(chat_url)
+        page = FILES["index.html"].body.decode()
+        meta = f'<meta name="medbook-chat" content="{html.escape(chat_url, quote=True)}">'
+        page = page.replace("<!-- medbook-chat -->", meta)
+        self.page = _File(page.encode(), CONTENT_TYPES[".html"])
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.set_header("Content-Security-Policy", PAGE_POLICY)
-        send_file(req, resp, FILES["index.html"])
+        resp.set_header("Content-Security-Policy", self.policy)
+        send_file(req, resp, self.page)
 
 
 class WebAsset:

@@ -11,6 +11,8 @@ import { Me } from "./views/me.js";
 import { Notifications } from "./views/notifications.js";
 import { Diet, HealthFile, SharedRecords, Vitals } from "./views/health.js";
 import { Orders, Services } from "./views/orders.js";
+import { Conversation, Conversations } from "./views/chat.js";
+import { chatAvailable, onChat, startChat, stopChat } from "./chat.js";
 
 // The fragment as a path and its query: "#/departments/3?hospital=1".
 function location() {
@@ -31,7 +33,9 @@ function id(text) {
   return /^[1-9][0-9]{0,9}$/.test(text) && Number(text) <= MAX_ID ? Number(text) : null;
 }
 
-const NEEDS_LOGIN = new Set(["appointments", "me", "notifications", "health", "vitals", "diet", "shared", "orders"]);
+const NEEDS_LOGIN = new Set([
+  "appointments", "me", "notifications", "health", "vitals", "diet", "shared", "orders", "chat",
+]);
 
 function View({ path, query, session, onNotifications }) {
   const parts = path.split("/").filter(Boolean);
@@ -42,6 +46,10 @@ function View({ path, query, session, onNotifications }) {
   if (first === "register" && parts.length === 1) return html`<${Register} navigate=${navigate} />`;
   if (first === "appointments" && parts.length === 1) return html`<${Appointments} />`;
   if (first === "me" && parts.length === 1) return html`<${Me} />`;
+  if (first === "chat" && parts.length === 1) return html`<${Conversations} />`;
+  if (first === "chat" && parts.length === 2 && id(second) !== null) {
+    return html`<${Conversation} key=${second} conversationId=${id(second)} />`;
+  }
   if (first === "services" && parts.length === 1) return html`<${Services} />`;
   if (first === "orders" && parts.length === 1) return html`<${Orders} />`;
   if (first === "health" && parts.length === 1) return html`<${HealthFile} />`;
@@ -59,7 +67,7 @@ function View({ path, query, session, onNotifications }) {
   return html`<section><${Heading}>${t("notFound")}<//><a href="#/">${t("hospitals")}</a></section>`;
 }
 
-function Header({ session, unread, onLanguage }) {
+function Header({ session, unread, unreadMessages, onLanguage }) {
   const logout = () => {
     setSession(null);
     navigate("#/");
@@ -74,6 +82,13 @@ function Header({ session, unread, onLanguage }) {
               ? html`<a href="#/services">${t("services")}</a><a href="#/orders">${t("myOrders")}</a><a href="#/health">${t("healthFile")}</a>`
               : null}
             ${session.role === "doctor" ? html`<a href="#/shared">${t("sharedRecords")}</a>` : null}
+            ${session.role !== "admin"
+              ? html`<a href="#/chat">
+                  ${t("messages")}${unreadMessages > 0
+                    ? html` <span class="count" aria-hidden="true">${unreadMessages}</span><span class="visually-hidden">${t("unreadCount", { count: unreadMessages })}</span>`
+                    : null}
+                </a>`
+              : null}
             <a href="#/notifications">
               ${t("notifications")}${unread > 0
                 ? html` <span class="count" aria-hidden="true">${unread}</span><span class="visually-hidden">${t("unreadCount", { count: unread })}</span>`
@@ -112,6 +127,26 @@ function App() {
     );
   };
   useEffect(countUnread, [session, where.path]);
+  // Unread chat messages, over all conversations: again on each view and each chat frame.
+  const [unreadMessages, setUnreadMessages] = useState(0);
+  const countMessages = () => {
+    const who = currentSession();
+    if (!who || who.role === "admin") return setUnreadMessages(0);
+    get("/conversations").then(
+      (items) => setUnreadMessages(items.reduce((sum, c) => sum + c.unread, 0)),
+      () => setUnreadMessages(0),
+    );
+  };
+  useEffect(countMessages, [session, where.path]);
+  useEffect(
+    () => onChat((frame) => (frame.type === "message" || frame.type === "read") && countMessages()),
+    [],
+  );
+  // One chat connection while a patient or a doctor is logged in.
+  useEffect(() => {
+    if (session && session.role !== "admin" && chatAvailable()) startChat();
+    else stopChat();
+  }, [session && session.token]);
   const switchLanguage = () => {
     setLanguage(language() === "zh" ? "en" : "zh");
     setWords(language());
@@ -120,7 +155,7 @@ function App() {
       event.preventDefault();
       document.getElementById("main").focus();
     }}>${t("skip")}</a>
-    <${Header} session=${session} unread=${unread} onLanguage=${switchLanguage} />
+    <${Header} session=${session} unread=${unread} unreadMessages=${unreadMessages} onLanguage=${switchLanguage} />
     <main id="main" tabindex="-1">
       <${View} key=${`${where.path}|${language()}|${session ? session.id : ""}`} path=${where.path} query=${where.query} session=${session} onNotifications=${countUnread} />
     </main>`;

@@ -2,6 +2,7 @@
 
 import { html, useState } from "../vendor/htm-preact.js";
 import { currentSession, get, post } from "../api.js";
+import { chatAvailable } from "../chat.js";
 import { formatDate, t } from "../i18n.js";
 import { Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
 
@@ -92,6 +93,26 @@ function windowDates() {
   return [isoDate(today), isoDate(last)];
 }
 
+// A patient opens (or finds) their conversation with the doctor; the API says who may.
+function Consult({ doctor }) {
+  const [state, setState] = useState({ busy: false, error: null });
+  const me = currentSession();
+  if (!me || me.role !== "patient" || !chatAvailable()) return null;
+  const start = async () => {
+    setState({ busy: true, error: null });
+    try {
+      const conversation = await post("/conversations", { doctor_id: doctor.id });
+      window.location.hash = `#/chat/${conversation.id}`;
+    } catch (error) {
+      setState({ busy: false, error });
+    }
+  };
+  return html`<div>
+    <button type="button" onClick=${start} disabled=${state.busy}>${t("consult")}</button>
+    <${Problem} error=${state.error} />
+  </div>`;
+}
+
 function SessionRow({ doctor, session, onBooked }) {
   const [state, setState] = useState({ busy: false, error: null });
   const me = currentSession();
@@ -153,6 +174,7 @@ export function Doctor({ doctorId }) {
           </dl>
         </div>
       </div>
+      <${Consult} doctor=${doctor} />
       ${booked
         ? html`<div class="notice" role="status">
             <p>${t("booked", {
