@@ -9,7 +9,7 @@ import falcon.testing
 import pytest
 from http_support import fast_hasher
 
-from medbook.bootstrap import in_memory
+from medbook.bootstrap import Settings, in_memory
 from medbook.entrypoints.http.app import create_app
 from medbook.entrypoints.web import FILES, PAGE_POLICY
 
@@ -118,3 +118,37 @@ def test_the_token_is_kept_out_of_local_storage() -> None:
 
     assert "sessionStorage.setItem(SESSION" in api
     assert "localStorage." not in api
+
+
+def test_the_page_names_the_chat_server_and_allows_only_its_origin() -> None:
+    app = create_app(in_memory(hasher=fast_hasher()), chat_url="wss://chat.example.org/v1/chat")
+    result = falcon.testing.TestClient(app).simulate_get("/")
+
+    policy = result.headers["content-security-policy"]
+    assert "connect-src 'self' wss://chat.example.org;" in policy
+    assert b'<meta name="medbook-chat" content="wss://chat.example.org/v1/chat">' in result.content
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://chat.example.org/v1/chat",
+        'wss://chat.example.org/"><script>alert(1)</script>',
+        "wss://user@chat.example.org/v1/chat",
+        "wss://chat.example.org/v1/chat?token=x",
+        "wss:///v1/chat",
+        "wss://chat.example.org:99999/v1/chat",
+    ],
+)
+def test_a_chat_address_that_is_no_websocket_address_stops_the_server(url: str) -> None:
+    with pytest.raises(ValueError, match="MEDBOOK_CHAT_URL"):
+        Settings.from_env({"MEDBOOK_CHAT_URL": url})
+
+
+def test_without_a_chat_server_the_page_talks_to_its_own_origin_only(
+    client: falcon.testing.TestClient,
+) -> None:
+    result = client.simulate_get("/")
+
+    assert "connect-src 'self';" in result.headers["content-security-policy"]
+    assert b'<meta name="medbook-chat" content="">' in result.content
