@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+import time
 import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,7 @@ from browser_support import (
     visible,
     wait_for,
 )
-from e2e_support import HttpClient, Server, phone_numbers
+from e2e_support import HttpClient, Server, is_listening, phone_numbers
 from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -53,6 +54,17 @@ def browser() -> Iterator[webdriver.Chrome]:
     driver = start_browser()
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chat_listening(demo_server: Server) -> None:
+    """The demo's chat server (a process ``serve --demo`` starts) accepts connections: before it
+    does, the client's WebSocket is refused, and Chromium logs each refusal as an error."""
+    port = demo_server.args[demo_server.args.index("--chat-bind") + 1].rsplit(":", 1)[1]
+    deadline = time.monotonic() + 30
+    while not is_listening(int(port)):
+        assert time.monotonic() < deadline, f"the demo's chat server is not listening on {port}"
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -85,11 +97,16 @@ def _submit(browser: webdriver.Chrome) -> None:
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
 
 
-def _log_in(browser: webdriver.Chrome, phone: str, password: str) -> None:
+def _log_in(browser: webdriver.Chrome, phone: str, password: str, role: str = "patient") -> None:
+    """Log in from a freshly loaded page (whoever was logged in before is gone), then wait for
+    the view a login opens: a patient's appointments, anyone else's account."""
+    browser.execute_script("sessionStorage.clear()")
     browser.get(browser.current_url.split("#")[0] + "#/login")
+    browser.refresh()
     _fill(browser, {"phone": phone, "password": password})
+    Select(browser.find_element(By.ID, "field-role")).select_by_value(role)
     _submit(browser)
-    text_in(browser, "header nav", "Log out")
+    text_in(browser, "main h1", "My appointments" if role == "patient" else "My account")
 
 
 def _first_bookable(browser: webdriver.Chrome) -> tuple[str, str, str]:
@@ -239,11 +256,7 @@ def test_a_doctor_keeps_their_profile_photo_schedule_and_leave(
     patient = http.login(DEMO_PATIENT[0], DEMO_PASSWORD, "patient")
     booked = http.expect(200, "GET", "/v1/appointments", token=patient)
     doctor_id, date = 1, dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=3)
-    page.get(demo_server.base_url + "/#/login")
-    _fill(page, {"phone": DOCTOR_PHONE, "password": DEMO_PASSWORD})
-    Select(page.find_element(By.ID, "field-role")).select_by_value("doctor")
-    _submit(page)
-    text_in(page, "main h1", "My account")
+    _log_in_as(page, demo_server.base_url, DOCTOR_PHONE, "doctor")
 
     # Profile: a new specialty, kept when the hospital's departments load again.
     specialty = visible(page, "#field-specialty")
@@ -297,12 +310,10 @@ def test_a_doctor_keeps_their_profile_photo_schedule_and_leave(
 
 
 def _log_in_as(page: webdriver.Chrome, base_url: str, phone: str, role: str) -> None:
-    page.execute_script("sessionStorage.clear()")
-    page.get(base_url + "/#/login")
-    _fill(page, {"phone": phone, "password": DEMO_PASSWORD})
-    Select(page.find_element(By.ID, "field-role")).select_by_value(role)
-    _submit(page)
-    text_in(page, "main h1", "My account")
+    """A demo account (``DEMO_PASSWORD``) logs in."""
+    if not page.current_url.startswith(base_url):
+        page.get(base_url + "/")
+    _log_in(page, phone, DEMO_PASSWORD, role)
 
 
 def test_an_admin_approves_a_doctor_and_adds_a_department(
@@ -433,7 +444,6 @@ def test_a_record_shared_by_qr_is_opened_by_a_doctor_and_the_look_is_logged(
     _submit(page)
     text_in(page, "ul.shared", "Blood test")
 
-    page.execute_script("sessionStorage.clear()")
     _log_in(page, phone, PASSWORD)
     link(page, "Health file").click()
     text_in(page, "ul.access-log", "Zhang Wei")
@@ -594,6 +604,38 @@ def test_a_patient_and_a_doctor_chat_in_two_windows(
     assert [m["kind"] for m in stored] == ["text", "text", "image"]
 
 
+def test_a_family_doctor_is_signed_sees_the_patient_s_readings_and_is_ended(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    phone = _new_patient(http, "Jiang Hui")
+    patient = http.login(phone, PASSWORD, "patient")
+    reading = {
+        "kind": "heart_rate",
+        "values": {"value": 72},
+        "measured_at": "2026-11-30T07:30:00+08:00",
+    }
+    http.expect(201, "POST", "/v1/vitals", reading, token=patient)
+    _log_in(page, phone, PASSWORD)
+    page.get(demo_server.base_url + "/#/doctors/2")
+    button(page, "Sign as my family doctor").click()
+    text_in(page, "main .notice", "Li Na is your family doctor.")
+    link(page, "My family doctors").click()
+    text_in(page, "li.contract", "Li Na")
+
+    _log_in_as(page, demo_server.base_url, "13800000002", "doctor")
+    link(page, "My patients").click()
+    text_in(page, "li.contract", "Jiang Hui")
+    button(page, "Vital signs of Jiang Hui").click()
+    text_in(page, "ul.vitals", "72")
+
+    _log_in(page, phone, PASSWORD)
+    page.get(demo_server.base_url + "/#/contracts")
+    button(page, "End the contract").click()
+    text_in(page, "main", "No family-doctor contract.")
+    assert http.expect(200, "GET", "/v1/contracts", token=patient) == []
+
+
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
     browser = start_browser("zh-CN")
     try:
@@ -660,6 +702,7 @@ PAGES = {
     "services": "/#/services",
     "orders": "/#/orders",
     "chat": "/#/chat",
+    "contracts": "/#/contracts",
     "login": "/#/login",
     "register": "/#/register",
 }
@@ -667,6 +710,7 @@ DOCTOR_PAGES = {
     "doctor-account": "/#/me",
     "doctor-appointments": "/#/appointments",
     "doctor-shared": "/#/shared",
+    "doctor-patients": "/#/contracts",
     "admin-account": "/#/me",
 }
 

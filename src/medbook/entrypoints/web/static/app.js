@@ -12,6 +12,7 @@ import { Notifications } from "./views/notifications.js";
 import { Diet, HealthFile, SharedRecords, Vitals } from "./views/health.js";
 import { Orders, Services } from "./views/orders.js";
 import { Conversation, Conversations } from "./views/chat.js";
+import { Contracts } from "./views/contracts.js";
 import { chatAvailable, onChat, startChat, stopChat } from "./chat.js";
 
 // The fragment as a path and its query: "#/departments/3?hospital=1".
@@ -35,6 +36,7 @@ function id(text) {
 
 const NEEDS_LOGIN = new Set([
   "appointments", "me", "notifications", "health", "vitals", "diet", "shared", "orders", "chat",
+  "contracts",
 ]);
 
 function View({ path, query, session, onNotifications }) {
@@ -47,6 +49,7 @@ function View({ path, query, session, onNotifications }) {
   if (first === "appointments" && parts.length === 1) return html`<${Appointments} />`;
   if (first === "me" && parts.length === 1) return html`<${Me} />`;
   if (first === "chat" && parts.length === 1) return html`<${Conversations} />`;
+  if (first === "contracts" && parts.length === 1) return html`<${Contracts} />`;
   if (first === "chat" && parts.length === 2 && id(second) !== null) {
     return html`<${Conversation} key=${second} conversationId=${id(second)} />`;
   }
@@ -79,9 +82,12 @@ function Header({ session, unread, unreadMessages, onLanguage }) {
       ${session
         ? html`${session.role !== "admin" ? html`<a href="#/appointments">${t("myAppointments")}</a>` : null}
             ${session.role === "patient"
-              ? html`<a href="#/services">${t("services")}</a><a href="#/orders">${t("myOrders")}</a><a href="#/health">${t("healthFile")}</a>`
+              ? html`<a href="#/services">${t("services")}</a><a href="#/orders">${t("myOrders")}</a>
+                  <a href="#/health">${t("healthFile")}</a><a href="#/contracts">${t("familyDoctor")}</a>`
               : null}
-            ${session.role === "doctor" ? html`<a href="#/shared">${t("sharedRecords")}</a>` : null}
+            ${session.role === "doctor"
+              ? html`<a href="#/contracts">${t("myPatients")}</a><a href="#/shared">${t("sharedRecords")}</a>`
+              : null}
             ${session.role !== "admin"
               ? html`<a href="#/chat">
                   ${t("messages")}${unreadMessages > 0

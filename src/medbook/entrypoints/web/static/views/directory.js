@@ -3,6 +3,7 @@
 import { html, useState } from "../vendor/htm-preact.js";
 import { currentSession, get, post } from "../api.js";
 import { chatAvailable } from "../chat.js";
+import { SignContract } from "./contracts.js";
 import { formatDate, t } from "../i18n.js";
 import { Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
 
@@ -174,7 +175,7 @@ export function Doctor({ doctorId }) {
           </dl>
         </div>
       </div>
-      <${Consult} doctor=${doctor} />
+      <div class="confirm"><${Consult} doctor=${doctor} /><${SignContract} doctor=${doctor} /></div>
       ${booked
         ? html`<div class="notice" role="status">
             <p>${t("booked", {
