@@ -536,3 +536,90 @@ def test_an_upload_serves_only_its_uploader_until_it_is_shared(world: World) -> 
 )
 def test_an_unknown_or_malformed_upload_name_is_404(world: World, name: str) -> None:
     problem(world.api.get(f"/v1/uploads/{name}", token=world.patient_a.token), 404)
+
+
+# --- uploads as multipart/form-data (browsers' FormData, generated clients) ----------------------
+
+
+def _form(parts: list[tuple[str, str | None, bytes]], boundary: str = "medbook-boundary") -> bytes:
+    """A multipart/form-data body of (name, filename, bytes) parts."""
+    out = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        out += b"Content-Type: application/octet-stream\r\n\r\n" + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def _send_form(world: World, body: bytes, path: str = "/v1/uploads") -> falcon.testing.Result:
+    return world.api.upload(
+        path,
+        body,
+        "multipart/form-data; boundary=medbook-boundary",
+        token=world.patient_a.token,
+    )
+
+
+@pytest.mark.parametrize("content_type", list(FILES))
+def test_a_file_sent_as_a_form_part_is_uploaded_like_a_raw_body(
+    world: World, content_type: str
+) -> None:
+    data = FILES[content_type]
+
+    uploaded = ok(_send_form(world, _form([("file", "scan.bin", data)])), 201)
+
+    assert (uploaded["content_type"], uploaded["size"]) == (content_type, len(data))
+    assert_served(world.api, uploaded["url"], data, content_type, world.patient_a.token)
+
+
+def test_a_form_file_over_the_limit_is_413_and_nothing_is_stored(world: World) -> None:
+    big = padded_pdf(MAX_UPLOAD_BYTES + 1)
+
+    problem(_send_form(world, _form([("file", "big.pdf", big)])), 413, "too_large")
+    assert stored_keys(world) == []
+
+
+def test_a_form_file_of_a_type_not_taken_is_415(world: World) -> None:
+    problem(_send_form(world, _form([("file", "x.txt", b"plain text")])), 415)
+    assert stored_keys(world) == []
+
+
+@pytest.mark.parametrize(
+    ("parts", "field"),
+    [
+        ([], "file"),
+        ([("picture", "a.png", PNG)], "picture"),
+        ([("file", "a.png", PNG), ("file", "b.png", PNG)], "file"),
+        ([("file", "a.png", PNG), ("note", None, b"hello")], "note"),
+    ],
+    ids=["no-part", "wrong-name", "two-files", "extra-part"],
+)
+def test_a_form_that_is_not_one_file_part_is_422_naming_the_part(
+    world: World, parts: list[tuple[str, str | None, bytes]], field: str
+) -> None:
+    result = _send_form(world, _form(parts))
+
+    assert problem(result, 422)["errors"][0]["field"] == field
+    assert stored_keys(world) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not a form", b"--medbook-boundary\r\nno headers end", b"--other\r\n\r\nx\r\n--other--\r\n"],
+    ids=["no-boundary", "cut-short", "another-boundary"],
+)
+def test_a_malformed_form_is_400(world: World, body: bytes) -> None:
+    assert problem(_send_form(world, body), 400)
+    assert stored_keys(world) == []
+
+
+def test_a_doctor_s_avatar_comes_as_a_form_too(world: World) -> None:
+    result = world.api.upload(
+        "/v1/doctors/me/avatar",
+        _form([("file", "me.png", PNG)]),
+        "multipart/form-data; boundary=medbook-boundary",
+        method="PUT",
+        token=world.doctor.token,
+    )
+
+    assert ok(result)["avatar_url"]

@@ -8,6 +8,7 @@ the OpenAPI document are both made from this table, so they cannot drift apart.
 from __future__ import annotations
 
 import functools
+import io
 import re
 import types
 import typing
@@ -21,10 +22,11 @@ from gunicorn.http.errors import ParseException  # type: ignore[import-untyped]
 
 from medbook.domain.shared.actors import Actor
 from medbook.domain.shared.entity import MAX_ID
-from medbook.domain.shared.errors import TooLarge, Unauthenticated
+from medbook.domain.shared.errors import InvalidValue, TooLarge, Unauthenticated
 from medbook.entrypoints.http.body import MalformedBody, decode_json
 from medbook.entrypoints.http.client import IPNetwork, client_address
 from medbook.entrypoints.http.converter import BodyError, structure, unstructure
+from medbook.services.uploads import read_limited
 
 if TYPE_CHECKING:
     from medbook.bootstrap import Services
@@ -187,12 +189,44 @@ class _Resource:
 
     def _file(self, req: falcon.Request) -> FileBody:
         limit = self.services.uploads.max_bytes
+        media_type = (req.content_type or "").split(";")[0].strip().lower()
+        if media_type == "multipart/form-data":
+            return self._form_file(req, limit)
         if req.content_length is not None and req.content_length > limit:
             raise TooLarge(f"the file is larger than {limit} bytes", limit=limit)
         filename = req.get_header("X-Filename")
         disposition = req.get_header("Content-Disposition") or ""
         match = re.search(r'filename="?([^";]+)"?', disposition)
         return FileBody(body_stream(req), filename or (match[1] if match else None))
+
+    def _form_file(self, req: falcon.Request, limit: int) -> FileBody:
+        """The file of a ``multipart/form-data`` body (what a browser's FormData and generated
+        clients send): its part named ``file``, read as a stream under the same limit as a raw
+        body. A form without one is a 422 naming ``file``; a body that is
+        not well-formed multipart is a 400 (Falcon's ``MultipartParseError``); any other part, or a
+        second file, is a 422 naming it (as an unknown JSON field is). The file is read whole, under
+        the limit, before the next part: the service would read it whole anyway."""
+        if req.content_length is not None and req.content_length > limit + FORM_OVERHEAD:
+            raise TooLarge(f"the file is larger than {limit} bytes", limit=limit)
+        found: FileBody | None = None
+        try:
+            for part in req.get_media():
+                if part.name != FORM_FIELD:
+                    raise InvalidValue(
+                        part.name or "body", "not a part this form takes (only file)"
+                    )
+                if found is not None:
+                    raise InvalidValue(FORM_FIELD, "send one file")
+                data = read_limited(typing.cast(BinaryIO, part.stream), limit)
+                found = FileBody(io.BytesIO(data), part.filename or None)
+        except falcon.MediaMalformedError as error:
+            raise falcon.HTTPBadRequest(
+                description=f"the form could not be read: {error.description}",
+                code="malformed_body",
+            ) from None
+        if found is None:
+            raise InvalidValue(FORM_FIELD, "send the file as the form part named file")
+        return found
 
     def _raw(self, req: falcon.Request) -> RawBody:
         raw = self._bytes(req)
@@ -221,6 +255,12 @@ class _Resource:
         except MalformedBody as error:
             raise falcon.HTTPBadRequest(description=str(error), code="malformed_body") from None
         return structure(data, cls)
+
+
+#: The form part that holds an upload's file, and what a form may add around it (boundaries, part
+#: headers, small other fields) before its length alone says the file is too large.
+FORM_FIELD = "file"
+FORM_OVERHEAD = 64 * 1024
 
 
 def body_stream(req: falcon.Request) -> BinaryIO:

@@ -14,7 +14,7 @@ import attrs
 
 import medbook
 from medbook.domain.shared.entity import MAX_ID
-from medbook.entrypoints.http.api import Route, query_name
+from medbook.entrypoints.http.api import FORM_FIELD, Route, query_name
 from medbook.entrypoints.http.errors import TITLES
 
 #: The form of object-storage keys (the storage adapters check more: no '..', no '//').
@@ -156,9 +156,20 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
                     )
             if op.files:
                 binary = {"schema": {"type": "string", "format": "binary"}}
+                form = {
+                    "schema": {
+                        "type": "object",
+                        "properties": {FORM_FIELD: {"type": "string", "format": "binary"}},
+                        "required": [FORM_FIELD],
+                        "additionalProperties": False,
+                    },
+                    "encoding": {FORM_FIELD: {"contentType": ", ".join(op.files)}},
+                }
                 operation["requestBody"] = {
                     "required": True,
-                    "content": dict.fromkeys(op.files, binary),
+                    "description": "The file as the raw body with its own type, or as the part "
+                    f"named `{FORM_FIELD}` of a multipart/form-data body (a browser's FormData)",
+                    "content": {**dict.fromkeys(op.files, binary), "multipart/form-data": form},
                 }
                 operation["parameters"].append(
                     {
@@ -201,7 +212,7 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
             if op.raw is not None:
                 errors |= {400, 413, 415}
             if op.files:
-                errors |= {413, 415, 422}
+                errors |= {400, 413, 415, 422}  # 400: a multipart body that is not well-formed
             if op.query is not None or path_params:
                 errors |= {422} if op.query is not None else set()
             for status in sorted(errors):
