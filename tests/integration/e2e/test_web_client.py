@@ -86,9 +86,9 @@ def _new_patient(http: HttpClient, name: str) -> str:
     return phone
 
 
-def _fill(browser: webdriver.Chrome, values: dict[str, str]) -> None:
+def _fill(browser: webdriver.Chrome, values: dict[str, str], form: str = "field") -> None:
     for name, value in values.items():
-        field = visible(browser, f"#field-{name}")
+        field = visible(browser, f"#{form}-{name}")
         field.clear()
         field.send_keys(value)
 
@@ -339,7 +339,7 @@ def test_an_admin_approves_a_doctor_and_adds_a_department(
     listed = http.expect(200, "GET", "/v1/departments/2/doctors")
     assert joined["id"] in [d["id"] for d in listed]
 
-    _fill(page, {"name": "Geriatrics", "description": "Care of older people"})
+    _fill(page, {"name": "Geriatrics", "description": "Care of older people"}, "department")
     page.find_element(
         By.CSS_SELECTOR, "form[aria-labelledby=add-department-heading] button"
     ).click()
@@ -634,6 +634,87 @@ def test_a_family_doctor_is_signed_sees_the_patient_s_readings_and_is_ended(
     button(page, "End the contract").click()
     text_in(page, "main", "No family-doctor contract.")
     assert http.expect(200, "GET", "/v1/contracts", token=patient) == []
+
+
+def test_an_admin_publishes_a_service_and_completes_a_paid_order(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    _log_in_as(page, demo_server.base_url, DEMO_ADMIN[0], "admin")
+    _fill(page, {"name": "Wound care at home", "price_yuan": "88.50", "days": "3"}, "service")
+    button(page, "Publish a home-visit service").click()
+    text_in(
+        page, "form[aria-labelledby=publish-heading] .notice", "Wound care at home is published."
+    )
+    hospital = http.expect(200, "GET", "/v1/hospitals")[0]
+    near = http.expect(200, "GET", f"/v1/services?lat={hospital['lat']}&lng={hospital['lng']}")
+    service = next(s for s in near if s["name"] == "Wound care at home")
+    assert (service["price_cents"], len(service["dates"])) == (8850, 3)
+
+    # A patient orders and pays it (through the API and the sandbox gateway's page).
+    phone = _new_patient(http, "Yang Lin")
+    patient = http.login(phone, PASSWORD, "patient")
+    order = http.expect(
+        201,
+        "POST",
+        "/v1/orders",
+        {"service_id": service["id"], "date": service["dates"][0]["date"], "place": "hospital"},
+        token=patient,
+    )
+    payment = http.expect(201, "POST", f"/v1/orders/{order['id']}/payment", token=patient)
+    paid = {"status": "succeeded", "amount_cents": payment["amount_cents"]}
+    http.expect(200, "POST", f"/sandbox/pay/{payment['payment_id']}", paid)
+
+    page.refresh()
+    Select(visible(page, "#field-order-status")).select_by_value("paid")
+    row = f'ul.hospital-orders li[data-id="{order["id"]}"]'
+    text_in(page, row, "Paid")
+    button(page, "Mark completed").click()
+    Select(visible(page, "#field-order-status")).select_by_value("completed")
+    text_in(page, row, "Completed")
+    mine = http.expect(200, "GET", "/v1/orders", token=patient)
+    items = mine["items"] if isinstance(mine, dict) else mine
+    assert [o["status"] for o in items] == ["completed"]
+
+
+def test_a_doctor_s_appointments_start_with_today_and_come_in_order(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    http = HttpClient(demo_server.base_url)
+    today = dt.datetime.now(SHANGHAI).date()
+    offered = http.expect(
+        200, "GET", f"/v1/doctors/3/sessions?from={today}&to={today + dt.timedelta(14)}"
+    )
+    later, sooner = offered[-1], offered[0]  # booked in the wrong order on purpose
+    for session in (later, sooner):
+        patient = http.login(_new_patient(http, "Zhou Qi"), PASSWORD, "patient")
+        chosen = {"doctor_id": 3, "date": session["date"], "period": session["period"]}
+        http.expect(201, "POST", "/v1/appointments", chosen, token=patient)
+    doctor = http.expect(200, "GET", "/v1/doctors/3")
+    phone = next(
+        d["phone"]
+        for d in http.expect(
+            200,
+            "GET",
+            "/v1/hospitals/1/doctors",
+            token=http.login(DEMO_ADMIN[0], DEMO_PASSWORD, "admin"),
+        )
+        if d["id"] == doctor["id"]
+    )
+    _log_in_as(page, demo_server.base_url, phone, "doctor")
+    link(page, "My appointments").click()
+
+    text_in(page, "main h2", "Today and later")
+    ids = [
+        c.get_attribute("data-id") for c in page.find_elements(By.CSS_SELECTOR, "li.appointment")
+    ]
+    dates = [
+        http.expect(
+            200, "GET", f"/v1/appointments/{i}", token=http.login(phone, DEMO_PASSWORD, "doctor")
+        )["date"]
+        for i in ids
+    ]
+    assert dates == sorted(dates) and len(dates) == 2
 
 
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:

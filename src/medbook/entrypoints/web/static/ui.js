@@ -60,8 +60,9 @@ export function Loaded({ state, children }) {
 }
 
 // A labelled input; the API's message for this field (by name) is shown under it and announced.
-export function Field({ name, label, error, hint, ...input }) {
-  const id = `field-${name}`;
+// ``form`` makes the id unique when two forms of a page have a field of the same name.
+export function Field({ name, label, error, hint, form = "field", ...input }) {
+  const id = `${form}-${name}`;
   const message = error && error.forField ? error.forField(name) : null;
   const described = [hint ? `${id}-hint` : null, message ? `${id}-error` : null].filter(Boolean).join(" ");
   return html`<div class="field-row">

@@ -2,7 +2,8 @@
 
 import { html, useState } from "../vendor/htm-preact.js";
 import { get, post } from "../api.js";
-import { t } from "../i18n.js";
+import { formatDate, t } from "../i18n.js";
+import { money } from "./orders.js";
 import { Field, formValues, Loaded, Problem, Spinner, useLoad } from "../ui.js";
 
 function DoctorRow({ doctor, onChanged }) {
@@ -93,8 +94,8 @@ function Departments({ hospitalId }) {
     <//>
     <form onSubmit=${submit} novalidate aria-labelledby="add-department-heading">
       <h3 id="add-department-heading">${t("addDepartment")}</h3>
-      <${Field} name="name" label=${t("departmentName")} error=${adding.error} maxlength="100" required />
-      <${Field} name="description" label=${t("description")} error=${adding.error} maxlength="2000" />
+      <${Field} name="name" label=${t("departmentName")} error=${adding.error} form="department" maxlength="100" required />
+      <${Field} name="description" label=${t("description")} error=${adding.error} form="department" maxlength="2000" />
       <button type="submit" class="primary" disabled=${adding.busy}>${t("add")}</button>
       ${adding.busy ? html`<${Spinner} />` : null}
       <${Problem} error=${adding.error} />
@@ -103,10 +104,118 @@ function Departments({ hospitalId }) {
   </div>`;
 }
 
+function isoDay(offset) {
+  const day = new Date();
+  day.setDate(day.getDate() + offset);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
+}
+
+function PublishService({ hospitalId }) {
+  const [state, setState] = useState({ busy: false, error: null, done: null });
+  const submit = async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const values = formValues(event);
+    const [y, m, d] = values.first_date.split("-").map(Number);
+    const dates = [];
+    for (let i = 0; i < Math.min(60, Math.max(1, Number(values.days) || 1)); i += 1) {
+      const day = new Date(y, m - 1, d + i);
+      const pad = (n) => String(n).padStart(2, "0");
+      dates.push(`${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`);
+    }
+    setState({ busy: true, error: null, done: null });
+    try {
+      const service = await post(`/hospitals/${hospitalId}/services`, {
+        name: values.name.trim(),
+        description: values.description.trim(),
+        price_cents: Math.round(Number(values.price_yuan) * 100),
+        capacity: Number(values.capacity),
+        service_radius_km: Number(values.service_radius_km),
+        dates,
+      });
+      form.reset();
+      setState({ busy: false, error: null, done: t("published", { name: service.name }) });
+    } catch (error) {
+      setState({ busy: false, error, done: null });
+    }
+  };
+  return html`<form onSubmit=${submit} novalidate aria-labelledby="publish-heading">
+    <h2 id="publish-heading">${t("publishService")}</h2>
+    <${Field} name="name" label=${t("serviceName")} error=${adding(state)} form="service" maxlength="100" required />
+    <${Field} name="description" label=${t("description")} error=${adding(state)} form="service" maxlength="2000" />
+    <${Field} name="price_yuan" label=${t("priceYuan")} error=${adding(state)} form="service" type="number" min="0" step="0.01" inputmode="decimal" required />
+    <${Field} name="capacity" label=${t("capacity")} error=${adding(state)} form="service" type="number" min="1" step="1" defaultValue="5" required />
+    <${Field} name="service_radius_km" label=${t("radiusKm")} error=${adding(state)} form="service" type="number" min="0.1" step="0.1" defaultValue="10" required />
+    <${Field} name="first_date" label=${t("firstDate")} error=${adding(state)} form="service" type="date" defaultValue=${isoDay(1)} required />
+    <${Field} name="days" label=${t("days")} error=${adding(state)} form="service" type="number" min="1" max="60" step="1" defaultValue="14" required />
+    <button type="submit" class="primary" disabled=${state.busy}>${t("publishService")}</button>
+    ${state.busy ? html`<${Spinner} />` : null}
+    <${Problem} error=${state.error} />
+    ${state.done ? html`<p class="notice" role="status">${state.done}</p>` : null}
+  </form>`;
+}
+
+// The API names price_cents; the form asks for yuan: an error about the one is shown at the other.
+function adding(state) {
+  if (!state.error || !state.error.forField) return state.error;
+  return { forField: (name) => state.error.forField(name === "price_yuan" ? "price_cents" : name) };
+}
+
+function HospitalOrders() {
+  const [status, setStatus] = useState("");
+  const state = useLoad(() => get(`/orders${status ? `?status=${status}` : ""}`), [status]);
+  const [failed, setFailed] = useState(null);
+  const act = async (order, action) => {
+    setFailed(null);
+    try {
+      await post(`/orders/${order.id}/${action}`);
+      state.reload();
+    } catch (error) {
+      setFailed(error);
+    }
+  };
+  const statuses = ["", "pending_payment", "paid", "completed", "cancelled", "refunded", "expired"];
+  return html`<div>
+    <h2>${t("hospitalOrders")}</h2>
+    <div class="field-row">
+      <label for="field-order-status">${t("status")}</label>
+      <select id="field-order-status" value=${status} onChange=${(event) => setStatus(event.currentTarget.value)}>
+        ${statuses.map((s) => html`<option value=${s}>${s ? t(`status_${s}`) : t("allStatuses")}</option>`)}
+      </select>
+    </div>
+    <${Problem} error=${failed} />
+    <${Loaded} state=${state}>
+      ${(orders) => {
+        const items = Array.isArray(orders) ? orders : orders.items;
+        return items.length === 0
+          ? html`<p>${t("noOrders")}</p>`
+          : html`<ul class="cards hospital-orders">
+              ${items.map(
+                (order) => html`<li class="card order" key=${order.id} data-id=${order.id}>
+                  <p class="title">${t("orderNumber")} ${order.id} · ${formatDate(order.date)}</p>
+                  <p>${money(order.total_cents)} · ${t(`place_${order.place}`)}${order.address ? ` · ${order.address}` : ""}</p>
+                  <p><span class=${`badge status-${order.status}`}>${t(`status_${order.status}`)}</span></p>
+                  ${order.status === "paid"
+                    ? html`<div class="confirm">
+                        <button type="button" class="primary" aria-label=${t("completeOrder", { id: order.id })} onClick=${() => act(order, "complete")}>${t("complete")}</button>
+                        <button type="button" aria-label=${t("cancelOrderOf", { id: order.id })} onClick=${() => act(order, "cancel")}>${t("cancelOrder")}</button>
+                      </div>`
+                    : null}
+                </li>`,
+              )}
+            </ul>`;
+      }}
+    <//>
+  </div>`;
+}
+
 // Below an admin's account on #/me.
 export function AdminDesk({ hospitalId }) {
   return html`<div class="desk">
     <section class="card" aria-label=${t("doctors")}><${Doctors} hospitalId=${hospitalId} /></section>
     <section class="card" aria-label=${t("departments")}><${Departments} hospitalId=${hospitalId} /></section>
+    <section class="card"><${PublishService} hospitalId=${hospitalId} /></section>
+    <section class="card"><${HospitalOrders} /></section>
   </div>`;
 }

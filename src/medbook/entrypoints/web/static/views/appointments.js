@@ -32,18 +32,49 @@ function Cancel({ appointment, onCancelled }) {
   </div>`;
 }
 
+const PERIOD_ORDER = { morning: 0, afternoon: 1 };
+
+function today() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+// A doctor's day comes first: today's and later appointments in the order they come (date,
+// session, number), then the earlier ones, newest first.
+function forTheDoctor(appointments) {
+  const key = (a) => `${a.date}|${PERIOD_ORDER[a.period]}|${String(a.number).padStart(6, "0")}`;
+  const sorted = [...appointments].sort((a, b) => (key(a) < key(b) ? -1 : 1));
+  const from = today();
+  return [sorted.filter((a) => a.date >= from), sorted.filter((a) => a.date < from).reverse()];
+}
+
 export function Appointments() {
   const me = currentSession();
-  const state = useLoad(() => get("/appointments"), []);
+  const state = useLoad(
+    () => get("/appointments").then((items) => (me && me.role === "doctor" ? forTheDoctor(items) : [items, []])),
+    [],
+  );
   const [notice, setNotice] = useState(null);
   return html`<section>
     <${Heading}>${t("myAppointments")}<//>
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
     <${Loaded} state=${state}>
-      ${(appointments) =>
-        appointments.length === 0
+      ${([upcoming, earlier]) =>
+        upcoming.length + earlier.length === 0
           ? html`<p>${t("noAppointments")}</p>`
-          : html`<ul class="cards">
+          : html`${me && me.role === "doctor" ? html`<h2>${t("todayAndLater")}</h2>` : null}
+            <${List} appointments=${upcoming} me=${me} onCancelled=${() => {
+              setNotice(t("cancelled"));
+              state.reload();
+            }} />
+            ${earlier.length ? html`<h2>${t("earlier")}</h2><${List} appointments=${earlier} me=${me} />` : null}`}
+    <//>
+  </section>`;
+}
+
+function List({ appointments, me, onCancelled }) {
+  return html`<ul class="cards">
               ${appointments.map(
                 (appointment) => html`<li class="card appointment" data-id=${appointment.id}>
                   <p class="title">
@@ -57,17 +88,9 @@ export function Appointments() {
                   <p class="muted">${appointment.hospital}</p>
                   <p><span class=${`badge status-${appointment.status}`}>${t(`status_${appointment.status}`)}</span></p>
                   ${appointment.status === "booked" && me && me.role === "patient"
-                    ? html`<${Cancel}
-                        appointment=${appointment}
-                        onCancelled=${() => {
-                          setNotice(t("cancelled"));
-                          state.reload();
-                        }}
-                      />`
+                    ? html`<${Cancel} appointment=${appointment} onCancelled=${onCancelled} />`
                     : null}
                 </li>`,
               )}
-            </ul>`}
-    <//>
-  </section>`;
+            </ul>`;
 }
