@@ -30,12 +30,20 @@ from browser_support import (
     visible,
     wait_for,
 )
-from e2e_support import HttpClient, Server, is_listening, phone_numbers
+from e2e_support import (
+    HttpClient,
+    Server,
+    clean_environment,
+    free_port,
+    is_listening,
+    phone_numbers,
+)
 from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
+from tcp_cut import CuttableLink
 
 from medbook.demo import DEMO_ADMIN, DEMO_PASSWORD, DEMO_PATIENT
 from medbook.domain.accounts.identity import check_character
@@ -715,6 +723,70 @@ def test_a_doctor_s_appointments_start_with_today_and_come_in_order(
         for i in ids
     ]
     assert dates == sorted(dates) and len(dates) == 2
+
+
+def test_chat_survives_a_lost_connection_without_losing_a_message(
+    tmp_path_factory: pytest.TempPathFactory, browser: webdriver.Chrome
+) -> None:
+    # A demo server of its own whose page sends browsers to the chat server through a link the
+    # test can cut (the chat server itself stays up, as when a phone loses its network).
+    chat_port = free_port()
+    link_ = CuttableLink(chat_port)
+    workdir = tmp_path_factory.mktemp("demo-cut")
+    env = clean_environment(workdir, {"MEDBOOK_CHAT_URL": f"ws://127.0.0.1:{link_.port}/v1/chat"})
+    server = Server(workdir, env, ("--demo", "--chat-bind", f"127.0.0.1:{chat_port}")).start()
+    doctor = start_browser()
+    try:
+        deadline = time.monotonic() + 30
+        while not is_listening(chat_port):
+            assert time.monotonic() < deadline, "the demo's chat server is not listening"
+            time.sleep(0.1)
+        http = HttpClient(server.base_url)
+        phone = _new_patient(http, "Lin Tao")
+        patient = http.login(phone, PASSWORD, "patient")
+        today = dt.datetime.now(SHANGHAI).date()
+        offered = http.expect(
+            200, "GET", f"/v1/doctors/1/sessions?from={today}&to={today + dt.timedelta(14)}"
+        )
+        session = next(s for s in offered if s["remaining"] > 0)
+        chosen = {"doctor_id": 1, "date": session["date"], "period": session["period"]}
+        http.expect(201, "POST", "/v1/appointments", chosen, token=patient)
+        talk = http.expect(201, "POST", "/v1/conversations", {"doctor_id": 1}, token=patient)
+        browser.get(server.base_url + "/")
+        _log_in(browser, phone, PASSWORD)
+        browser.get(f"{server.base_url}/#/chat/{talk['id']}")
+        text_in(browser, ".chat-status", "Connected")
+        doctor.get(server.base_url + "/")
+        _log_in_as(doctor, server.base_url, DOCTOR_PHONE, "doctor")
+        doctor.get(f"{server.base_url}/#/chat/{talk['id']}")
+        text_in(doctor, ".chat-status", "Connected")
+
+        link_.cut()  # both lose the chat server; the patient writes, the doctor answers later
+        text_in(browser, ".chat-status", "Offline")
+        visible(browser, "#chat-content").send_keys("Sent while offline")
+        browser.find_element(By.CSS_SELECTOR, ".composer button[type=submit]").click()
+        http.expect(200, "GET", "/healthz")
+        doctor_token = http.login(DOCTOR_PHONE, DEMO_PASSWORD, "doctor")
+        assert [
+            m["content"]
+            for m in http.expect(
+                200, "GET", f"/v1/conversations/{talk['id']}/messages", token=doctor_token
+            )
+        ] == []  # nothing reached the server yet
+
+        link_.restore()
+        text_in(browser, ".chat-status", "Connected", timeout=40)
+        text_in(doctor, ".chat-status", "Connected", timeout=40)
+        text_in(doctor, "ol.messages .theirs", "Sent while offline")  # sent again, stored once
+        visible(doctor, "#chat-content").send_keys("Seen it")
+        doctor.find_element(By.CSS_SELECTOR, ".composer button[type=submit]").click()
+        text_in(browser, "ol.messages .theirs", "Seen it")
+        stored = http.expect(200, "GET", f"/v1/conversations/{talk['id']}/messages", token=patient)
+        assert [m["content"] for m in stored] == ["Sent while offline", "Seen it"]
+    finally:
+        doctor.quit()
+        link_.close()
+        server.stop()  # the refused reconnects it logged are read away by the next test's page
 
 
 def test_the_language_follows_the_browser_and_the_switch(demo_server: Server) -> None:
