@@ -481,6 +481,7 @@ def test_a_patient_records_vital_signs_and_sees_them_charted(
     label = page.find_element(By.CSS_SELECTOR, "svg.chart-svg").get_attribute("aria-label")
     assert label.startswith("Blood pressure: 2 readings"), label
     assert "128" in page.find_element(By.CSS_SELECTOR, "table.readings").text
+    screenshot(page, "vitals-chart-1280x800")
 
     link(page, "Health file").click()
     link(page, "Diet advice").click()
@@ -602,6 +603,8 @@ def test_a_patient_and_a_doctor_chat_in_two_windows(
         Image.new("RGB", (32, 32), (220, 120, 120)).save(picture)
         page.find_element(By.ID, "chat-image").send_keys(str(picture))
         visible(doctor, "ol.messages .theirs img.chat-image")
+        set_viewport(page, 360, 740)
+        screenshot(page, "chat-patient-360x740")
         assert not console_errors(doctor)
     finally:
         doctor.quit()
