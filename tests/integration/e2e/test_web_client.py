@@ -14,6 +14,7 @@ import time
 import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import falcon.testing
 import pytest
@@ -92,6 +93,22 @@ def _new_patient(http: HttpClient, name: str) -> str:
     phone = next(PHONES)
     http.expect(201, "POST", "/v1/patients", {"phone": phone, "name": name, "password": PASSWORD})
     return phone
+
+
+def _offered(http: HttpClient, doctor_id: int, days: int = 14) -> list[dict[str, Any]]:
+    """The doctor's sessions from today (Shanghai) for ``days`` days."""
+    today = dt.datetime.now(SHANGHAI).date()
+    path = f"/v1/doctors/{doctor_id}/sessions?from={today}&to={today + dt.timedelta(days)}"
+    sessions: list[dict[str, Any]] = http.expect(200, "GET", path)
+    return sessions
+
+
+def _book_first(http: HttpClient, token: str, doctor_id: int) -> dict[str, Any]:
+    """The first session of the doctor with a place left, booked through the API."""
+    session = next(s for s in _offered(http, doctor_id) if s["remaining"] > 0)
+    chosen = {"doctor_id": doctor_id, "date": session["date"], "period": session["period"]}
+    booked: dict[str, Any] = http.expect(201, "POST", "/v1/appointments", chosen, token=token)
+    return booked
 
 
 def _fill(browser: webdriver.Chrome, values: dict[str, str], form: str = "field") -> None:
@@ -363,13 +380,8 @@ def test_a_patient_reads_the_notice_of_a_session_called_off(
     http = HttpClient(demo_server.base_url)
     phone = _new_patient(http, "Qian Yu")
     patient = http.login(phone, PASSWORD, "patient")
-    today = dt.datetime.now(SHANGHAI).date()
-    offered = http.expect(
-        200, "GET", f"/v1/doctors/2/sessions?from={today}&to={today + dt.timedelta(14)}"
-    )
-    session = next(s for s in offered if s["remaining"] > 0)
-    chosen = {"date": session["date"], "period": session["period"]}
-    http.expect(201, "POST", "/v1/appointments", {"doctor_id": 2, **chosen}, token=patient)
+    booked = _book_first(http, patient, 2)
+    chosen = {"date": booked["date"], "period": booked["period"]}
     doctor = http.login("13800000002", DEMO_PASSWORD, "doctor")
     http.expect(201, "POST", "/v1/doctors/me/leave", chosen, token=doctor)
     _log_in(page, phone, PASSWORD)
@@ -565,13 +577,7 @@ def test_a_patient_and_a_doctor_chat_in_two_windows(
     http = HttpClient(demo_server.base_url)
     phone = _new_patient(http, "Xu Ming")
     patient = http.login(phone, PASSWORD, "patient")
-    today = dt.datetime.now(SHANGHAI).date()
-    offered = http.expect(
-        200, "GET", f"/v1/doctors/1/sessions?from={today}&to={today + dt.timedelta(14)}"
-    )
-    session = next(s for s in offered if s["remaining"] > 0)
-    chosen = {"doctor_id": 1, "date": session["date"], "period": session["period"]}
-    http.expect(201, "POST", "/v1/appointments", chosen, token=patient)  # so they may talk
+    _book_first(http, patient, 1)  # so they may talk
     _log_in(page, phone, PASSWORD)
     page.get(demo_server.base_url + "/#/doctors/1")
     button(page, "Message the doctor").click()
@@ -692,10 +698,7 @@ def test_a_doctor_s_appointments_start_with_today_and_come_in_order(
     page: webdriver.Chrome, demo_server: Server
 ) -> None:
     http = HttpClient(demo_server.base_url)
-    today = dt.datetime.now(SHANGHAI).date()
-    offered = http.expect(
-        200, "GET", f"/v1/doctors/3/sessions?from={today}&to={today + dt.timedelta(14)}"
-    )
+    offered = _offered(http, 3)
     later, sooner = offered[-1], offered[0]  # booked in the wrong order on purpose
     for session in (later, sooner):
         patient = http.login(_new_patient(http, "Zhou Qi"), PASSWORD, "patient")
@@ -747,13 +750,7 @@ def test_chat_survives_a_lost_connection_without_losing_a_message(
         http = HttpClient(server.base_url)
         phone = _new_patient(http, "Lin Tao")
         patient = http.login(phone, PASSWORD, "patient")
-        today = dt.datetime.now(SHANGHAI).date()
-        offered = http.expect(
-            200, "GET", f"/v1/doctors/1/sessions?from={today}&to={today + dt.timedelta(14)}"
-        )
-        session = next(s for s in offered if s["remaining"] > 0)
-        chosen = {"doctor_id": 1, "date": session["date"], "period": session["period"]}
-        http.expect(201, "POST", "/v1/appointments", chosen, token=patient)
+        _book_first(http, patient, 1)
         talk = http.expect(201, "POST", "/v1/conversations", {"doctor_id": 1}, token=patient)
         browser.get(server.base_url + "/")
         _log_in(browser, phone, PASSWORD)

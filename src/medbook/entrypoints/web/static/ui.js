@@ -19,6 +19,30 @@ export function useLoad(load, deps) {
   return { ...state, reload };
 }
 
+// An action someone starts (a form sent, a button pressed): busy while it runs, then its error or
+// what it gave. ``run(...args)`` starts it.
+export function useAction(action) {
+  const [state, setState] = useState({ busy: false, error: null, done: null });
+  const run = async (...args) => {
+    setState({ busy: true, error: null, done: null });
+    try {
+      setState({ busy: false, error: null, done: await action(...args) });
+    } catch (error) {
+      setState({ busy: false, error, done: null });
+    }
+  };
+  return [state, run];
+}
+
+// How an action went: the spinner while busy, the API's problem, or ``message`` (by default what
+// the action gave) once done.
+export function Outcome({ state, message }) {
+  const shown = message === undefined ? state.done : state.done && message;
+  return html`${state.busy ? html`<${Spinner} />` : null}
+    <${Problem} error=${state.error} />
+    ${shown ? html`<p class="notice" role="status">${shown}</p>` : null}`;
+}
+
 // A spinner that shows only when the wait lasts longer than a moment.
 export function Spinner() {
   const [shown, setShown] = useState(false);

@@ -3,32 +3,11 @@
 import { html, useState } from "../vendor/htm-preact.js";
 import { get, patch, post, put, upload } from "../api.js";
 import { formatDate, t } from "../i18n.js";
-import { Field, formValues, Loaded, Problem, Spinner, useLoad } from "../ui.js";
+import { Field, Loaded, Outcome, Problem, Spinner, formValues, useAction, useLoad } from "../ui.js";
 
 export const RANKS = ["resident", "attending", "associate_chief", "chief"];
 const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 const PERIODS = ["morning", "afternoon"];
-
-// Submitting a form: busy while it runs, then its error or its done message.
-function useAction(action) {
-  const [state, setState] = useState({ busy: false, error: null, done: null });
-  const run = async (...args) => {
-    setState({ busy: true, error: null, done: null });
-    try {
-      const done = await action(...args);
-      setState({ busy: false, error: null, done });
-    } catch (error) {
-      setState({ busy: false, error, done: null });
-    }
-  };
-  return [state, run];
-}
-
-function Outcome({ state }) {
-  return html`${state.busy ? html`<${Spinner} />` : null}
-    <${Problem} error=${state.error} />
-    ${state.done ? html`<p class="notice" role="status">${state.done}</p>` : null}`;
-}
 
 // A labelled choice. With onChange it follows value (the caller keeps the state); without, value
 // is only where it starts, and what the person picks stays picked when the form renders again.

@@ -4,27 +4,7 @@
 import { html, useEffect, useState } from "../vendor/htm-preact.js";
 import { fileUrl, get, post, remove, upload } from "../api.js";
 import { formatDate, formatTime, t } from "../i18n.js";
-import { Field, formValues, Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
-
-// Submitting something: busy while it runs, then its error or what it gave.
-function useAction(action) {
-  const [state, setState] = useState({ busy: false, error: null, done: null });
-  const run = async (...args) => {
-    setState({ busy: true, error: null, done: null });
-    try {
-      setState({ busy: false, error: null, done: await action(...args) });
-    } catch (error) {
-      setState({ busy: false, error, done: null });
-    }
-  };
-  return [state, run];
-}
-
-function Outcome({ state, message }) {
-  return html`${state.busy ? html`<${Spinner} />` : null}
-    <${Problem} error=${state.error} />
-    ${state.done && message ? html`<p class="notice" role="status">${message}</p>` : null}`;
-}
+import { Field, Heading, Loaded, Outcome, Problem, Spinner, formValues, useAction, useLoad } from "../ui.js";
 
 // A private file shown on demand: an image inline, anything else as a link to the blob.
 function Attachment({ attachment }) {
@@ -42,7 +22,7 @@ function Attachment({ attachment }) {
   if (url) return html`<a href=${url} download=${attachment.filename || "attachment"}>${name}</a>`;
   return html`<span>
     <button type="button" class="link" onClick=${() => open()}>${t("show", { name })}</button>
-    <${Outcome} state=${state} />
+    <${Outcome} state=${state} message=${null} />
   </span>`;
 }
 
@@ -128,7 +108,7 @@ function Share() {
           <p>${t("shareCode")}: <code class="share-code">${share.code}</code></p>
           <p class="muted">${t("shareExpires", { time: formatTime(share.expires_at) })}</p>
           <button type="button" class="danger" disabled=${stopping.busy} onClick=${() => stop()}>${t("revoke")}</button>
-          <${Outcome} state=${stopping} />
+          <${Outcome} state=${stopping} message=${null} />
         </div>`
       : html`<form onSubmit=${submit} novalidate>
           <div class="field-row">
