@@ -395,7 +395,9 @@ class OrderService:
                 f"the payment is {event.amount}, the order's total {order.total}"
             )
         if not event.succeeded:
-            outcome = "failed"
+            # A failure reported for an order already paid (the payer pressed "fail" after paying)
+            # changes nothing: say so, rather than that the order still waits for payment.
+            outcome = "duplicate" if order.paid_at is not None else "failed"
         elif order.status is OrderStatus.PENDING_PAYMENT and not order.is_overdue(now):
             outcome = "paid"
         elif order.paid_at is not None or uow.refunds.of_order(order.id) is not None:

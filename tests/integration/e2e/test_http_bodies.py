@@ -9,18 +9,22 @@ sets a length), so these run against ``medbook serve --demo``.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from e2e_support import Server
+from e2e_support import HttpClient, Server
+from PIL import Image
 
 from medbook.demo import DEMO_PASSWORD, DEMO_PATIENT
 
 
-def _chunked_post(server: Server, path: str, chunks: Iterator[bytes]) -> tuple[int, dict, bytes]:
+def _chunked_post(
+    server: Server, path: str, chunks: Iterator[bytes], headers: dict[str, str] | None = None
+) -> tuple[int, dict, bytes]:
     address = urlsplit(server.base_url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
     try:
@@ -28,7 +32,11 @@ def _chunked_post(server: Server, path: str, chunks: Iterator[bytes]) -> tuple[i
             "POST",
             path,
             body=chunks,
-            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            headers={
+                "Content-Type": "application/json",
+                **(headers or {}),
+                "Transfer-Encoding": "chunked",
+            },
             encode_chunked=True,
         )
         response = connection.getresponse()
@@ -129,6 +137,28 @@ def test_a_body_the_call_does_not_read_is_answered_at_once(demo_server: Server) 
         response = http.client.HTTPResponse(connection)
         response.begin()  # within the lingering read's 1 s of patience
         assert response.status == 405
+
+
+def test_a_chunked_form_upload_is_read_like_one_with_a_length(demo_server: Server) -> None:
+    # Falcon's form parser needs a Content-Length, and a chunked body has none: it was a 500.
+    token = HttpClient(demo_server.base_url).login(DEMO_PATIENT[0], DEMO_PASSWORD, "patient")
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(picture, "PNG")
+    form = (
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+        + picture.getvalue()
+        + b"\r\n--B--\r\n"
+    )
+
+    status, _, raw = _chunked_post(
+        demo_server,
+        "/v1/uploads",
+        iter([form[:40], form[40:]]),
+        {"Content-Type": "multipart/form-data; boundary=B", "Authorization": f"Bearer {token}"},
+    )
+
+    assert status == 201, raw
+    assert json.loads(raw)["size"] == len(picture.getvalue())
 
 
 def _raw(server: Server, request: bytes, *, close_write: bool = False) -> tuple[int, bytes]:

@@ -500,8 +500,9 @@ def test_a_patient_records_vital_signs_and_sees_them_charted(
     visible(page, "main ul.cards li")
 
 
+@pytest.mark.parametrize("place", ["home", "hospital"])
 def test_a_home_visit_is_ordered_and_paid_in_the_sandbox(
-    page: webdriver.Chrome, demo_server: Server
+    page: webdriver.Chrome, demo_server: Server, place: str
 ) -> None:
     http = HttpClient(demo_server.base_url)
     phone = _new_patient(http, "Fang Hua")
@@ -512,7 +513,10 @@ def test_a_home_visit_is_ordered_and_paid_in_the_sandbox(
 
     service = visible(page, "li.service")
     assert "km away" in service.text and "CN¥" in service.text, service.text
-    service.find_element(By.CSS_SELECTOR, "input[name=address]").send_keys("197 Ruijin 2nd Road")
+    Select(service.find_element(By.CSS_SELECTOR, "select[name=place]")).select_by_value(place)
+    if place == "home":  # a visit at the hospital takes no address (the API refuses one)
+        address = service.find_element(By.CSS_SELECTOR, "input[name=address]")
+        address.send_keys("197 Ruijin 2nd Road")
     service.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     text_in(page, "main .notice", "of which the platform keeps")
     page.find_element(By.CSS_SELECTOR, "main .notice button.primary").click()
@@ -552,6 +556,8 @@ def test_the_sandbox_page_reports_only_what_the_gateway_could(demo_server: Serve
     assert bad["errors"] == [{"field": "status", "message": 'must be "succeeded" or "failed"'}]
     assert http.post(page, {"status": "succeeded", "amount_cents": 10**12}).status == 422
     assert http.call("POST", page, data=b"not json").status == 400
+    assert http.call("POST", page, data=b"[" * 1024).status == 400  # nested deep: not a 500
+    assert http.call("POST", page, data=b" " * 2048).status == 413
     unknown = http.post("/sandbox/pay/no-such-payment", {**wrong, "amount_cents": 1})
     assert (unknown.status, unknown.body["code"]) == (400, "payment_refused")
     failed = http.expect(200, "POST", page, {**wrong, "status": "failed"})
@@ -729,6 +735,39 @@ def test_a_doctor_s_appointments_start_with_today_and_come_in_order(
         for i in ids
     ]
     assert dates == sorted(dates) and len(dates) == 2
+
+
+def test_read_marks_and_refusals_show_live_when_patient_and_doctor_share_an_id(
+    page: webdriver.Chrome, demo_server: Server
+) -> None:
+    # The demo patient and Dr. Zhang Wei are both id 1 (ids are per role): a receipt used to be
+    # taken for the reader's own when only the id was compared.
+    _log_in(page, DEMO_PATIENT[0], DEMO_PASSWORD)
+    page.get(demo_server.base_url + "/#/chat/1")
+    text_in(page, ".chat-status", "Connected")
+    doctor = start_browser()
+    try:
+        doctor.get(demo_server.base_url + "/")
+        _log_in_as(doctor, demo_server.base_url, DOCTOR_PHONE, "doctor")
+        visible(page, "#chat-content").send_keys("Same id, other role")
+        page.find_element(By.CSS_SELECTOR, ".composer button[type=submit]").click()
+        doctor.get(demo_server.base_url + "/#/chat/1")
+        text_in(doctor, "ol.messages", "Same id, other role")
+        wait_for(
+            page,
+            lambda b: any(
+                "Read" in e.text and "Same id" in e.text
+                for e in b.find_elements(By.CSS_SELECTOR, "ol.messages .mine")
+            ),
+        )
+
+        # A message the server refuses (a bidirectional control character) says so, and stays
+        # out of the queue that is sent again after a reconnect.
+        visible(page, "#chat-content").send_keys("turn \u202e around")
+        page.find_element(By.CSS_SELECTOR, ".composer button[type=submit]").click()
+        text_in(page, "ol.messages .mine .field-error", "Not sent")
+    finally:
+        doctor.quit()
 
 
 def test_chat_survives_a_lost_connection_without_losing_a_message(

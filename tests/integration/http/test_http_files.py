@@ -613,6 +613,19 @@ def test_a_malformed_form_is_400(world: World, body: bytes) -> None:
     assert stored_keys(world) == []
 
 
+@pytest.mark.parametrize(
+    "header",
+    [b'form-data; name="file"; filename="\xff\xfe.png"', b'form-data; name="fil\xe9"'],
+    ids=["filename", "name"],
+)
+def test_a_form_part_header_that_is_not_utf8_is_400(world: World, header: bytes) -> None:
+    body = b"--medbook-boundary\r\nContent-Disposition: " + header + b"\r\n\r\n" + PNG
+    body += b"\r\n--medbook-boundary--\r\n"
+
+    assert problem(_send_form(world, body), 400)["code"] == "malformed_body"
+    assert stored_keys(world) == []
+
+
 def test_a_doctor_s_avatar_comes_as_a_form_too(world: World) -> None:
     result = world.api.upload(
         "/v1/doctors/me/avatar",

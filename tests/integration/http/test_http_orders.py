@@ -535,6 +535,20 @@ def test_a_failed_payment_leaves_the_order_waiting(world: World) -> None:
     assert paid["outcome"] == "paid"
 
 
+def test_a_failure_reported_after_the_payment_went_through_is_a_duplicate(world: World) -> None:
+    # A payer who presses "fail" on the gateway's page after paying must not be told the order
+    # still waits for payment: the order is paid, and the report changes nothing.
+    service = publish(world)
+    made = order(world, world.patient_a, service["id"])
+    payment = start_payment(world, world.patient_a, made["id"])
+    ok(notify(world, event(payment["payment_id"])))
+
+    late = ok(notify(world, event(payment["payment_id"], event_id="ev-fail", status="failed")))
+
+    assert late == {"outcome": "duplicate", "order_id": made["id"]}
+    assert get_order(world, world.patient_a, made["id"])["status"] == "paid"
+
+
 @pytest.mark.parametrize(
     "how",
     ["wrong key", "missing", "empty", "no prefix", "upper-case hex", "other body", "md5 prefix"],

@@ -190,7 +190,7 @@ class _Resource:
     def _file(self, req: falcon.Request) -> FileBody:
         limit = self.services.uploads.max_bytes
         media_type = (req.content_type or "").split(";")[0].strip().lower()
-        if media_type == "multipart/form-data":
+        if media_type == MULTIPART:
             return self._form_file(req, limit)
         if req.content_length is not None and req.content_length > limit:
             raise TooLarge(f"the file is larger than {limit} bytes", limit=limit)
@@ -210,7 +210,7 @@ class _Resource:
             raise TooLarge(f"the file is larger than {limit} bytes", limit=limit)
         found: FileBody | None = None
         try:
-            for part in req.get_media():
+            for part in self._form(req, limit):
                 if part.name != FORM_FIELD:
                     raise InvalidValue(
                         part.name or "body", "not a part this form takes (only file)"
@@ -224,9 +224,26 @@ class _Resource:
                 description=f"the form could not be read: {error.description}",
                 code="malformed_body",
             ) from None
+        except UnicodeDecodeError:  # a part's headers in another encoding than UTF-8
+            raise falcon.HTTPBadRequest(
+                description="the form could not be read: its part headers are not UTF-8",
+                code="malformed_body",
+            ) from None
         if found is None:
             raise InvalidValue(FORM_FIELD, "send the file as the form part named file")
         return found
+
+    @staticmethod
+    def _form(req: falcon.Request, limit: int) -> Any:
+        """The parts of a form. Falcon's parser needs the body's length, which a chunked body
+        does not say: such a body is read first (at most the limit and the form's overhead)."""
+        if req.content_length is not None:
+            return req.get_media()
+        data = body_stream(req).read(limit + FORM_OVERHEAD + 1)
+        if len(data) > limit + FORM_OVERHEAD:
+            raise TooLarge(f"the file is larger than {limit} bytes", limit=limit)
+        handler = req.options.media_handlers[MULTIPART]
+        return handler.deserialize(io.BytesIO(data), req.content_type, len(data))
 
     def _raw(self, req: falcon.Request) -> RawBody:
         raw = self._bytes(req)
@@ -261,6 +278,7 @@ class _Resource:
 #: headers, small other fields) before its length alone says the file is too large.
 FORM_FIELD = "file"
 FORM_OVERHEAD = 64 * 1024
+MULTIPART = "multipart/form-data"
 
 
 def body_stream(req: falcon.Request) -> BinaryIO:

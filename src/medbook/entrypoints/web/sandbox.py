@@ -13,18 +13,20 @@ a secret).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import falcon
 
 from medbook import bootstrap
 from medbook.domain.shared.errors import InvalidValue
+from medbook.entrypoints.http.body import MalformedBody, decode_json
 from medbook.entrypoints.web import FILES, PAGE_POLICY, send_file
 from medbook.ports.payments import is_gateway_id
 
 #: The largest amount the sandbox page reports: ten million yuan, in cents.
 MAX_CENTS = 10**9
+#: The page sends a status and an amount: a few dozen bytes.
+MAX_BODY = 1024
 
 
 class SandboxCheckout:
@@ -39,7 +41,10 @@ class SandboxCheckout:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, payment_id: str) -> None:
         _check(payment_id)
-        asked = _asked(req.bounded_stream.read(1024))
+        raw = req.bounded_stream.read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            raise falcon.HTTPContentTooLarge(description=f"send at most {MAX_BODY} bytes")
+        asked = _asked(raw)
         body, headers = bootstrap.sandbox_notification(
             self.secret, payment_id, asked["status"] == "succeeded", asked["amount_cents"]
         )
@@ -54,11 +59,9 @@ def _check(payment_id: str) -> None:
 
 def _asked(raw: bytes) -> dict[str, Any]:
     try:
-        asked = json.loads(raw)
-    except ValueError:
-        raise falcon.HTTPBadRequest(
-            description="the body is not JSON", code="malformed_body"
-        ) from None
+        asked = decode_json(raw)
+    except MalformedBody as error:
+        raise falcon.HTTPBadRequest(description=str(error), code="malformed_body") from None
     if not isinstance(asked, dict):
         raise falcon.HTTPBadRequest(description="send a JSON object", code="malformed_body")
     status, cents = asked.get("status"), asked.get("amount_cents")

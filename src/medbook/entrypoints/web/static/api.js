@@ -48,14 +48,17 @@ export class ApiError extends Error {
   }
 }
 
-// A file sent as the raw body (an avatar, an attachment), with its own type.
+// A file (an avatar, an attachment, a chat image) sent as the form part named "file", with its
+// name: the browser writes the multipart body and its Content-Type (with the boundary).
 export function upload(method, path, file) {
-  return api(method, path, file, file.type || "application/octet-stream");
+  const form = new FormData();
+  form.append("file", file, file.name);
+  return api(method, path, form, null);
 }
 
 export async function api(method, path, body, contentType = "application/json") {
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = contentType;
+  if (body !== undefined && contentType) headers["Content-Type"] = contentType;
   if (session) headers.Authorization = `Bearer ${session.token}`;
   let response;
   try {

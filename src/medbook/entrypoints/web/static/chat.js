@@ -76,7 +76,7 @@ function open() {
       for (const send of pending.values()) raw(send);
     }
     if ((frame.type === "message" || frame.type === "ack") && frame.message) noteSeen(frame.message.id);
-    if (frame.type === "ack") pending.delete(frame.client_id);
+    if (frame.type === "ack" || refused(frame)) pending.delete(frame.client_id);
     if (frame.type === "synced" && frame.more) raw({ type: "sync", after: frame.last_id });
     emit(frame);
   });
@@ -89,6 +89,14 @@ function open() {
     setTimeout(open, pause);
   });
 }
+
+// An error frame that refuses one of our messages for good (not "try again": that one stays
+// queued and goes again after the next reconnect).
+export function refused(frame) {
+  return frame.type === "error" && Boolean(frame.client_id) && !TRANSIENT.has(frame.code);
+}
+
+const TRANSIENT = new Set(["try_again", "internal_error"]);
 
 export function startChat() {
   wanted = true;

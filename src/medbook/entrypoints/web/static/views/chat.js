@@ -2,7 +2,7 @@
 
 import { html, useEffect, useRef, useState } from "../vendor/htm-preact.js";
 import { currentSession, fileUrl, get, upload } from "../api.js";
-import { chatAvailable, chatStatus, markRead, noteSeen, onChat, sendMessage } from "../chat.js";
+import { chatAvailable, chatStatus, markRead, noteSeen, onChat, refused, sendMessage } from "../chat.js";
 import { formatTime, t } from "../i18n.js";
 import { Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
 
@@ -57,7 +57,11 @@ function Bubble({ message, mine }) {
   return html`<li class=${`bubble ${mine ? "mine" : "theirs"}`} data-id=${message.id || ""}>
     ${message.kind === "image" ? html`<${Picture} path=${message.content} />` : html`<p>${message.content}</p>`}
     <p class="muted small">
-      ${message.sent_at ? html`<time datetime=${message.sent_at}>${formatTime(message.sent_at)}</time>` : t("sending")}
+      ${message.failed
+        ? html`<span class="field-error">${t("notSent", { reason: message.failed })}</span>`
+        : message.sent_at
+          ? html`<time datetime=${message.sent_at}>${formatTime(message.sent_at)}</time>`
+          : t("sending")}
       ${mine && message.read ? html` · <span class="read-mark">${t("readMark")}</span>` : null}
     </p>
   </li>`;
@@ -82,7 +86,12 @@ export function Conversation({ conversationId }) {
   useEffect(
     () =>
       onChat((frame) => {
-        if (frame.type === "error") setProblem({ message: frame.detail, errors: [] });
+        if (refused(frame)) {
+          // The server refused one of our messages: that bubble says so, and it is not sent again.
+          setMessages((old) =>
+            old.map((m) => (m.client_id === frame.client_id && !m.id ? { ...m, failed: frame.detail } : m)),
+          );
+        } else if (frame.type === "error") setProblem({ message: frame.detail, errors: [] });
         const message = frame.message;
         if ((frame.type === "message" || frame.type === "ack") && message && message.conversation_id === conversationId) {
           setMessages((old) => {
@@ -92,7 +101,8 @@ export function Conversation({ conversationId }) {
             return [...rest, message].sort((a, b) => (a.id || Infinity) - (b.id || Infinity));
           });
         }
-        if (frame.type === "read" && frame.conversation_id === conversationId && frame.reader.id !== me.id) {
+        const byMe = frame.reader && frame.reader.id === me.id && frame.reader.role === me.role;
+        if (frame.type === "read" && frame.conversation_id === conversationId && !byMe) {
           setMessages((old) => old.map((m) => (m.id && m.id <= frame.up_to && mine(m) ? { ...m, read: true } : m)));
         }
       }),

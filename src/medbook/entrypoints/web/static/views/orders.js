@@ -26,13 +26,14 @@ function OrderForm({ service, where, onOrdered }) {
     const values = formValues(event);
     setState({ busy: true, error: null });
     try {
+      // A home visit goes to the address and the place searched from; a visit at the hospital
+      // takes neither (the API refuses them there).
+      const home = values.place === "home";
       const order = await post("/orders", {
         service_id: service.id,
         date: values.date,
         place: values.place,
-        address: values.address.trim(),
-        lat: where.lat,
-        lng: where.lng,
+        ...(home ? { address: values.address.trim(), lat: where.lat, lng: where.lng } : {}),
       });
       setState({ busy: false, error: null });
       onOrdered(order);
