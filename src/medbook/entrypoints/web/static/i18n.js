@@ -544,6 +544,21 @@ export function t(key, params = {}) {
   return phrase.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
+// A day of the browser's own calendar as the API writes dates (YYYY-MM-DD); ``offset`` days on.
+export function isoDate(day = new Date(), offset = 0) {
+  const shifted = new Date(day.getFullYear(), day.getMonth(), day.getDate() + offset);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${shifted.getFullYear()}-${pad(shifted.getMonth() + 1)}-${pad(shifted.getDate())}`;
+}
+
+// An amount of integer cents (CNY) the way the reader writes money.
+export function money(cents) {
+  return new Intl.NumberFormat(current === "zh" ? "zh-CN" : "en-GB", {
+    style: "currency",
+    currency: "CNY",
+  }).format(cents / 100);
+}
+
 // An instant (ISO 8601 with its offset) in the reader's own time zone and words.
 export function formatTime(iso) {
   return new Intl.DateTimeFormat(current === "zh" ? "zh-CN" : "en-GB", {

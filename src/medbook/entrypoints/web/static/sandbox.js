@@ -3,7 +3,7 @@
 // /sandbox/pay/{payment_id}?amount_cents=19900&order=3
 
 import { html, render, useState } from "./vendor/htm-preact.js";
-import { t } from "./i18n.js";
+import { money, t } from "./i18n.js";
 import { Heading, Problem, Spinner } from "./ui.js";
 import { ApiError } from "./api.js";
 
@@ -11,10 +11,6 @@ const paymentId = decodeURIComponent(window.location.pathname.split("/").pop() |
 const query = new URLSearchParams(window.location.search);
 const cents = Number(query.get("amount_cents"));
 const order = query.get("order") || "";
-
-function yuan(amount) {
-  return new Intl.NumberFormat(document.documentElement.lang, { style: "currency", currency: "CNY" }).format(amount / 100);
-}
 
 async function report(status) {
   const response = await fetch(window.location.pathname, {
@@ -46,7 +42,7 @@ function Checkout() {
     <p class="muted">${t("sandboxHint")}</p>
     <dl>
       <dt>${t("orderNumber")}</dt><dd>${order}</dd>
-      <dt>${t("amount")}</dt><dd class="amount">${Number.isFinite(cents) && cents > 0 ? yuan(cents) : "—"}</dd>
+      <dt>${t("amount")}</dt><dd class="amount">${Number.isFinite(cents) && cents > 0 ? money(cents) : "—"}</dd>
       <dt>${t("paymentId")}</dt><dd><code>${paymentId}</code></dd>
     </dl>
     ${state.outcome

@@ -2,8 +2,8 @@
 
 import { html, useState } from "../vendor/htm-preact.js";
 import { get, post } from "../api.js";
-import { formatDate, t } from "../i18n.js";
-import { money } from "./orders.js";
+import { isoDate, t } from "../i18n.js";
+import { OrderCard, ordersOf } from "./orders.js";
 import { Field, formValues, Loaded, Problem, Spinner, useLoad } from "../ui.js";
 
 function DoctorRow({ doctor, onChanged }) {
@@ -104,13 +104,6 @@ function Departments({ hospitalId }) {
   </div>`;
 }
 
-function isoDay(offset) {
-  const day = new Date();
-  day.setDate(day.getDate() + offset);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
-}
-
 function PublishService({ hospitalId }) {
   const [state, setState] = useState({ busy: false, error: null, done: null });
   const submit = async (event) => {
@@ -120,9 +113,7 @@ function PublishService({ hospitalId }) {
     const [y, m, d] = values.first_date.split("-").map(Number);
     const dates = [];
     for (let i = 0; i < Math.min(60, Math.max(1, Number(values.days) || 1)); i += 1) {
-      const day = new Date(y, m - 1, d + i);
-      const pad = (n) => String(n).padStart(2, "0");
-      dates.push(`${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`);
+      dates.push(isoDate(new Date(y, m - 1, d), i));
     }
     setState({ busy: true, error: null, done: null });
     try {
@@ -147,7 +138,7 @@ function PublishService({ hospitalId }) {
     <${Field} name="price_yuan" label=${t("priceYuan")} error=${adding(state)} form="service" type="number" min="0" step="0.01" inputmode="decimal" required />
     <${Field} name="capacity" label=${t("capacity")} error=${adding(state)} form="service" type="number" min="1" step="1" defaultValue="5" required />
     <${Field} name="service_radius_km" label=${t("radiusKm")} error=${adding(state)} form="service" type="number" min="0.1" step="0.1" defaultValue="10" required />
-    <${Field} name="first_date" label=${t("firstDate")} error=${adding(state)} form="service" type="date" defaultValue=${isoDay(1)} required />
+    <${Field} name="first_date" label=${t("firstDate")} error=${adding(state)} form="service" type="date" defaultValue=${isoDate(new Date(), 1)} required />
     <${Field} name="days" label=${t("days")} error=${adding(state)} form="service" type="number" min="1" max="60" step="1" defaultValue="14" required />
     <button type="submit" class="primary" disabled=${state.busy}>${t("publishService")}</button>
     ${state.busy ? html`<${Spinner} />` : null}
@@ -164,7 +155,7 @@ function adding(state) {
 
 function HospitalOrders() {
   const [status, setStatus] = useState("");
-  const state = useLoad(() => get(`/orders${status ? `?status=${status}` : ""}`), [status]);
+  const state = useLoad(() => get(`/orders${status ? `?status=${status}` : ""}`).then(ordersOf), [status]);
   const [failed, setFailed] = useState(null);
   const act = async (order, action) => {
     setFailed(null);
@@ -186,26 +177,19 @@ function HospitalOrders() {
     </div>
     <${Problem} error=${failed} />
     <${Loaded} state=${state}>
-      ${(orders) => {
-        const items = Array.isArray(orders) ? orders : orders.items;
-        return items.length === 0
+      ${(orders) =>
+        orders.length === 0
           ? html`<p>${t("noOrders")}</p>`
           : html`<ul class="cards hospital-orders">
-              ${items.map(
-                (order) => html`<li class="card order" key=${order.id} data-id=${order.id}>
-                  <p class="title">${t("orderNumber")} ${order.id} · ${formatDate(order.date)}</p>
-                  <p>${money(order.total_cents)} · ${t(`place_${order.place}`)}${order.address ? ` · ${order.address}` : ""}</p>
-                  <p><span class=${`badge status-${order.status}`}>${t(`status_${order.status}`)}</span></p>
+              ${orders.map(
+                (order) => html`<${OrderCard} key=${order.id} order=${order} withAddress=${true}>
                   ${order.status === "paid"
-                    ? html`<div class="confirm">
-                        <button type="button" class="primary" aria-label=${t("completeOrder", { id: order.id })} onClick=${() => act(order, "complete")}>${t("complete")}</button>
-                        <button type="button" aria-label=${t("cancelOrderOf", { id: order.id })} onClick=${() => act(order, "cancel")}>${t("cancelOrder")}</button>
-                      </div>`
+                    ? html`<button type="button" class="primary" aria-label=${t("completeOrder", { id: order.id })} onClick=${() => act(order, "complete")}>${t("complete")}</button>
+                        <button type="button" aria-label=${t("cancelOrderOf", { id: order.id })} onClick=${() => act(order, "cancel")}>${t("cancelOrder")}</button>`
                     : null}
-                </li>`,
+                <//>`,
               )}
-            </ul>`;
-      }}
+            </ul>`}
     <//>
   </div>`;
 }

@@ -2,7 +2,7 @@
 
 import { html, useState } from "../vendor/htm-preact.js";
 import { currentSession, get, post } from "../api.js";
-import { formatDate, t } from "../i18n.js";
+import { formatDate, isoDate, t } from "../i18n.js";
 import { Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
 
 function Cancel({ appointment, onCancelled }) {
@@ -34,18 +34,12 @@ function Cancel({ appointment, onCancelled }) {
 
 const PERIOD_ORDER = { morning: 0, afternoon: 1 };
 
-function today() {
-  const now = new Date();
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
-
 // A doctor's day comes first: today's and later appointments in the order they come (date,
 // session, number), then the earlier ones, newest first.
 function forTheDoctor(appointments) {
   const key = (a) => `${a.date}|${PERIOD_ORDER[a.period]}|${String(a.number).padStart(6, "0")}`;
   const sorted = [...appointments].sort((a, b) => (key(a) < key(b) ? -1 : 1));
-  const from = today();
+  const from = isoDate();
   return [sorted.filter((a) => a.date >= from), sorted.filter((a) => a.date < from).reverse()];
 }
 

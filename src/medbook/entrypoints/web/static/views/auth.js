@@ -1,22 +1,16 @@
 // Logging in (any role) and registering as a patient.
 
-import { html, useState } from "../vendor/htm-preact.js";
+import { html } from "../vendor/htm-preact.js";
 import { post, setSession } from "../api.js";
 import { t } from "../i18n.js";
-import { Field, formValues, Heading, Problem, Spinner } from "../ui.js";
+import { Field, formValues, Heading, Problem, Spinner, useAction } from "../ui.js";
 
+// A form whose values go to ``action`` when it is sent.
 function useSubmit(action) {
-  const [state, setState] = useState({ busy: false, error: null, done: null });
-  const submit = async (event) => {
+  const [state, run] = useAction(action);
+  const submit = (event) => {
     event.preventDefault();
-    const values = formValues(event);
-    setState({ busy: true, error: null, done: null });
-    try {
-      const done = await action(values);
-      setState({ busy: false, error: null, done });
-    } catch (error) {
-      setState({ busy: false, error, done: null });
-    }
+    run(formValues(event));
   };
   return [state, submit];
 }

@@ -4,7 +4,7 @@ import { html, useState } from "../vendor/htm-preact.js";
 import { currentSession, get, post } from "../api.js";
 import { chatAvailable } from "../chat.js";
 import { SignContract } from "./contracts.js";
-import { formatDate, t } from "../i18n.js";
+import { formatDate, isoDate, t } from "../i18n.js";
 import { Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
 
 export function Hospitals() {
@@ -82,16 +82,9 @@ export function Doctors({ departmentId, hospitalId }) {
   <//>`;
 }
 
-function isoDate(day) {
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
-}
-
 // The booking window: today and the next 14 days (the API leaves out what cannot be booked).
 function windowDates() {
-  const today = new Date();
-  const last = new Date(today.getFullYear(), today.getMonth(), today.getDate() + 14);
-  return [isoDate(today), isoDate(last)];
+  return [isoDate(), isoDate(new Date(), 14)];
 }
 
 // A patient opens (or finds) their conversation with the doctor; the API says who may.

@@ -2,14 +2,24 @@
 
 import { html, useState } from "../vendor/htm-preact.js";
 import { get, post } from "../api.js";
-import { formatDate, language, t } from "../i18n.js";
+import { formatDate, money, t } from "../i18n.js";
 import { Field, formValues, Heading, Loaded, Problem, Spinner, useLoad } from "../ui.js";
 
-export function money(cents) {
-  return new Intl.NumberFormat(language() === "zh" ? "zh-CN" : "en-GB", {
-    style: "currency",
-    currency: "CNY",
-  }).format(cents / 100);
+// The orders of a listing, whether it came as an array or paginated ({items}).
+export function ordersOf(listing) {
+  return Array.isArray(listing) ? listing : listing.items;
+}
+
+// One order as a card: number, date, total, place (and address), status; ``children`` are the
+// actions the viewer may take on it.
+export function OrderCard({ order, withAddress = false, children }) {
+  const where = withAddress && order.address ? ` · ${order.address}` : "";
+  return html`<li class="card order" data-id=${order.id}>
+    <p class="title">${t("orderNumber")} ${order.id} · ${formatDate(order.date)}</p>
+    <p>${money(order.total_cents)} · ${t(`place_${order.place}`)}${where}</p>
+    <p><span class=${`badge status-${order.status}`}>${t(`status_${order.status}`)}</span></p>
+    <div class="confirm">${children}</div>
+  </li>`;
 }
 
 // Where the gateway takes the payer: the sandbox's own page in demo mode.
@@ -145,7 +155,7 @@ export function Services() {
 }
 
 export function Orders() {
-  const state = useLoad(() => get("/orders"), []);
+  const state = useLoad(() => get("/orders").then(ordersOf), []);
   const [failed, setFailed] = useState(null);
   const cancel = async (order) => {
     try {
@@ -159,26 +169,19 @@ export function Orders() {
     <${Heading}>${t("myOrders")}<//>
     <${Problem} error=${failed} />
     <${Loaded} state=${state}>
-      ${(orders) => {
-        const items = Array.isArray(orders) ? orders : orders.items;
-        return items.length === 0
+      ${(orders) =>
+        orders.length === 0
           ? html`<p>${t("noOrders")}</p>`
           : html`<ul class="cards orders">
-              ${items.map(
-                (order) => html`<li class="card order" key=${order.id} data-id=${order.id}>
-                  <p class="title">${t("orderNumber")} ${order.id} · ${formatDate(order.date)}</p>
-                  <p>${money(order.total_cents)} · ${t(`place_${order.place}`)}</p>
-                  <p><span class=${`badge status-${order.status}`}>${t(`status_${order.status}`)}</span></p>
-                  <div class="confirm">
-                    ${order.status === "pending_payment" ? html`<${Pay} order=${order} />` : null}
-                    ${order.status === "pending_payment" || order.status === "paid"
-                      ? html`<button type="button" onClick=${() => cancel(order)}>${t("cancelOrder")}</button>`
-                      : null}
-                  </div>
-                </li>`,
+              ${orders.map(
+                (order) => html`<${OrderCard} key=${order.id} order=${order}>
+                  ${order.status === "pending_payment" ? html`<${Pay} order=${order} />` : null}
+                  ${order.status === "pending_payment" || order.status === "paid"
+                    ? html`<button type="button" onClick=${() => cancel(order)}>${t("cancelOrder")}</button>`
+                    : null}
+                <//>`,
               )}
-            </ul>`;
-      }}
+            </ul>`}
     <//>
   </section>`;
 }
