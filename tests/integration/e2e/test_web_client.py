@@ -111,6 +111,23 @@ def _book_first(http: HttpClient, token: str, doctor_id: int) -> dict[str, Any]:
     return booked
 
 
+def _order_and_start_paying(
+    http: HttpClient, token: str, service: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An order of ``service`` at the hospital on its first date, and the payment it started."""
+    first = {"service_id": service["id"], "date": service["dates"][0]["date"], "place": "hospital"}
+    order: dict[str, Any] = http.expect(201, "POST", "/v1/orders", first, token=token)
+    payment: dict[str, Any] = http.expect(
+        201, "POST", f"/v1/orders/{order['id']}/payment", token=token
+    )
+    return order, payment
+
+
+def _statuses_of_orders(http: HttpClient, token: str) -> list[str]:
+    listing = http.expect(200, "GET", "/v1/orders", token=token)
+    return [o["status"] for o in (listing["items"] if isinstance(listing, dict) else listing)]
+
+
 def _fill(browser: webdriver.Chrome, values: dict[str, str], form: str = "field") -> None:
     for name, value in values.items():
         field = visible(browser, f"#{form}-{name}")
@@ -528,10 +545,7 @@ def test_a_home_visit_is_ordered_and_paid_in_the_sandbox(
     link(page, "Back to my orders").click()
     text_in(page, "li.order .badge", "Paid")
 
-    token = http.login(phone, PASSWORD, "patient")
-    orders = http.expect(200, "GET", "/v1/orders", token=token)
-    items = orders["items"] if isinstance(orders, dict) else orders
-    assert [o["status"] for o in items] == ["paid"]
+    assert _statuses_of_orders(http, http.login(phone, PASSWORD, "patient")) == ["paid"]
 
 
 def test_the_sandbox_page_reports_only_what_the_gateway_could(demo_server: Server) -> None:
@@ -539,14 +553,7 @@ def test_the_sandbox_page_reports_only_what_the_gateway_could(demo_server: Serve
     phone = _new_patient(http, "Tang Yi")
     token = http.login(phone, PASSWORD, "patient")
     service = http.expect(200, "GET", "/v1/services?lat=31.2122&lng=121.4688")[0]
-    order = http.expect(
-        201,
-        "POST",
-        "/v1/orders",
-        {"service_id": service["id"], "date": service["dates"][0]["date"], "place": "hospital"},
-        token=token,
-    )
-    payment = http.expect(201, "POST", f"/v1/orders/{order['id']}/payment", token=token)
+    _, payment = _order_and_start_paying(http, token, service)
     page = f"/sandbox/pay/{payment['payment_id']}"
 
     assert http.get(page).content_type == "text/html"
@@ -677,14 +684,7 @@ def test_an_admin_publishes_a_service_and_completes_a_paid_order(
     # A patient orders and pays it (through the API and the sandbox gateway's page).
     phone = _new_patient(http, "Yang Lin")
     patient = http.login(phone, PASSWORD, "patient")
-    order = http.expect(
-        201,
-        "POST",
-        "/v1/orders",
-        {"service_id": service["id"], "date": service["dates"][0]["date"], "place": "hospital"},
-        token=patient,
-    )
-    payment = http.expect(201, "POST", f"/v1/orders/{order['id']}/payment", token=patient)
+    order, payment = _order_and_start_paying(http, patient, service)
     paid = {"status": "succeeded", "amount_cents": payment["amount_cents"]}
     http.expect(200, "POST", f"/sandbox/pay/{payment['payment_id']}", paid)
 
@@ -695,9 +695,7 @@ def test_an_admin_publishes_a_service_and_completes_a_paid_order(
     button(page, "Mark completed").click()
     Select(visible(page, "#field-order-status")).select_by_value("completed")
     text_in(page, row, "Completed")
-    mine = http.expect(200, "GET", "/v1/orders", token=patient)
-    items = mine["items"] if isinstance(mine, dict) else mine
-    assert [o["status"] for o in items] == ["completed"]
+    assert _statuses_of_orders(http, patient) == ["completed"]
 
 
 def test_a_doctor_s_appointments_start_with_today_and_come_in_order(
