@@ -258,3 +258,33 @@ def test_a_configured_deadline_closes_cancellation_earlier() -> None:
         ensure_cancellable_time(policy, afternoon, local(TOMORROW, 12, 45), SHANGHAI)
 
     assert caught.value.details == {"deadline": "2026-11-26T11:30:00+08:00"}
+
+
+def test_a_session_runs_its_length_from_its_start_in_local_time() -> None:
+    tz = zoneinfo.ZoneInfo("Asia/Shanghai")
+    policy = BookingPolicy()
+    morning = Session(1, dt.date(2026, 12, 3), Period.MORNING)
+    afternoon = Session(1, dt.date(2026, 12, 3), Period.AFTERNOON)
+    assert policy.session_end(morning, tz) == dt.datetime(2026, 12, 3, 12, 0, tzinfo=tz)
+    assert policy.session_end(afternoon, tz) == dt.datetime(2026, 12, 3, 17, 30, tzinfo=tz)
+
+
+def test_a_morning_ends_when_the_afternoon_starts_and_an_afternoon_at_midnight() -> None:
+    tz = zoneinfo.ZoneInfo("Europe/Berlin")
+    policy = BookingPolicy(
+        morning_start=dt.time(9), afternoon_start=dt.time(21), session_length=dt.timedelta(hours=12)
+    )
+    day = dt.date(2026, 3, 28)  # the next night clocks go forward in Berlin
+    assert policy.session_end(Session(1, day, Period.MORNING), tz) == dt.datetime(
+        2026, 3, 28, 21, 0, tzinfo=tz
+    )
+    assert policy.session_end(Session(1, day, Period.AFTERNOON), tz) == dt.datetime(
+        2026, 3, 29, 0, 0, tzinfo=tz
+    )
+
+
+@pytest.mark.parametrize("length", [dt.timedelta(minutes=14), dt.timedelta(hours=12, seconds=1)])
+def test_a_session_length_out_of_bounds_is_refused(length: dt.timedelta) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        BookingPolicy(session_length=length)
+    assert caught.value.field == "session_length"

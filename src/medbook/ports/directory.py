@@ -61,6 +61,11 @@ class DoctorRepository(Protocol):
         """A hospital's doctors by id, approved or not (``verified`` picks one kind)."""
         ...
 
+    def named(self, prefix: str, *, limit: int) -> Sequence[Doctor]:
+        """Verified doctors whose name, or a word of it, starts with ``prefix`` (letters compared
+        without case; ``%`` and ``_`` are plain characters), by id, at most ``limit``."""
+        ...
+
 
 class DirectoryReads(Protocol):
     """What any context may read of the directory inside its own transaction."""

@@ -20,6 +20,8 @@ from medbook.ports.transaction import Transaction
 class VitalSignRepository(Protocol):
     def add(self, vital: VitalSign) -> VitalSign: ...
 
+    def get(self, vital_id: int) -> VitalSign | None: ...
+
     def of_patient(
         self,
         patient_id: int,

@@ -19,11 +19,14 @@ from medbook.domain.shared.errors import (
     InvalidValue,
 )
 from medbook.domain.shared.geo import distance_km
-from medbook.domain.shared.text import ensure_birth_date
+from medbook.domain.shared.text import PERSON_NAME, ensure_birth_date
 from medbook.ports.clock import Clock
 from medbook.ports.directory import DirectoryReads, DirectoryUnitOfWork
 from medbook.services.authorization import require_admin_of, require_role
 from medbook.services.transactions import read_only, transactionally
+
+#: The most doctors a search by name answers.
+MAX_NAMED = 100
 
 
 def hospital_of(uow: DirectoryReads, hospital_id: int) -> Hospital:
@@ -208,8 +211,17 @@ class DirectoryService:
 
         return read_only(self.new_uow, query)
 
+    def department(self, department_id: int) -> Department:
+        return read_only(self.new_uow, lambda uow: department_of(uow, department_id))
+
     def doctor(self, doctor_id: int) -> Doctor:
         return read_only(self.new_uow, lambda uow: doctor_of(uow, doctor_id))
+
+    def doctors_named(self, prefix: str, *, limit: int = MAX_NAMED) -> Sequence[Doctor]:
+        """Doctors anyone may see (verified) whose name or a word of it starts with ``prefix``
+        (without case), by id, at most ``limit``."""
+        text = PERSON_NAME.check(prefix, "name")
+        return read_only(self.new_uow, lambda uow: uow.doctors.named(text, limit=limit))
 
     def doctors(self, department_id: int, *, verified_only: bool = True) -> Sequence[Doctor]:
         def query(uow: DirectoryUnitOfWork) -> Sequence[Doctor]:

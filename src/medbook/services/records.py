@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 
 from attrs import define, field, frozen
 
+from medbook.domain.accounts.model import Patient
 from medbook.domain.accounts.throttling import Bucket, Rate
 from medbook.domain.files.uploads import ALLOWED, RECORDS_FOLDER
 from medbook.domain.notifications.model import Notification, NotificationKind
@@ -29,10 +30,12 @@ from medbook.domain.shared.errors import (
     Forbidden,
     InvalidValue,
     NoContract,
+    PatientNotFound,
     RecordNotFound,
     ShareNotFound,
     TooManyAttachments,
     TooManyAttempts,
+    VitalNotFound,
 )
 from medbook.ports.clock import Clock
 from medbook.ports.records import QrRenderer, RecordsUnitOfWork
@@ -468,6 +471,59 @@ class HealthFileService:
             return found
 
         return transactionally(self.new_uow, work)
+
+    def vital_as(self, actor: Actor, vital_id: int) -> VitalSign:
+        """One reading: the patient's own, or, for a doctor, a patient's under an active contract
+        (the read written to the patient's access log); any other is as absent as no reading."""
+        require_role(actor, Role.PATIENT, Role.DOCTOR)
+        missing = VitalNotFound(f"no reading {vital_id}")
+
+        def work(uow: RecordsUnitOfWork) -> VitalSign:
+            found = uow.vitals.get(vital_id)
+            if found is None:
+                raise missing
+            if actor.role is Role.PATIENT:
+                if found.patient_id != actor.id:
+                    raise missing
+                return found
+            if uow.contracts.active_between(found.patient_id, actor.id) is None:
+                raise missing
+            detail: dict[str, str | int | None] = {"id": vital_id, "count": 1}
+            uow.access_log.add(
+                AccessEntry(
+                    found.patient_id,
+                    Role.DOCTOR,
+                    actor.id,
+                    AccessKind.VITALS,
+                    self.clock.now(),
+                    detail,
+                )
+            )
+            return found
+
+        if actor.role is Role.PATIENT:
+            return read_only(self.new_uow, work)
+        return transactionally(self.new_uow, work)
+
+    def patient_as(self, actor: Actor, patient_id: int) -> Patient:
+        """A patient's demographics: to the patient, and to a doctor under an active contract
+        with them; to anyone else, as absent as an id that names nobody."""
+        require_role(actor, Role.PATIENT, Role.DOCTOR)
+        missing = PatientNotFound(f"no patient {patient_id}")
+
+        def query(uow: RecordsUnitOfWork) -> Patient:
+            if actor.role is Role.PATIENT and actor.id != patient_id:
+                raise missing
+            if actor.role is Role.DOCTOR and (
+                uow.contracts.active_between(patient_id, actor.id) is None
+            ):
+                raise missing
+            found = uow.patients.get(patient_id)
+            if found is None:
+                raise missing
+            return found
+
+        return read_only(self.new_uow, query)
 
     def diet_as(self, actor: Actor, height_cm: int | None = None) -> list[Recommendation]:
         """Diet recommendations from the patient's readings of the rules' window, each with

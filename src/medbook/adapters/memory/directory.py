@@ -70,6 +70,19 @@ class MemoryDoctors(MemoryTable):
             if d.hospital_id == hospital_id and verified in (None, d.verified)
         ]
 
+    def named(self, prefix: str, *, limit: int) -> Sequence[Doctor]:
+        wanted = prefix.lower()
+        found = [
+            d
+            for d in self._all()
+            if d.verified
+            and (
+                d.name.lower().startswith(wanted)
+                or any(word.startswith(wanted) for word in d.name.lower().split(" ")[1:])
+            )
+        ]
+        return sorted(found, key=lambda d: d.id)[:limit]
+
     def of_department(self, department_id: int, *, verified_only: bool = True) -> Sequence[Doctor]:
         return [
             d

@@ -18,6 +18,9 @@ class MemoryVitalSigns(MemoryTable):
     def add(self, vital: VitalSign) -> VitalSign:
         return self._insert(vital)  # type: ignore[no-any-return]
 
+    def get(self, vital_id: int) -> VitalSign | None:
+        return self._get(vital_id)  # type: ignore[no-any-return]
+
     def of_patient(
         self,
         patient_id: int,

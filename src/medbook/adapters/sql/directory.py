@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    func,
+    or_,
     select,
     update,
 )
@@ -221,6 +223,23 @@ class SqlDoctors(Repository):
             query = query.where(doctors.c.verified.is_(verified))
         rows = self.connection.execute(query.order_by(doctors.c.id))
         return [doctor_from_row(row) for row in rows]
+
+    def named(self, prefix: str, *, limit: int) -> Sequence[Doctor]:
+        escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        name = func.lower(doctors.c.name)
+        query = (
+            select(doctors)
+            .where(doctors.c.verified.is_(True))
+            .where(
+                or_(
+                    name.like(escaped + "%", escape="\\"),
+                    name.like("% " + escaped + "%", escape="\\"),
+                )
+            )
+            .order_by(doctors.c.id)
+            .limit(limit)
+        )
+        return [doctor_from_row(row) for row in self.connection.execute(query)]
 
     def of_department(self, department_id: int, *, verified_only: bool = True) -> Sequence[Doctor]:
         query = select(doctors).where(doctors.c.department_id == department_id)

@@ -156,6 +156,12 @@ class SqlVitalSigns(Repository):
         vital.id = self._insert(vital_signs, _vital_to_row(vital))
         return vital
 
+    def get(self, vital_id: int) -> VitalSign | None:
+        row = self.connection.execute(
+            select(vital_signs).where(vital_signs.c.id == vital_id)
+        ).first()
+        return None if row is None else _vital_from_row(row)
+
     def of_patient(
         self,
         patient_id: int,

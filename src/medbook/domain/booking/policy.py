@@ -35,6 +35,11 @@ def _non_negative_delta(instance: object, attribute: object, value: dt.timedelta
         raise InvalidValue("cancel_deadline", "must not be negative")
 
 
+def _session_length(instance: object, attribute: object, value: dt.timedelta) -> None:
+    if not dt.timedelta(minutes=15) <= value <= dt.timedelta(hours=12):
+        raise InvalidValue("session_length", "from 15 minutes to 12 hours")
+
+
 @frozen
 class BookingPolicy:
     """The configurable numbers behind the booking rules.
@@ -47,6 +52,9 @@ class BookingPolicy:
       the start).
     - ``max_active_per_day``: how many active appointments one patient may hold on one date.
     - ``leave_horizon_days``: how far ahead a doctor may take a session off.
+    - ``session_length``: how long a session runs from its start (4 hours: 08:00-12:00 and
+      13:30-17:30); a morning ends when the afternoon starts at the latest, an afternoon at
+      midnight. What calendars and FHIR slots show; booking rules look only at the start.
     - One active appointment per patient per session of a doctor is not configurable.
     """
 
@@ -62,6 +70,7 @@ class BookingPolicy:
     leave_horizon_days: int = field(
         default=365, validator=lambda i, a, v: _in_range("leave_horizon_days", v, 0, 3660)
     )
+    session_length: dt.timedelta = field(default=dt.timedelta(hours=4), validator=_session_length)
 
     def __attrs_post_init__(self) -> None:
         if not self.morning_start < self.afternoon_start:
@@ -73,6 +82,16 @@ class BookingPolicy:
     def session_start(self, session: Session, tz: dt.tzinfo) -> dt.datetime:
         """The aware instant a session starts, in the hospital's time zone."""
         return dt.datetime.combine(session.date, self.starts_at(session.period), tzinfo=tz)
+
+    def session_end(self, session: Session, tz: dt.tzinfo) -> dt.datetime:
+        """The aware instant a session ends: ``session_length`` after its start (local wall
+        time), a morning at the afternoon's start at the latest, an afternoon at midnight."""
+        end = self.session_start(session, tz) + self.session_length
+        if session.period is Period.MORNING:
+            limit = dt.datetime.combine(session.date, self.afternoon_start, tzinfo=tz)
+        else:
+            limit = dt.datetime.combine(session.date + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+        return min(end, limit)
 
     def last_bookable_date(self, now: dt.datetime, tz: dt.tzinfo) -> dt.date:
         return _aware(now).astimezone(tz).date() + dt.timedelta(days=self.window_days)

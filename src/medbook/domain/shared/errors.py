@@ -341,6 +341,12 @@ class NoContract(Forbidden):
     code = "no_contract"
 
 
+class VitalNotFound(NotFound):
+    """No such reading, or not one the caller may read (its existence is private)."""
+
+    code = "vital_not_found"
+
+
 class RecordNotFound(NotFound):
     """No such medical record, or not the caller's (its existence is private)."""
 
@@ -355,6 +361,12 @@ class ShareNotFound(NotFound):
     """No share of that code open to the caller: unknown, expired and revoked codes alike."""
 
     code = "share_not_found"
+
+
+class CalendarFeedNotFound(NotFound):
+    """No calendar feed of that token: unknown and revoked (or replaced) tokens alike."""
+
+    code = "calendar_feed_not_found"
 
 
 class TooManyAttachments(Conflict):

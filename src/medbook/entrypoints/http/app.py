@@ -12,7 +12,7 @@ from typing import Any
 import falcon
 
 from medbook import bootstrap
-from medbook.entrypoints.http import errors
+from medbook.entrypoints.http import errors, fhir
 from medbook.entrypoints.http.api import UNREADABLE, IdConverter, Route, body_ended, make_resource
 from medbook.entrypoints.http.client import IPNetwork, from_trusted_proxy
 from medbook.entrypoints.http.files import Files
@@ -221,10 +221,11 @@ def create_app(
     whose scripts may call it from a browser; none, no CORS headers at all."""
     origins = bootstrap.check_origins(cors_origins)
     # The request log first: it sees the request before anyone and the answer after everyone.
-    middleware: list[RequestLog | LingeringClose | SafeHeaders | Cors] = [
+    middleware: list[RequestLog | LingeringClose | SafeHeaders | fhir.FhirOutcomes | Cors] = [
         RequestLog(services.pool_use, trusted_proxies),
         LingeringClose(),
         SafeHeaders(trusted_proxies),
+        fhir.FhirOutcomes(),  # FHIR's errors are OperationOutcomes, whoever raised them
     ]
     if origins:
         middleware.append(Cors(origins))
@@ -238,6 +239,7 @@ def create_app(
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(services))
     app.add_route("/files/{key:path}", Files(services.uploads.storage))
+    fhir.add_routes(app, services, max_body_bytes)
     app.add_route("/v1/openapi.json", OpenApi(document(routes, PLAIN_ROUTES)))
     app.add_route("/", WebPage(chat_url))
     app.add_route("/web/{name:path}", WebAsset())

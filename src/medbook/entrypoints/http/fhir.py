@@ -1,0 +1,160 @@
+"""FHIR R4 over HTTP, under ``/fhir/R4/``: the CapabilityStatement, read, search, and booking by
+creating an Appointment (``medbook.entrypoints.fhir`` does the work; this is its transport).
+
+Answers are ``application/fhir+json``. Every error under ``/fhir/`` is an OperationOutcome with
+the same status the v1 API would give (``FhirOutcomes`` rewrites the problem documents the
+app's error handlers write, so a 404 from the router or a 503 from an outage reads the same).
+A bearer token is optional: without one the caller is anonymous, who may read the directory and
+open slots; a token that is sent must be valid (401 otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import falcon
+
+from medbook.domain.shared.actors import Actor
+from medbook.domain.shared.errors import Unauthenticated
+from medbook.entrypoints.fhir import FhirError, FhirServer, of_fhir_error, of_problem
+from medbook.entrypoints.http.api import body_stream
+from medbook.entrypoints.http.body import MalformedBody, decode_json
+from medbook.entrypoints.http.errors import PROBLEM
+
+if TYPE_CHECKING:
+    from medbook.bootstrap import Services
+
+FHIR_JSON = "application/fhir+json"
+BASE = "/fhir/R4"
+#: The media types a FHIR request body may be sent as.
+BODY_TYPES = (FHIR_JSON, "application/json")
+#: The routes, for the app and the tests' list of what it serves.
+ROUTES = (
+    (f"{BASE}/metadata", "GET"),
+    (f"{BASE}/{{resource_type}}", "GET"),
+    (f"{BASE}/{{resource_type}}", "POST"),
+    (f"{BASE}/{{resource_type}}/{{resource_id}}", "GET"),
+)
+
+
+def send(resp: falcon.Response, resource: dict[str, Any], status: int = 200) -> None:
+    resp.status = falcon.code_to_http_status(status)
+    resp.content_type = f"{FHIR_JSON}; charset=utf-8"
+    resp.data = json.dumps(resource, ensure_ascii=False).encode("utf-8")
+
+
+class _Fhir:
+    def __init__(self, services: Services, max_body: int) -> None:
+        self.services = services
+        self.max_body = max_body
+
+    def server(self, req: falcon.Request) -> FhirServer:
+        public = self.services.health.public_url or req.prefix
+        return FhirServer(self.services, public.rstrip("/") + BASE)
+
+    def actor(self, req: falcon.Request) -> Actor | None:
+        header = req.get_header("Authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("send a bearer token: Authorization: Bearer <token>")
+        actor = self.services.accounts.authenticate(token.strip())
+        req.context.actor = actor  # for the request log: who asked
+        return actor
+
+
+class Metadata(_Fhir):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        send(resp, self.server(req).metadata())
+
+
+class TypeResource(_Fhir):
+    """``GET [type]?…``: a search; ``POST [type]``: a create (only an Appointment)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, resource_type: str) -> None:
+        actor = self.actor(req)
+        params: dict[str, Sequence[str]] = {
+            name: value if isinstance(value, list) else [value]
+            for name, value in req.params.items()
+        }
+        server = self.server(req)
+        self_url = server.base_url + "/" + quote(resource_type, safe="")
+        if req.query_string:
+            self_url += "?" + req.query_string
+        send(resp, server.search(actor, resource_type, params, self_url))
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, resource_type: str) -> None:
+        actor = self.actor(req)
+        body = self._body(req)
+        server = self.server(req)
+        created = server.create(actor, resource_type, body)
+        resp.location = server.url_of(created)
+        send(resp, created, 201)
+
+    def _body(self, req: falcon.Request) -> object:
+        media_type = (req.content_type or "").split(";")[0].strip().lower()
+        if media_type not in BODY_TYPES:
+            raise falcon.HTTPUnsupportedMediaType(
+                description=f"send the resource as {FHIR_JSON}", code="unsupported_media_type"
+            )
+        if req.content_length is not None and req.content_length > self.max_body:
+            raise falcon.HTTPContentTooLarge(
+                description=f"the body may be at most {self.max_body} bytes"
+            )
+        raw = body_stream(req).read(self.max_body + 1)
+        if len(raw) > self.max_body:
+            raise falcon.HTTPContentTooLarge(
+                description=f"the body may be at most {self.max_body} bytes"
+            )
+        try:
+            return decode_json(raw)
+        except MalformedBody as error:
+            raise falcon.HTTPBadRequest(description=str(error), code="malformed_body") from None
+
+
+class InstanceResource(_Fhir):
+    """``GET [type]/[id]``: a read."""
+
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, resource_type: str, resource_id: str
+    ) -> None:
+        actor = self.actor(req)
+        send(resp, self.server(req).read(actor, resource_type, resource_id))
+
+
+def handle_fhir_error(
+    req: falcon.Request, resp: falcon.Response, error: FhirError, params: dict[str, Any]
+) -> None:
+    send(resp, of_fhir_error(error), error.status)
+
+
+class FhirOutcomes:
+    """Under ``/fhir/``, an error's problem document becomes an OperationOutcome with the same
+    status, code and fields (headers such as ``WWW-Authenticate`` and ``Retry-After`` stay)."""
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        if not req.path.startswith("/fhir/"):
+            return
+        if not (resp.content_type or "").startswith(PROBLEM):
+            return
+        try:
+            problem = json.loads(resp.data or b"{}")
+        except ValueError:
+            problem = {}
+        if not isinstance(problem, dict):
+            problem = {}
+        problem.setdefault("status", int(str(resp.status).split()[0]))
+        send(resp, of_problem(problem), int(problem["status"]))
+
+
+def add_routes(app: falcon.App[Any, Any], services: Services, max_body: int) -> None:
+    app.add_route(f"{BASE}/metadata", Metadata(services, max_body))
+    app.add_route(f"{BASE}/{{resource_type}}", TypeResource(services, max_body))
+    app.add_route(f"{BASE}/{{resource_type}}/{{resource_id}}", InstanceResource(services, max_body))
+    app.add_error_handler(FhirError, handle_fhir_error)
