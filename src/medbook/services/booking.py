@@ -61,6 +61,16 @@ class LeaveTaken:
         return tuple(a.patient_id for a in self.cancelled)
 
 
+@frozen
+class SessionState:
+    """One session of a doctor at any date: its places, whether it is open for booking now, and
+    whether the doctor took it off."""
+
+    places: OfferedSession
+    open: bool
+    on_leave: bool
+
+
 def _leave_notice(appointment: Appointment, doctor: Doctor, now: dt.datetime) -> Notification:
     when = f"{appointment.date.isoformat()} {appointment.period.value}"
     return Notification(
@@ -142,6 +152,32 @@ class BookingService:
                 ledger=ledger,
                 is_open=self.policy.bookable_times(now, tz),
             )
+
+        return read_only(self.new_uow, query)
+
+    def session_state(self, session: Session) -> SessionState | None:
+        """A session of a doctor anyone may see, past, present or beyond the window: its places
+        (the ledger's, else the schedule's quota and none held), whether it is open for booking
+        now (as ``offered_sessions`` would list it), and whether the doctor is on leave. None
+        when the doctor keeps no such session (off in the schedule, and never booked)."""
+
+        def query(uow: BookingUnitOfWork) -> SessionState | None:
+            doctor, tz = doctor_in_zone(uow, session.doctor_id)
+            ensure_doctor_bookable(session.doctor_id, doctor.bookable)
+            ledger, leaves = uow.places.calendar(session.doctor_id, session.date, session.date)
+            key = (session.date, session.period)
+            quota = doctor.schedule.quota(session.date, session.period)
+            on_leave = key in leaves
+            held = ledger.get(key)
+            if held is None and quota <= 0 and not on_leave:
+                return None
+            places = held or OfferedSession(session, quota, 0)
+            is_open = (
+                quota > 0
+                and not on_leave
+                and self.policy.is_bookable_time(session, self.clock.now(), tz)
+            )
+            return SessionState(places, is_open, on_leave)
 
         return read_only(self.new_uow, query)
 
@@ -367,4 +403,4 @@ class BookingService:
         return self.take_leave(actor.id, date, period)
 
 
-__all__ = ["AppointmentView", "BookingService", "LeaveTaken"]
+__all__ = ["AppointmentView", "BookingService", "LeaveTaken", "SessionState"]

@@ -290,6 +290,11 @@ OTHER_ROUTES = (
     ("/metrics", "GET"),
     ("/", "GET"),  # the web client (medbook.entrypoints.web)
     ("/web/{name:path}", "GET"),
+    # FHIR R4 (medbook.entrypoints.http.fhir): FHIR JSON, OperationOutcomes for errors.
+    ("/fhir/R4/metadata", "GET"),
+    ("/fhir/R4/{resource_type}", "GET"),
+    ("/fhir/R4/{resource_type}", "POST"),
+    ("/fhir/R4/{resource_type}/{resource_id}", "GET"),
 )
 
 #: The largest id a ``{name:id}`` path segment names: ids are positive 32-bit integers.

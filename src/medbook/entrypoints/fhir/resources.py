@@ -373,17 +373,29 @@ def schedule(
     return found
 
 
-def slot(offered: OfferedSession, times: SessionTimes) -> Resource:
+def slot(
+    offered: OfferedSession, times: SessionTimes, *, is_open: bool, on_leave: bool = False
+) -> Resource:
+    """A session: ``free`` while it is open for booking with places left; ``busy`` when full or
+    closed (started, past, beyond the window); ``busy-unavailable`` when the doctor is on leave."""
     session = offered.session
+    remaining = offered.remaining if is_open else 0
+    if on_leave:
+        status, comment = "busy-unavailable", "the doctor is on leave"
+    elif not is_open:
+        status, comment = "busy", "closed for booking"
+    else:
+        status = "free" if remaining > 0 else "busy"
+        comment = f"{remaining} of {offered.quota} places left"
     return {
         "resourceType": "Slot",
         "id": slot_id(session),
         "schedule": reference("Schedule", session.doctor_id),
-        "status": "free" if offered.remaining > 0 else "busy",
+        "status": status,
         "start": instant(times.start),
         "end": instant(times.end),
-        "comment": f"{offered.remaining} of {offered.quota} places left",
-        "extension": [{"url": PLACES_LEFT, "valueUnsignedInt": offered.remaining}],
+        "comment": comment,
+        "extension": [{"url": PLACES_LEFT, "valueUnsignedInt": remaining}],
     }
 
 

@@ -269,22 +269,21 @@ class FhirServer:
             raise _not_found("Slot", resource_id)
         try:
             card = self.services.directory.public_card(session.doctor_id)
-            offered = self.services.booking.offered_sessions(
-                session.doctor_id, session.date, session.date
-            )
+            state = self.services.booking.session_state(session)
         except NotFound:
             raise _not_found("Slot", resource_id) from None
-        for places in offered:
-            if places.session == session and card.hospital is not None:
-                return self._slot_of(places, card.hospital.tz)
-        raise _not_found("Slot", resource_id)  # past, beyond the window, on leave, or off
+        if state is None or card.hospital is None:
+            raise _not_found("Slot", resource_id)  # a session the doctor does not keep
+        times = r.SessionTimes.of(self._policy, session, card.hospital.tz)
+        return r.slot(state.places, times, is_open=state.open, on_leave=state.on_leave)
 
     def _slot_of(self, places: OfferedSession, tz: dt.tzinfo) -> Resource:
-        return r.slot(places, r.SessionTimes.of(self._policy, places.session, tz))
+        return r.slot(places, r.SessionTimes.of(self._policy, places.session, tz), is_open=True)
 
     def _slots(self, actor: Actor | None, params: Params) -> list[Resource]:
         doctor_id = reference_id("schedule", single("schedule", params["schedule"]), "Schedule")
         statuses = _choices("status", params.get("status", ()), {"free", "busy"})
+        date_params("start", params.get("start", ()), dt.UTC)  # refused before any lookup
         try:
             card = self.services.directory.public_card(doctor_id)
         except DoctorNotFound:

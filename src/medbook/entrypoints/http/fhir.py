@@ -158,3 +158,113 @@ def add_routes(app: falcon.App[Any, Any], services: Services, max_body: int) -> 
     app.add_route(f"{BASE}/{{resource_type}}", TypeResource(services, max_body))
     app.add_route(f"{BASE}/{{resource_type}}/{{resource_id}}", InstanceResource(services, max_body))
     app.add_error_handler(FhirError, handle_fhir_error)
+
+
+# --- the OpenAPI document ------------------------------------------------------------------------
+
+#: A FHIR resource, as far as the OpenAPI document describes it (the CapabilityStatement and
+#: HL7's own definitions say the rest).
+_RESOURCE = {
+    "type": "object",
+    "required": ["resourceType"],
+    "properties": {"resourceType": {"type": "string"}},
+}
+_OUTCOME = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"enum": ["OperationOutcome"]},
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {"severity": {"type": "string"}, "code": {"type": "string"}},
+            },
+        },
+    },
+}
+#: The statuses a FHIR interaction may answer with besides its success.
+_ERRORS = (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503)
+
+
+def _answers(success: int, description: str) -> dict[str, Any]:
+    answers: dict[str, Any] = {
+        str(success): {
+            "description": description,
+            "content": {FHIR_JSON: {"schema": _RESOURCE}},
+        }
+    }
+    for status in _ERRORS:
+        answers[str(status)] = {
+            "description": "An OperationOutcome saying why",
+            "content": {FHIR_JSON: {"schema": _OUTCOME}},
+        }
+    return answers
+
+
+def openapi_paths(resource_types: Sequence[str]) -> dict[str, Any]:
+    """The FHIR routes as OpenAPI path items (their searches' parameters are per type: the
+    CapabilityStatement lists them)."""
+    kind = {
+        "name": "resource_type",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": list(resource_types)},
+    }
+    logical_id = {
+        "name": "resource_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9.-]{1,64}$"},
+    }
+    metadata_answer = {
+        "200": {
+            "description": "The CapabilityStatement",
+            "content": {FHIR_JSON: {"schema": _RESOURCE}},
+        }
+    }
+    return {
+        f"{BASE}/metadata": {
+            "get": {
+                "operationId": "fhir_capabilities",
+                "summary": "FHIR R4: what this server implements (CapabilityStatement)",
+                "tags": ["fhir"],
+                "responses": metadata_answer,
+            }
+        },
+        f"{BASE}/{{resource_type}}": {
+            "get": {
+                "operationId": "fhir_search",
+                "summary": "FHIR R4 search: a searchset Bundle (parameters per type: see "
+                "the CapabilityStatement)",
+                "tags": ["fhir"],
+                "parameters": [kind],
+                "responses": _answers(200, "A searchset Bundle"),
+            },
+            "post": {
+                "operationId": "fhir_create",
+                "summary": "FHIR R4 create: a proposed Appointment books its Slot",
+                "tags": ["fhir"],
+                "parameters": [kind],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        FHIR_JSON: {"schema": _RESOURCE},
+                        "application/json": {"schema": _RESOURCE},
+                    },
+                },
+                "responses": _answers(201, "The booked Appointment"),
+            },
+        },
+        f"{BASE}/{{resource_type}}/{{resource_id}}": {
+            "get": {
+                "operationId": "fhir_read",
+                "summary": "FHIR R4 read",
+                "tags": ["fhir"],
+                "parameters": [kind, logical_id],
+                "responses": _answers(200, "The resource"),
+            }
+        },
+    }

@@ -14,6 +14,8 @@ import attrs
 
 import medbook
 from medbook.domain.shared.entity import MAX_ID
+from medbook.entrypoints.fhir import KINDS
+from medbook.entrypoints.http import fhir
 from medbook.entrypoints.http.api import FORM_FIELD, Route, query_name
 from medbook.entrypoints.http.errors import TITLES
 
@@ -196,7 +198,9 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
             success: dict[str, Any] = {"description": TITLES.get(op.status, "OK")}
             if op.response is not None:
                 success["content"] = {"application/json": {"schema": schemas.of(op.response)}}
-            if op.download:
+            if op.download and op.media_type is not None:  # a text of its own format
+                success["content"] = {op.media_type: {"schema": {"type": "string"}}}
+            elif op.download:
                 success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
             for status in (op.status, *op.also):
                 described = {**success, "description": TITLES.get(status, "OK")}
@@ -344,6 +348,7 @@ def document(routes: Sequence[Route], extra: Sequence[tuple[str, str, str]] = ()
             },
         }
     }
+    paths.update(fhir.openapi_paths(list(KINDS)))
     return {
         "openapi": "3.1.0",
         "info": {
