@@ -347,7 +347,17 @@ def test_a_day_with_a_prefix_matches_by_the_local_date(
 
 
 def test_dates_that_do_not_exist_or_are_not_fhirs_are_refused() -> None:
-    for text in ("2026-02-30", "2026-13", "26-01-01", "2026-01-01T25:00", "sa2026", "2026-1-1"):
+    for text in (
+        "2026-02-30",
+        "2026-13",
+        "26-01-01",
+        "2026-01-01T25:00",
+        "sa2026",
+        "2026-1-1",
+        "0001-01-01T00:00:00+14:00",  # a day before Python's first, in UTC
+        "9999-12-31T23:59:59-14:00",
+        "2026-01-01T10:00:00+15:00",
+    ):
         try:
             date_param("date", text, SHANGHAI)
         except FhirError as error:

@@ -123,8 +123,15 @@ def date_param(name: str, value: str, tz: dt.tzinfo) -> DateParam:
     return DateParam(prefix, lower, upper)
 
 
+#: The years a search date may name: a day's margin inside Python's 1 to 9999 on either side, so
+#: that no value can overflow when it is moved to another time zone.
+YEARS = range(2, 9999)
+
+
 def _range(match: re.Match[str], tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
     year = int(match["year"])
+    if year not in YEARS:
+        raise ValueError("a year from 0002 to 9998")
     if match["month"] is None:
         start = dt.datetime(year, 1, 1, tzinfo=tz)
         return start, dt.datetime(year + 1, 1, 1, tzinfo=tz)
