@@ -50,6 +50,7 @@ from medbook.ports.storage import ObjectStorage
 from medbook.ports.unit_of_work import UnitOfWork
 from medbook.services import BookingService, DirectoryService
 from medbook.services.accounts import AccountService
+from medbook.services.calendar import CalendarService
 from medbook.services.chat import ChatService
 from medbook.services.contracts import ContractService
 from medbook.services.notifications import NotificationService
@@ -274,6 +275,7 @@ class Services:
     orders: OrderService
     contracts: ContractService
     health: HealthFileService
+    calendar: CalendarService
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
@@ -304,6 +306,7 @@ def build_services(
     fine for tests and embedding, never for a deployment with several workers.
     """
     clock = clock or SystemClock()
+    policy = policy or BookingPolicy()
     accounts = AccountService(
         new_uow,
         clock,
@@ -326,7 +329,7 @@ def build_services(
     uploads.grants.append(chat.shares_attachment)
     return Services(
         directory=DirectoryService(new_uow, clock),
-        booking=BookingService(new_uow, clock, policy or BookingPolicy()),
+        booking=BookingService(new_uow, clock, policy),
         accounts=accounts,
         notifications=NotificationService(new_uow, clock),
         uploads=uploads,
@@ -342,6 +345,7 @@ def build_services(
             throttle=accounts.throttle,
             public_url=public_url,
         ),
+        calendar=CalendarService(new_uow, clock, policy, public_url=public_url),
         new_uow=new_uow,
         clock=clock,
         close=close,

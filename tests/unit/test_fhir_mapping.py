@@ -85,7 +85,7 @@ def test_a_slot_id_names_its_session_and_reads_back_to_it(session: Session) -> N
     )
 
 
-@given(st.text(alphabet="0123456789-apm+ ١", max_size=24))
+@given(st.text(alphabet="0123456789-apm+ \u0661", max_size=24))
 def test_a_slot_id_that_reads_back_is_written_the_one_way(text: str) -> None:
     parsed = r.parse_slot_id(text)
 
@@ -94,7 +94,7 @@ def test_a_slot_id_that_reads_back_is_written_the_one_way(text: str) -> None:
 
 
 def test_ids_that_are_not_medbooks_name_nothing() -> None:
-    for text in ("0", "01", "+1", "1.0", "١", "2147483648", "", " 1"):
+    for text in ("0", "01", "+1", "1.0", "\u0661", "2147483648", "", " 1"):
         assert r.number_id(text) is None, text
     for text in ("1-20260230-am", "1-2026121-am", "0-20261201-am", "1-20261201-noon", "x"):
         assert r.parse_slot_id(text) is None, text

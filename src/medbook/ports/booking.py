@@ -70,9 +70,17 @@ class AppointmentRepository(Protocol):
 
     def held_by(self, patient_id: int, session: Session) -> Appointment | None: ...
 
-    def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]: ...
+    def of_patient(
+        self, patient_id: int, date: dt.date | None = None, *, since: dt.date | None = None
+    ) -> Sequence[Appointment]:
+        """Chronological; ``date``: of that date only, ``since``: from that date on."""
+        ...
 
-    def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]: ...
+    def of_doctor(
+        self, doctor_id: int, date: dt.date | None = None, *, since: dt.date | None = None
+    ) -> Sequence[Appointment]:
+        """Chronological; ``date``: of that date only, ``since``: from that date on."""
+        ...
 
 
 @frozen

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from medbook.ports.accounts import AccountsUnitOfWork
 from medbook.ports.booking import BookingUnitOfWork
+from medbook.ports.calendar import CalendarUnitOfWork
 from medbook.ports.chat import ChatUnitOfWork
 from medbook.ports.contracts import ContractsUnitOfWork
 from medbook.ports.directory import DirectoryUnitOfWork
@@ -20,6 +21,7 @@ from medbook.ports.records import RecordsUnitOfWork
 class UnitOfWork(
     AccountsUnitOfWork,
     BookingUnitOfWork,
+    CalendarUnitOfWork,
     ChatUnitOfWork,
     ContractsUnitOfWork,
     DirectoryUnitOfWork,

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from e2e_support import Account, Deployment, Reply
-
 from test_http_flows import a_later_session
 
 FHIR_JSON = "application/fhir+json"
@@ -25,11 +24,10 @@ def _book(
     if via == "v1":
         body = {"doctor_id": doctor, "date": session["date"], "period": session["period"]}
         return http.call("POST", "/v1/appointments", body, token=patient.token)
-    slot = f"{doctor}-{session['date'].replace('-', '')}-{'am' if session['period'] == 'morning' else 'pm'}"
     proposal = {
         "resourceType": "Appointment",
         "status": "proposed",
-        "slot": [{"reference": f"Slot/{slot}"}],
+        "slot": [{"reference": f"Slot/{_slot(doctor, session)}"}],
         "participant": [{"actor": {"reference": f"Patient/{patient.id}"}}],
     }
     return http.call(
@@ -39,6 +37,11 @@ def _book(
         token=patient.token,
         headers={"Content-Type": FHIR_JSON},
     )
+
+
+def _slot(doctor: int, session: dict[str, Any]) -> str:
+    half = "am" if session["period"] == "morning" else "pm"
+    return f"{doctor}-{session['date'].replace('-', '')}-{half}"
 
 
 def _outcome(reply: Reply) -> tuple[str, int, str]:
@@ -81,7 +84,7 @@ def test_fhir_and_v1_bookings_racing_for_the_last_places_never_overbook(
         f"/v1/doctors/{doctor.id}/sessions?from={session['date']}&to={session['date']}",
     )
     assert next(s for s in after if s["period"] == session["period"])["remaining"] == 0
-    slot = f"{doctor.id}-{session['date'].replace('-', '')}-{'am' if session['period'] == 'morning' else 'pm'}"
+    slot = _slot(doctor.id, session)
     assert http.expect(200, "GET", f"/fhir/R4/Slot/{slot}")["status"] == "busy"
     seen = http.expect(
         200,

@@ -178,6 +178,18 @@ def _booking(s: Scene) -> dict[str, Any]:
     return {"doctor_id": s.world.doctor.id, "date": MONDAY.isoformat(), "period": "morning"}
 
 
+def _fhir_booking(s: Scene) -> dict[str, Any]:
+    """A proposed FHIR Appointment of patient A for the doctor's Monday morning."""
+    return {
+        "resourceType": "Appointment",
+        "status": "proposed",
+        "slot": [{"reference": f"Slot/{s.world.doctor.id}-{MONDAY:%Y%m%d}-am"}],
+        "participant": [
+            {"actor": {"reference": f"Patient/{s.world.patient_a.id}"}, "status": "accepted"}
+        ],
+    }
+
+
 _SERVICE = {
     "name": "Home nursing visit",
     "price_cents": 19900,
@@ -427,7 +439,37 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/v1/records/access-log", "GET"): Row(
         lambda s: "/v1/records/access-log", (401, 200, 200, 403, 403, 403)
     ),
+    # Calendar feeds: patients and doctors keep one each (admins have no appointments); the feed
+    # (here patient A's) is for whoever holds its URL, whose token is the secret: no login.
+    ("/v1/me/calendar-feed", "POST"): Row(
+        lambda s: "/v1/me/calendar-feed", (401, 201, 201, 201, 403, 403)
+    ),
+    ("/v1/me/calendar-feed", "DELETE"): Row(
+        lambda s: "/v1/me/calendar-feed", (401, 204, 204, 204, 403, 403)
+    ),
+    ("/v1/calendar-feeds/{token}", "GET"): Row(
+        lambda s: (
+            s.world.services.calendar.create_feed_as(
+                s.world.services.accounts.authenticate(s.world.patient_a.token)
+            ).url
+        ),
+        ALL_200,
+    ),
     ("/healthz", "GET"): Row(lambda s: "/healthz", ALL_200),
+    # FHIR R4: one interaction each here; tests/integration/fhir/test_fhir_authorization.py has
+    # every resource type's.
+    ("/fhir/R4/metadata", "GET"): Row(lambda s: "/fhir/R4/metadata", ALL_200),
+    ("/fhir/R4/{resource_type}", "GET"): Row(
+        lambda s: "/fhir/R4/Appointment",
+        (401, 200, 403, 200, 403, 403),
+        params=lambda s: {"patient": f"Patient/{s.world.patient_a.id}"},
+    ),
+    ("/fhir/R4/{resource_type}", "POST"): Row(
+        lambda s: "/fhir/R4/Appointment", (401, 201, 403, 403, 403, 403), body=_fhir_booking
+    ),
+    ("/fhir/R4/{resource_type}/{resource_id}", "GET"): Row(
+        lambda s: f"/fhir/R4/Patient/{s.world.patient_b.id}", (401, 404, 200, 200, 403, 403)
+    ),
     # The web client's page and files: the same for everyone (what it shows comes from the API).
     ("/", "GET"): Row(lambda s: "/", ALL_200),
     ("/web/{name:path}", "GET"): Row(lambda s: "/web/app.js", ALL_200),

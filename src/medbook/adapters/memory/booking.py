@@ -128,15 +128,27 @@ class MemoryAppointments(MemoryTable):
                 return appointment
         return None
 
-    def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
+    def of_patient(
+        self, patient_id: int, date: dt.date | None = None, *, since: dt.date | None = None
+    ) -> Sequence[Appointment]:
         return _ordered(
-            a for a in self._all() if a.patient_id == patient_id and date in (None, a.date)
+            a
+            for a in self._all()
+            if a.patient_id == patient_id and date in (None, a.date) and _since(a, since)
         )
 
-    def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
+    def of_doctor(
+        self, doctor_id: int, date: dt.date | None = None, *, since: dt.date | None = None
+    ) -> Sequence[Appointment]:
         return _ordered(
-            a for a in self._all() if a.doctor_id == doctor_id and date in (None, a.date)
+            a
+            for a in self._all()
+            if a.doctor_id == doctor_id and date in (None, a.date) and _since(a, since)
         )
+
+
+def _since(appointment: Appointment, since: dt.date | None) -> bool:
+    return since is None or appointment.date >= since
 
 
 def _ordered(appointments: Iterable[Appointment]) -> list[Appointment]:

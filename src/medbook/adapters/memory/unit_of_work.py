@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Self
 from medbook.adapters.memory import (
     accounts,
     booking,
+    calendar,
     chat,
     contracts,
     directory,
@@ -32,6 +33,7 @@ from medbook.adapters.memory.booking import (
     MemoryLeaves,
     MemoryPlaces,
 )
+from medbook.adapters.memory.calendar import MemoryCalendarFeeds
 from medbook.adapters.memory.chat import (
     MemoryConversations,
     MemoryConversationViews,
@@ -68,6 +70,7 @@ TABLES = (
     *orders.TABLES,
     *contracts.TABLES,
     *records.TABLES,
+    *calendar.TABLES,
 )
 
 
@@ -124,6 +127,8 @@ class MemoryUnitOfWork:
         self.records = MemoryMedicalRecords(self, "medical_records")
         self.attachments = MemoryAttachments(self, "record_attachments")
         self.shares = MemoryRecordShares(self, "record_shares")
+        # calendar
+        self.calendar_feeds = MemoryCalendarFeeds(self, "calendar_feeds")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

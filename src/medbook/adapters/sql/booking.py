@@ -430,15 +430,23 @@ class SqlAppointments(Repository):
         row = self.connection.execute(_HELD_BY, {**_session(session), "holder": patient_id}).first()
         return appointment_from_row(row) if row else None
 
-    def of_patient(self, patient_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
-        return self._where(appointments.c.patient_id == patient_id, date)
+    def of_patient(
+        self, patient_id: int, date: dt.date | None = None, *, since: dt.date | None = None
+    ) -> Sequence[Appointment]:
+        return self._where(appointments.c.patient_id == patient_id, date, since)
 
-    def of_doctor(self, doctor_id: int, date: dt.date | None = None) -> Sequence[Appointment]:
-        return self._where(appointments.c.doctor_id == doctor_id, date)
+    def of_doctor(
+        self, doctor_id: int, date: dt.date | None = None, *, since: dt.date | None = None
+    ) -> Sequence[Appointment]:
+        return self._where(appointments.c.doctor_id == doctor_id, date, since)
 
-    def _where(self, condition: Any, date: dt.date | None) -> list[Appointment]:
+    def _where(
+        self, condition: Any, date: dt.date | None, since: dt.date | None = None
+    ) -> list[Appointment]:
         query = select(appointments).where(condition)
         if date is not None:
             query = query.where(appointments.c.date == date)
+        if since is not None:
+            query = query.where(appointments.c.date >= since)
         rows = self.connection.execute(query.order_by(*CHRONOLOGICAL))
         return [appointment_from_row(row) for row in rows]

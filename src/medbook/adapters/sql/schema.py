@@ -10,6 +10,7 @@ from __future__ import annotations
 from medbook.adapters.sql import (
     accounts,
     booking,
+    calendar,
     chat,
     contracts,
     directory,
@@ -30,6 +31,7 @@ CONTEXTS = (
     orders,
     contracts,
     records,
+    calendar,
     throttle,
 )
 

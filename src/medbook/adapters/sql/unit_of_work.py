@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from medbook.adapters.sql.accounts import SqlAdmins, SqlCredentials, SqlPatients
 from medbook.adapters.sql.booking import SqlAppointments, SqlDailyCounts, SqlLeaves, SqlPlaces
 from medbook.adapters.sql.booking_views import SqlAppointmentViews
+from medbook.adapters.sql.calendar import SqlCalendarFeeds
 from medbook.adapters.sql.chat import SqlConversations, SqlConversationViews, SqlMessages
 from medbook.adapters.sql.contracts import SqlContracts
 from medbook.adapters.sql.directory import SqlDepartments, SqlDoctors, SqlHospitals
@@ -123,6 +124,8 @@ class SqlUnitOfWork:
         self.records = SqlMedicalRecords(connection)
         self.attachments = SqlAttachments(connection)
         self.shares = SqlRecordShares(connection)
+        # calendar
+        self.calendar_feeds = SqlCalendarFeeds(connection)
         return self
 
     def __exit__(

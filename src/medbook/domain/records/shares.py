@@ -110,6 +110,7 @@ _CODE_LIKE = re.compile(r"(?:[A-Za-z0-9_-]|%[0-9A-Fa-f]{2}){43,}")
 def redact_codes(text: str) -> str:
     """``text`` (a request line, a path, a header) with everything that may be a share code
     replaced by ``***``, in whatever form it was sent (escaped, on a wrong path, in a query): a
-    code is a bearer secret, and logs are read by more people than the patient chose. Nothing
+    code is a bearer secret, and logs are read by more people than the patient chose. A calendar
+    feed's token (``domain.calendar.feeds``) has the same shape and goes the same way. Nothing
     else medbook puts in a URL is that long (upload names are 32 hex digits)."""
     return _CODE_LIKE.sub("***", text)

@@ -77,6 +77,8 @@ class Operation:
     also: tuple[int, ...] = ()
     #: The answer is a stored file: the handler returns a ``FileAnswer``.
     download: bool = False
+    #: A download's one media type, when it always has the same (None: any, as a stored file).
+    media_type: str | None = None
     #: The body is signed as it is (a gateway's notification): the handler gets a ``RawBody``.
     #: The class describes the JSON the body holds, for the document only.
     raw: type | None = None

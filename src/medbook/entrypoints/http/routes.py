@@ -8,6 +8,7 @@ from __future__ import annotations
 from medbook.entrypoints.http import (
     accounts,
     booking,
+    calendar,
     chat,
     contracts,
     directory,
@@ -28,6 +29,7 @@ ROUTES: tuple[Route, ...] = (
     *orders.ROUTES,
     *contracts.ROUTES,
     *records.ROUTES,
+    *calendar.ROUTES,
 )
 
 __all__ = ["ROUTES"]
