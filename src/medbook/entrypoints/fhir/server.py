@@ -107,6 +107,14 @@ def _need_actor(actor: Actor | None) -> Actor:
     return actor
 
 
+def _patient_or_doctor(actor: Actor | None, what: str) -> Actor:
+    """The caller, who must be logged in as a patient or a doctor (401, else 403)."""
+    me = _need_actor(actor)
+    if me.role not in (Role.PATIENT, Role.DOCTOR):
+        raise Forbidden(f"only patients and doctors {what}")
+    return me
+
+
 def _without_slash(url: str) -> str:
     return url.rstrip("/")
 
@@ -311,10 +319,8 @@ class FhirServer:
     # --- appointments ----------------------------------------------------------------------------
 
     def _appointment(self, actor: Actor | None, resource_id: str) -> Resource:
-        me = _need_actor(actor)
+        me = _patient_or_doctor(actor, "have appointments")
         number = _number("Appointment", resource_id)
-        if me.role not in (Role.PATIENT, Role.DOCTOR):
-            raise Forbidden("only patients and doctors have appointments")
         view = self.services.booking.appointment_as(me, number)
         return self._appointment_of(view, me, {})
 
@@ -341,9 +347,7 @@ class FhirServer:
         )
 
     def _appointments(self, actor: Actor | None, params: Params) -> list[Resource]:
-        me = _need_actor(actor)
-        if me.role not in (Role.PATIENT, Role.DOCTOR):
-            raise Forbidden("only patients and doctors have appointments")
+        me = _patient_or_doctor(actor, "have appointments")
         patient = _reference_param(params, "patient", "Patient")
         practitioner = _reference_param(params, "practitioner", "Practitioner")
         if me.role is Role.PATIENT and patient not in (None, me.id):
@@ -448,24 +452,18 @@ class FhirServer:
     # --- patients and observations ---------------------------------------------------------------
 
     def _patient(self, actor: Actor | None, resource_id: str) -> Resource:
-        me = _need_actor(actor)
+        me = _patient_or_doctor(actor, "read patients")
         number = _number("Patient", resource_id)
-        if me.role not in (Role.PATIENT, Role.DOCTOR):
-            raise Forbidden("only patients and doctors read patients")
         person = self.services.health.patient_as(me, number)
         return r.patient(person, with_contact=me.role is Role.PATIENT)
 
     def _observation(self, actor: Actor | None, resource_id: str) -> Resource:
-        me = _need_actor(actor)
+        me = _patient_or_doctor(actor, "read observations")
         number = _number("Observation", resource_id)
-        if me.role not in (Role.PATIENT, Role.DOCTOR):
-            raise Forbidden("only patients and doctors read observations")
         return r.observation(self.services.health.vital_as(me, number))
 
     def _observations(self, actor: Actor | None, params: Params) -> list[Resource]:
-        me = _need_actor(actor)
-        if me.role not in (Role.PATIENT, Role.DOCTOR):
-            raise Forbidden("only patients and doctors read observations")
+        me = _patient_or_doctor(actor, "read observations")
         patient = _reference_param(params, "patient", "Patient")
         if me.role is Role.DOCTOR and patient is None:
             raise bad_parameter("patient", "a doctor names the patient")
