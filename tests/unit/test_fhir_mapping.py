@@ -67,7 +67,7 @@ def _ref_id(reference: dict[str, Any], resource_type: str) -> int:
 sessions = st.builds(
     Session,
     st.integers(1, r.MAX_ID),
-    st.dates(dt.date(1900, 1, 1), dt.date(2199, 12, 31)),
+    st.dates(dt.date(2000, 1, 1), dt.date(2999, 12, 31)),
     st.sampled_from(Period),
 )
 
@@ -96,7 +96,17 @@ def test_a_slot_id_that_reads_back_is_written_the_one_way(text: str) -> None:
 def test_ids_that_are_not_medbooks_name_nothing() -> None:
     for text in ("0", "01", "+1", "1.0", "\u0661", "2147483648", "", " 1"):
         assert r.number_id(text) is None, text
-    for text in ("1-20260230-am", "1-2026121-am", "0-20261201-am", "1-20261201-noon", "x"):
+    for text in (
+        "1-20260230-am",
+        "1-2026121-am",
+        "0-20261201-am",
+        "1-20261201-noon",
+        "x",
+        "1-19991231-am",  # sessions are of this millennium: no date that overflows or has an
+        "1-30000101-am",  # offset in seconds (local mean time before 1901)
+        "1-99991231-pm",
+        "1-00010101-am",
+    ):
         assert r.parse_slot_id(text) is None, text
     assert r.parse_healthcare_service_id("department-7") == ("department", 7)
     assert r.parse_healthcare_service_id("service-07") is None
@@ -357,6 +367,7 @@ def test_dates_that_do_not_exist_or_are_not_fhirs_are_refused() -> None:
         "0001-01-01T00:00:00+14:00",  # a day before Python's first, in UTC
         "9999-12-31T23:59:59-14:00",
         "2026-01-01T10:00:00+15:00",
+        "2026-01-01T10:00:00+14:59",
     ):
         try:
             date_param("date", text, SHANGHAI)
@@ -364,3 +375,17 @@ def test_dates_that_do_not_exist_or_are_not_fhirs_are_refused() -> None:
             assert (error.status, error.expression) == (400, "date")
         else:
             raise AssertionError(f"{text!r} was taken")
+
+
+def test_a_time_with_fractions_of_a_second_is_as_precise_as_it_is_written() -> None:
+    half = date_param("start", "2026-12-04T08:00:00.5+08:00", SHANGHAI)
+    second = date_param("start", "2026-12-04T08:00:00+08:00", SHANGHAI)
+    at_eight = dt.datetime(2026, 12, 4, 8, tzinfo=SHANGHAI)
+
+    assert not half.matches(at_eight)
+    assert half.matches(at_eight + dt.timedelta(milliseconds=500))
+    assert not half.matches(at_eight + dt.timedelta(milliseconds=600))
+    assert second.matches(at_eight) and not second.matches(at_eight + dt.timedelta(seconds=1))
+    assert (
+        date_param("start", "ge2026-12-04T08:00:00.001+08:00", SHANGHAI).matches(at_eight) is False
+    )

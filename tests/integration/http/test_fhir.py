@@ -699,3 +699,158 @@ def test_role_of_an_actor_is_checked_before_any_read(world: World) -> None:
     admin = world.services.accounts.authenticate(world.admin.token)
     assert admin.role is Role.ADMIN
     fhir(world, f"/Patient/{world.patient_a.id}", account=world.admin, status=403)
+
+
+# --- found by probing the served app -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host", ['evil"><script>', "evil.example:443/x?y=", "127.0.0.1:8710@evil.example", ""]
+)
+def test_a_host_header_that_names_no_host_is_refused_not_reflected(world: World, host: str) -> None:
+    result = world.api.request("GET", f"{BASE}/Organization", headers={"Host": host})
+
+    assert result.status_code == 400, result.text
+    assert result.json["resourceType"] == "OperationOutcome"
+    assert "evil" not in result.text and "<script>" not in result.text
+
+
+def test_a_host_name_with_a_port_is_the_base_of_every_url(world: World) -> None:
+    found = world.api.request("GET", f"{BASE}/Organization", headers={"Host": "api.example:8443"})
+
+    assert found.status_code == 200
+    assert found.json["link"][0]["url"].startswith("http://api.example:8443/fhir/R4/")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/fhir"),
+        ("GET", "/fhir/"),
+        ("GET", "//fhir/R4/Patient/1"),
+        ("DELETE", "//fhir/R4/metadata"),
+    ],
+)
+def test_every_answer_under_fhir_is_an_operation_outcome(
+    world: World, method: str, path: str
+) -> None:
+    result = world.api.client.simulate_request(method, path)
+
+    assert result.status_code >= 400
+    assert result.headers["content-type"].startswith(FHIR_JSON), (path, result.headers)
+    assert result.json["resourceType"] == "OperationOutcome"
+
+
+def test_a_405_of_the_fhir_layer_says_what_is_allowed(world: World) -> None:
+    search = world.api.get(f"{BASE}/Location")
+    create = world.api.post(
+        f"{BASE}/Slot", token=world.patient_a.token, json={"resourceType": "Slot"}
+    )
+    neither = world.api.post(f"{BASE}/Location", token=world.patient_a.token, json={})
+
+    assert (search.status_code, search.headers["allow"]) == (405, "")
+    assert (create.status_code, create.headers["allow"]) == (405, "GET")
+    assert (neither.status_code, neither.headers["allow"]) == (405, "")
+
+
+def test_the_capability_statement_takes_no_bad_token(world: World) -> None:
+    result = world.api.request("GET", f"{BASE}/metadata", headers={"Authorization": "Bearer x"})
+
+    assert result.status_code == 401
+
+
+def test_a_create_is_refused_before_its_body_is_read(world: World) -> None:
+    big = b'{"resourceType": "Appointment", "x": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    for path, account, status in (
+        ("/Foo", world.patient_a, 404),
+        ("/Slot", world.patient_a, 405),
+        ("/Appointment", None, 401),
+        ("/Appointment", world.doctor, 403),
+        ("/Appointment", world.patient_a, 413),
+    ):
+        result = world.api.request(
+            "POST",
+            BASE + path,
+            token=account.token if account else None,
+            body=big,
+            content_type=FHIR_JSON,
+        )
+        assert result.status_code == status, (path, result.text[:300])
+
+
+@pytest.mark.parametrize(
+    "slot",
+    [
+        "https://evil.example/fhir/R4/Slot/{slot}",
+        "Slot/Slot/{slot}",
+        "http://falconframework.org/fhir/R4/Schedule/{slot}",
+        " Slot/{slot}",
+    ],
+)
+def test_a_slot_of_another_server_or_malformed_is_not_booked(world: World, slot: str) -> None:
+    proposal = _proposal(world, slot_of(world, MONDAY, "morning"), world.patient_a)
+    proposal["slot"] = [{"reference": slot.format(slot=slot_of(world, MONDAY, "morning"))}]
+
+    outcome = fhir(
+        world, "/Appointment", method="POST", account=world.patient_a, body=proposal, status=422
+    )
+
+    assert outcome["issue"][0]["expression"] == ["Appointment.slot"]
+    assert world.remaining(MONDAY, "morning") == 2
+
+
+def test_this_servers_own_absolute_references_are_taken(world: World) -> None:
+    base = "http://falconframework.org/fhir/R4"  # the test client's host
+    proposal = _proposal(world, slot_of(world, MONDAY, "morning"), world.patient_a)
+    proposal["slot"] = [{"reference": f"{base}/Slot/{slot_of(world, MONDAY, 'morning')}"}]
+    proposal["participant"] = [{"actor": {"reference": f"{base}/Patient/{world.patient_a.id}"}}]
+
+    fhir(world, "/Appointment", method="POST", account=world.patient_a, body=proposal, status=201)
+    found = fhir(
+        world,
+        "/Appointment",
+        account=world.patient_a,
+        params={"patient": f"{base}/Patient/{world.patient_a.id}"},
+    )
+
+    assert found["total"] == 1
+
+
+@pytest.mark.parametrize(
+    "participant",
+    [
+        "https://other-hospital.example/fhir/Patient/{patient}",
+        "Group/77",
+        "RelatedPerson/2",
+    ],
+)
+def test_a_participant_of_another_server_or_kind_is_refused(world: World, participant: str) -> None:
+    proposal = _proposal(world, slot_of(world, MONDAY, "morning"), world.patient_a)
+    proposal["participant"].append(
+        {"actor": {"reference": participant.format(patient=world.patient_a.id)}}
+    )
+
+    outcome = fhir(
+        world, "/Appointment", method="POST", account=world.patient_a, body=proposal, status=422
+    )
+
+    assert outcome["issue"][0]["expression"] == ["Appointment.participant.actor"]
+
+
+def test_a_search_by_another_servers_reference_is_refused(world: World) -> None:
+    outcome = fhir(
+        world,
+        "/Appointment",
+        account=world.patient_a,
+        params={"patient": f"http://evil/fhir/R4/Patient/{world.patient_a.id}"},
+        status=400,
+    )
+
+    assert outcome["issue"][0]["expression"] == ["patient"]
+
+
+def test_a_slot_at_the_end_of_time_is_no_slot(world: World) -> None:
+    for slot in (f"{world.doctor.id}-99991231-pm", f"{world.doctor.id}-19000105-am"):
+        fhir(world, f"/Slot/{slot}", status=404)
+    for start in ("ge0001-01-01T07:00+08:00", "9999-12-31T20:00:00-14:00", "lt0001-01-02"):
+        fhir(world, "/Slot", params={"schedule": str(world.doctor.id), "start": start}, status=400)

@@ -100,8 +100,17 @@ def number_id(text: str) -> int | None:
     return value if value <= MAX_ID else None
 
 
+#: The years a Slot id may name: sessions are booked now, never in another millennium (and every
+#: such date has a whole-minute UTC offset and a day after it).
+SLOT_YEARS = range(2000, 3000)
+
+
 def slot_id(session: Session) -> str:
-    return f"{session.doctor_id}-{session.date:%Y%m%d}-{_PERIOD_CODE[session.period]}"
+    day = session.date
+    return (
+        f"{session.doctor_id}-{day.year:04d}{day.month:02d}{day.day:02d}-"
+        + _PERIOD_CODE[session.period]
+    )
 
 
 def parse_slot_id(text: str) -> Session | None:
@@ -115,7 +124,7 @@ def parse_slot_id(text: str) -> Session | None:
         date = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
         return None
-    if doctor_id is None:
+    if doctor_id is None or date.year not in SLOT_YEARS:
         return None
     return Session(doctor_id, date, Period.MORNING if match[3] == "am" else Period.AFTERNOON)
 
@@ -131,6 +140,18 @@ def parse_healthcare_service_id(text: str) -> tuple[str, int] | None:
         return None
     number = number_id(match[2])
     return None if number is None else (match[1], number)
+
+
+_LOCAL = re.compile(r"([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})")
+
+
+def local_reference(text: str, base_url: str = "") -> tuple[str, str] | None:
+    """(type, id) of a reference to a resource of this server: ``Type/id``, or the absolute URL
+    of one under ``base_url``; None for anything else (another server's, a malformed one)."""
+    if base_url and text.startswith(base_url + "/"):
+        text = text[len(base_url) + 1 :]
+    match = _LOCAL.fullmatch(text)
+    return None if match is None else (match[1], match[2])
 
 
 def reference(resource_type: str, resource_id: object, display: str | None = None) -> Resource:

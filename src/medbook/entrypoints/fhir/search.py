@@ -13,13 +13,13 @@ from collections.abc import Sequence
 
 from attrs import frozen
 
-from medbook.entrypoints.fhir.resources import number_id
+from medbook.entrypoints.fhir.resources import local_reference, number_id
 
 #: The date and dateTime forms FHIR search takes: a year, a month, a day, or a time of day (with
 #: or without seconds and fractions, with or without an offset).
 _DATE = re.compile(
     r"(?P<year>[0-9]{4})(-(?P<month>[0-9]{2})(-(?P<day>[0-9]{2})"
-    r"(T(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})(:(?P<second>[0-9]{2})(\.[0-9]{1,9})?)?"
+    r"(T(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})(:(?P<second>[0-9]{2})(?P<fraction>\.[0-9]{1,9})?)?"
     r"(?P<zone>Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?"
 )
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
@@ -38,6 +38,7 @@ class FhirError(Exception):
         *,
         expression: str | None = None,
         code: str = "invalid_request",
+        allow: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(diagnostics)
         self.status = status
@@ -45,20 +46,22 @@ class FhirError(Exception):
         self.diagnostics = diagnostics
         self.expression = expression
         self.code = code
+        #: A 405's methods the URL does take (its ``Allow`` header).
+        self.allow = allow
 
 
 def bad_parameter(name: str, message: str) -> FhirError:
     return FhirError(400, "invalid", f"{name}: {message}", expression=name)
 
 
-def reference_id(name: str, value: str, resource_type: str) -> int:
-    """The id in ``Type/12`` or ``12`` (an absolute URL ending in ``/Type/12`` too)."""
-    text = value.strip()
+def reference_id(name: str, value: str, resource_type: str, base_url: str = "") -> int:
+    """The id in ``Type/12`` or ``12`` (or this server's absolute URL of ``Type/12``)."""
+    text = value
     if "/" in text:
-        parts = text.rstrip("/").split("/")
-        if len(parts) < 2 or parts[-2] != resource_type:
-            raise bad_parameter(name, f"must reference a {resource_type}")
-        text = parts[-1]
+        local = local_reference(text, base_url)
+        if local is None or local[0] != resource_type:
+            raise bad_parameter(name, f"must reference a {resource_type} of this server")
+        text = local[1]
     found = number_id(text)
     if found is None:
         raise bad_parameter(name, f"no {resource_type} is named {value!r}")
@@ -147,21 +150,29 @@ def _range(match: re.Match[str], tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetim
     zone: dt.tzinfo = tz
     if match["zone"]:
         zone = dt.UTC if match["zone"] == "Z" else _offset(match["zone"])
-    second = match["second"]
+    second, fraction = match["second"], (match["fraction"] or "")[1:]
     start = dt.datetime.combine(
         day,
-        dt.time(int(match["hour"]), int(match["minute"]), int(second or 0)),
+        dt.time(
+            int(match["hour"]),
+            int(match["minute"]),
+            int(second or 0),
+            int(fraction[:6].ljust(6, "0")) if fraction else 0,
+        ),
         tzinfo=zone,
     )
-    return start, start + (dt.timedelta(seconds=1) if second else dt.timedelta(minutes=1))
+    if not second:
+        return start, start + dt.timedelta(minutes=1)
+    # The value's precision is its range: 08:00:00 is a second, 08:00:00.5 a tenth of one.
+    return start, start + dt.timedelta(microseconds=10 ** (6 - min(len(fraction), 6)))
 
 
 def _offset(text: str) -> dt.tzinfo:
     sign = -1 if text[0] == "-" else 1
-    hours, minutes = int(text[1:3]), int(text[4:6])
-    if hours > 14 or minutes > 59:
+    offset = dt.timedelta(hours=int(text[1:3]), minutes=int(text[4:6]))
+    if int(text[4:6]) > 59 or offset > dt.timedelta(hours=14):
         raise ValueError("no such offset")
-    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    return dt.timezone(sign * offset)
 
 
 def date_params(name: str, values: Sequence[str], tz: dt.tzinfo) -> list[DateParam]:

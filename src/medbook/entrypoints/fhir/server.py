@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 from attrs import define, field, frozen
@@ -144,6 +144,7 @@ class FhirServer:
                 "not-supported",
                 f"{resource_type} cannot be searched here",
                 code="not_searchable",
+                allow=("POST",) if kind.create else (),
             )
         known = {p.name for p in kind.params}
         for name in params:
@@ -162,16 +163,26 @@ class FhirServer:
         found = kind.search(self, actor, params)
         return self.bundle(found, self_url)
 
-    def create(self, actor: Actor | None, resource_type: str, resource: object) -> Resource:
-        """Create a resource: only an Appointment, which books its slot."""
-        if not _kind(resource_type).create:
+    def check_create(self, actor: Actor | None, resource_type: str) -> Actor:
+        """Who may create a ``resource_type``, asked before its body is read: only an
+        Appointment can be created, by a patient (401, 403, 404, 405 otherwise)."""
+        kind = _kind(resource_type)
+        if not kind.create:
             raise FhirError(
                 405,
                 "not-supported",
                 f"{resource_type} cannot be created here",
                 code="not_creatable",
+                allow=("GET",) if kind.search is not None else (),
             )
-        return self._book(_need_actor(actor), resource)
+        me = _need_actor(actor)
+        if me.role is not Role.PATIENT:
+            raise Forbidden("only a patient books an appointment")
+        return me
+
+    def create(self, actor: Actor | None, resource_type: str, resource: object) -> Resource:
+        """Create a resource: only an Appointment, which books its slot."""
+        return self._book(self.check_create(actor, resource_type), resource)
 
     def bundle(self, found: Sequence[Resource], self_url: str = "") -> Resource:
         entries = []
@@ -262,7 +273,9 @@ class FhirServer:
         return r.schedule(card.doctor, card.hospital, card.department, horizon)
 
     def _schedules(self, actor: Actor | None, params: Params) -> list[Resource]:
-        doctor_id = reference_id("actor", single("actor", params["actor"]), "Practitioner")
+        doctor_id = reference_id(
+            "actor", single("actor", params["actor"]), "Practitioner", self.base_url
+        )
         try:
             card = self.services.directory.public_card(doctor_id)
         except NotFound:
@@ -289,7 +302,9 @@ class FhirServer:
         return r.slot(places, r.SessionTimes.of(self._policy, places.session, tz), is_open=True)
 
     def _slots(self, actor: Actor | None, params: Params) -> list[Resource]:
-        doctor_id = reference_id("schedule", single("schedule", params["schedule"]), "Schedule")
+        doctor_id = reference_id(
+            "schedule", single("schedule", params["schedule"]), "Schedule", self.base_url
+        )
         statuses = _choices("status", params.get("status", ()), {"free", "busy"})
         date_params("start", params.get("start", ()), dt.UTC)  # refused before any lookup
         try:
@@ -348,8 +363,8 @@ class FhirServer:
 
     def _appointments(self, actor: Actor | None, params: Params) -> list[Resource]:
         me = _patient_or_doctor(actor, "have appointments")
-        patient = _reference_param(params, "patient", "Patient")
-        practitioner = _reference_param(params, "practitioner", "Practitioner")
+        patient = _reference_param(params, "patient", "Patient", self.base_url)
+        practitioner = _reference_param(params, "practitioner", "Practitioner", self.base_url)
         if me.role is Role.PATIENT and patient not in (None, me.id):
             raise Forbidden("a patient searches their own appointments only")
         if me.role is Role.DOCTOR and practitioner not in (None, me.id):
@@ -400,7 +415,7 @@ class FhirServer:
             raise FhirError(
                 422, "required", "name exactly one Slot to book", expression="Appointment.slot"
             )
-        session = r.parse_slot_id(_referenced("Appointment.slot", slots[0], "Slot"))
+        session = r.parse_slot_id(self._referenced("Appointment.slot", slots[0], {"Slot"})[1])
         if session is None:
             raise FhirError(422, "value", "that Slot does not exist", expression="Appointment.slot")
         participants = resource.get("participant")
@@ -421,16 +436,11 @@ class FhirServer:
                     "each participant references its actor",
                     expression="Appointment.participant.actor",
                 )
-            kind, _, _ = actor["reference"].rpartition("/")
-            kind = kind.rpartition("/")[2]
+            kind, actor_id = self._referenced("Appointment.participant.actor", actor, PARTICIPANTS)
             if kind == "Patient":
-                patients.add(_referenced("Appointment.participant.actor", actor, "Patient"))
+                patients.add(actor_id)
             elif kind == "Practitioner":
-                practitioners.add(
-                    _referenced("Appointment.participant.actor", actor, "Practitioner")
-                )
-        if me.role is not Role.PATIENT:
-            raise Forbidden("only a patient books an appointment")
+                practitioners.add(actor_id)
         if patients != {str(me.id)}:
             raise FhirError(
                 403,
@@ -449,6 +459,24 @@ class FhirServer:
         view = self.services.booking.book_as(me, session.doctor_id, session.date, session.period)
         return self._appointment_of(view, me, {})
 
+    def _referenced(
+        self, expression: str, value: Mapping[str, Any], types: Set[str]
+    ) -> tuple[str, str]:
+        """(type, id) of a reference (``{"reference": "Slot/…"}``) to a resource of one of
+        ``types`` on this server; a 422 naming ``expression`` for any other."""
+        text = value.get("reference")
+        if not isinstance(text, str):
+            raise FhirError(422, "required", "give the reference", expression=expression)
+        local = r.local_reference(text, self.base_url)
+        if local is None or local[0] not in types:
+            raise FhirError(
+                422,
+                "value",
+                f"reference a {' or '.join(sorted(types))} of this server ({text[:100]!r} is not)",
+                expression=expression,
+            )
+        return local
+
     # --- patients and observations ---------------------------------------------------------------
 
     def _patient(self, actor: Actor | None, resource_id: str) -> Resource:
@@ -464,7 +492,7 @@ class FhirServer:
 
     def _observations(self, actor: Actor | None, params: Params) -> list[Resource]:
         me = _patient_or_doctor(actor, "read observations")
-        patient = _reference_param(params, "patient", "Patient")
+        patient = _reference_param(params, "patient", "Patient", self.base_url)
         if me.role is Role.DOCTOR and patient is None:
             raise bad_parameter("patient", "a doctor names the patient")
         codes = _codes(params.get("code", ()))
@@ -494,21 +522,16 @@ def _midnight(date: dt.date, tz: dt.tzinfo) -> dt.datetime:
     return dt.datetime.combine(date, dt.time(), tzinfo=tz)
 
 
-def _reference_param(params: Params, name: str, resource_type: str) -> int | None:
+def _reference_param(
+    params: Params, name: str, resource_type: str, base_url: str = ""
+) -> int | None:
     if name not in params:
         return None
-    return reference_id(name, single(name, params[name]), resource_type)
+    return reference_id(name, single(name, params[name]), resource_type, base_url)
 
 
-def _referenced(expression: str, value: Mapping[str, Any], resource_type: str) -> str:
-    """The id of a reference to ``resource_type`` (``{"reference": "Slot/…"}``)."""
-    text = value.get("reference")
-    if not isinstance(text, str):
-        raise FhirError(422, "required", f"reference a {resource_type}", expression=expression)
-    kind, _, resource_id = text.rstrip("/").rpartition("/")
-    if kind.rpartition("/")[2] != resource_type or not resource_id:
-        raise FhirError(422, "value", f"reference a {resource_type}", expression=expression)
-    return resource_id
+#: Who may take part in an appointment booked here.
+PARTICIPANTS = frozenset({"Patient", "Practitioner", "Location"})
 
 
 def _choices(name: str, values: Sequence[str], allowed: set[str]) -> set[str] | None:
@@ -682,7 +705,7 @@ def capability_statement(base_url: str = "") -> Resource:
                 "security": {
                     "description": "The directory and open slots are public. Appointments, "
                     "patients and observations need a medbook bearer token (POST "
-                    "/v1/auth/login): a patient's own; a doctor's own appointments, and a "
+                    "/v1/sessions): a patient's own; a doctor's own appointments, and a "
                     "patient's observations under a family-doctor contract, audited.",
                 },
                 "resource": rest_resources,

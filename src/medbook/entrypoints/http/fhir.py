@@ -11,6 +11,7 @@ open slots; a token that is sent must be valid (401 otherwise).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from medbook.bootstrap import Services
 
 FHIR_JSON = "application/fhir+json"
+#: A Host header's host (a DNS name, IPv4 or bracketed IPv6 address) and port.
+HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?"
+)
 BASE = "/fhir/R4"
 #: The media types a FHIR request body may be sent as.
 BODY_TYPES = (FHIR_JSON, "application/json")
@@ -52,7 +58,16 @@ class _Fhir:
         self.max_body = max_body
 
     def server(self, req: falcon.Request) -> FhirServer:
-        public = self.services.health.public_url or req.prefix
+        """The FHIR server at this API's public URL (``MEDBOOK_PUBLIC_URL``), else at the URL
+        the request names, whose host must be a host name or address (with a port): answers
+        carry it (``fullUrl``, ``Location``), so ``Host: evil"><script>`` must not reach them."""
+        public = self.services.health.public_url
+        if not public:
+            if not HOST.fullmatch(req.netloc):
+                raise FhirError(
+                    400, "invalid", "the Host header does not name a host", code="bad_host"
+                )
+            public = req.prefix
         return FhirServer(self.services, public.rstrip("/") + BASE)
 
     def actor(self, req: falcon.Request) -> Actor | None:
@@ -69,6 +84,7 @@ class _Fhir:
 
 class Metadata(_Fhir):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.actor(req)  # public, but a token that is sent must be valid
         send(resp, self.server(req).metadata())
 
 
@@ -89,9 +105,9 @@ class TypeResource(_Fhir):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, resource_type: str) -> None:
         actor = self.actor(req)
-        body = self._body(req)
         server = self.server(req)
-        created = server.create(actor, resource_type, body)
+        server.check_create(actor, resource_type)  # before a byte of the body is read
+        created = server.create(actor, resource_type, self._body(req))
         resp.location = server.url_of(created)
         send(resp, created, 201)
 
@@ -129,6 +145,8 @@ class InstanceResource(_Fhir):
 def handle_fhir_error(
     req: falcon.Request, resp: falcon.Response, error: FhirError, params: dict[str, Any]
 ) -> None:
+    if error.allow is not None:
+        resp.set_header("Allow", ", ".join(error.allow))
     send(resp, of_fhir_error(error), error.status)
 
 
@@ -139,7 +157,8 @@ class FhirOutcomes:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
     ) -> None:
-        if not req.path.startswith("/fhir/"):
+        path = "/" + req.path.lstrip("/")  # Falcon routes //fhir/… as /fhir/…
+        if path != "/fhir" and not path.startswith("/fhir/"):
             return
         if not (resp.content_type or "").startswith(PROBLEM):
             return
@@ -223,7 +242,14 @@ def openapi_paths(resource_types: Sequence[str]) -> dict[str, Any]:
         "200": {
             "description": "The CapabilityStatement",
             "content": {FHIR_JSON: {"schema": _RESOURCE}},
-        }
+        },
+        **{
+            str(status): {
+                "description": "An OperationOutcome saying why (a bad token; a bad Host)",
+                "content": {FHIR_JSON: {"schema": _OUTCOME}},
+            }
+            for status in (400, 401)
+        },
     }
     return {
         f"{BASE}/metadata": {
