@@ -64,10 +64,10 @@ def operation_outcome(
 
 
 def of_fhir_error(error: FhirError) -> Resource:
-    fields = [(error.expression, error.diagnostics)] if error.expression else []
-    return operation_outcome(
-        error.status, error.diagnostics, error.code, issue=error.issue, fields=fields
-    )
+    outcome = operation_outcome(error.status, error.diagnostics, error.code, issue=error.issue)
+    if error.expression:
+        outcome["issue"][0]["expression"] = [error.expression]
+    return outcome
 
 
 def of_problem(problem: Mapping[str, Any]) -> Resource:
