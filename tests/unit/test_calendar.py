@@ -354,3 +354,19 @@ def test_uids_are_stable_and_name_the_public_host(world: World) -> None:
     uid = f"UID:appointment-{booked}@api.example.org"
     assert uid in first and uid in second
     assert in_memory(ManualClock(NOW)).calendar.host == "medbook"  # no public URL set
+
+
+def test_a_feed_without_events_is_still_a_calendar_of_one_component() -> None:
+    """RFC 5545 §3.6: a calendar holds at least one component; a new account's feed has no event
+    yet, so it carries the default zone's VTIMEZONE (a strict parser refused the empty one)."""
+    from icalendar import Calendar
+
+    from medbook.entrypoints.calendar import ical
+
+    stamp = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)
+    empty = Feed("Hospital appointments (medbook)", stamp, stamp.date(), ())
+
+    parsed = Calendar.from_ical(ical(empty, "medbook.example"))
+
+    assert [c.name for c in parsed.subcomponents] == ["VTIMEZONE"]
+    assert parsed.subcomponents[0]["TZID"] == "Asia/Shanghai"

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from medbook.domain.calendar.feeds import CalendarEvent, EventStatus, Feed
+from medbook.domain.directory.model import DEFAULT_TIMEZONE
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 PRODID = "-//medbook//Hospital appointments//EN"
@@ -32,9 +33,13 @@ def ical(feed: Feed, host: str) -> bytes:
     for event in feed.events:
         calendar.add_component(_event(event, host, feed.stamp))
     last = max((_day(e.end) for e in feed.events), default=feed.stamp.date())
-    calendar.add_missing_timezones(
-        first_date=feed.since - dt.timedelta(days=1), last_date=last + ZONES_AHEAD
-    )
+    first = feed.since - dt.timedelta(days=1)
+    calendar.add_missing_timezones(first_date=first, last_date=last + ZONES_AHEAD)
+    if not feed.events:
+        # RFC 5545 §3.6: a calendar holds at least one component. A new account's feed has no
+        # event yet: it carries the default zone's definition, which a later event would use.
+        zone = Timezone.from_tzid(DEFAULT_TIMEZONE, first_date=first, last_date=last + ZONES_AHEAD)
+        calendar.add_component(zone)
     data: bytes = calendar.to_ical()
     return data
 
