@@ -29,6 +29,7 @@ from medbook.adapters.payments.sandbox import notification as sandbox_notificati
 from medbook.adapters.payments.wechat import WeChatPayGateway
 from medbook.adapters.qr import QrPng
 from medbook.adapters.redis_throttle import RedisThrottle
+from medbook.adapters.reminder_channels import LogChannel
 from medbook.adapters.security import (
     Argon2Hasher,
     JwtTokens,
@@ -41,7 +42,9 @@ from medbook.adapters.sql.throttle import SqlThrottle
 from medbook.adapters.storage.url import storage_from_url
 from medbook.domain import BookingPolicy
 from medbook.domain.accounts.throttling import AttemptLimits, Rate
+from medbook.domain.booking.reminders import ReminderPolicy
 from medbook.domain.chat.rules import ChatPolicy
+from medbook.domain.shared.errors import InvalidValue
 from medbook.ports.broker import Broker
 from medbook.ports.clock import Clock
 from medbook.ports.payments import PaymentGateway
@@ -56,6 +59,7 @@ from medbook.services.contracts import ContractService
 from medbook.services.notifications import NotificationService
 from medbook.services.orders import OrderService
 from medbook.services.records import HealthFileService
+from medbook.services.reminders import ReminderService
 from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
 
 DEFAULT_DATA_DIR = Path("medbook-data")
@@ -111,6 +115,8 @@ class Settings:
     #: connects there, and its page's Content-Security-Policy allows that origin. Empty: the web
     #: client has no chat.
     chat_url: str = field(default="")
+    #: When appointment reminders are due (the evening before, and before the start).
+    reminder_policy: ReminderPolicy = field(factory=ReminderPolicy)
 
     @chat_url.validator
     def _check_chat_url(self, attribute: Any, value: str) -> None:
@@ -147,11 +153,29 @@ class Settings:
             metrics_token=_metrics_token(environ.get("MEDBOOK_METRICS_TOKEN", "")),
             sandbox_checkout=environ.get("MEDBOOK_SANDBOX_CHECKOUT", "") == "1",
             chat_url=environ.get("MEDBOOK_CHAT_URL", ""),
+            reminder_policy=_reminder_policy(environ),
         )
 
     @property
     def is_memory(self) -> bool:
         return self.database_url == "memory://"
+
+
+def _reminder_policy(environ: Mapping[str, str]) -> ReminderPolicy:
+    """``MEDBOOK_REMINDER_EVENING`` (HH:MM, local; default 18:00) and
+    ``MEDBOOK_REMINDER_BEFORE_MINUTES`` (15 to 720; default 120)."""
+    evening = environ.get("MEDBOOK_REMINDER_EVENING", "") or "18:00"
+    before = environ.get("MEDBOOK_REMINDER_BEFORE_MINUTES", "") or "120"
+    try:
+        at = dt.time.fromisoformat(evening)
+    except ValueError:
+        raise ValueError(f"MEDBOOK_REMINDER_EVENING {evening!r} is not a time (HH:MM)") from None
+    if not before.isascii() or not before.isdigit():
+        raise ValueError(f"MEDBOOK_REMINDER_BEFORE_MINUTES {before!r} is not a whole number")
+    try:
+        return ReminderPolicy(at, dt.timedelta(minutes=int(before)))
+    except InvalidValue as error:
+        raise ValueError(f"MEDBOOK_REMINDER_BEFORE_MINUTES: {error.message}") from None
 
 
 def _attempt_limits(environ: Mapping[str, str]) -> AttemptLimits:
@@ -276,6 +300,7 @@ class Services:
     contracts: ContractService
     health: HealthFileService
     calendar: CalendarService
+    reminders: ReminderService
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
@@ -298,6 +323,7 @@ def build_services(
     chat_policy: ChatPolicy | None = None,
     public_url: str = "",
     gateway: PaymentGateway | None = None,
+    reminder_policy: ReminderPolicy | None = None,
     pool_use: Callable[[], tuple[int, int]] = lambda: (0, 0),
 ) -> Services:
     """Wire the services onto a unit-of-work factory (SQL, in-memory, or a hospital's own).
@@ -346,6 +372,9 @@ def build_services(
             public_url=public_url,
         ),
         calendar=CalendarService(new_uow, clock, policy, public_url=public_url),
+        reminders=ReminderService(
+            new_uow, clock, policy, reminder_policy or ReminderPolicy(), LogChannel()
+        ),
         new_uow=new_uow,
         clock=clock,
         close=close,
@@ -388,6 +417,7 @@ def bootstrap(
             max_upload_bytes=settings.max_upload_bytes,
             public_url=settings.public_url,
             gateway=gateway,
+            reminder_policy=settings.reminder_policy,
         )
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
@@ -416,6 +446,7 @@ def bootstrap(
         max_upload_bytes=settings.max_upload_bytes,
         public_url=settings.public_url,
         gateway=gateway,
+        reminder_policy=settings.reminder_policy,
     )
 
 

@@ -81,6 +81,23 @@ def _parser() -> argparse.ArgumentParser:
         help="expire unpaid orders past their deadline (their places return) and ask the "
         "gateway again for the refunds it has not taken",
     )
+    worker = commands.add_parser(
+        "worker",
+        help="send appointment reminders, expire unpaid orders and settle refunds, every "
+        "--interval seconds until SIGTERM (several workers may run at once)",
+    )
+    worker.add_argument(
+        "--interval", type=_positive_seconds, default=30.0, help="seconds (default %(default)s)"
+    )
+    remind = commands.add_parser(
+        "remind", help="send the appointment reminders that are due, once (for cron)"
+    )
+    remind.add_argument("--once", action="store_true", required=True, help="one run, then exit")
+    remind.add_argument(
+        "--at",
+        type=_aware_time,
+        help="act as if it were this time (ISO 8601 with its offset): catching up, tests",
+    )
     hospital = commands.add_parser("add-hospital", help="add a hospital; prints its id")
     hospital.add_argument("--name", required=True)
     hospital.add_argument("--address", default="")
@@ -304,6 +321,42 @@ def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("from more than 0 to 3600 seconds")
+    return value
+
+
+def _aware_time(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the time's offset (…+08:00, …Z)")
+    return value
+
+
+def _json_logs() -> None:
+    import logging.config
+
+    from medbook.entrypoints.logs import json_log_config
+
+    logging.config.dictConfig(json_log_config())
+
+
+def _worker(args: Any) -> int:
+    from medbook.entrypoints.worker import run_until_signalled
+
+    _json_logs()
+    services = bootstrap.bootstrap()
+    try:
+        return run_until_signalled(services, args.interval)
+    finally:
+        services.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -334,6 +387,19 @@ def _run(args: Any) -> int:
         finally:
             services.close()
         print(f"Expired {expired} unpaid orders; the gateway took {refunded} refunds.")
+    elif args.command == "worker":
+        return _worker(args)
+    elif args.command == "remind":
+        _json_logs()  # each reminder's channel line, and any failure, as the worker writes them
+        services = bootstrap.bootstrap()
+        try:
+            result = services.reminders.run_once(args.at)
+        finally:
+            services.close()
+        print(
+            f"Recorded {result.recorded} reminders that came due; sent {result.sent}, "
+            f"skipped {result.skipped} (cancelled or started)."
+        )
     elif args.command == "add-hospital":
         location = (
             GeoPoint(args.lat, args.lng) if args.lat is not None and args.lng is not None else None

@@ -16,6 +16,7 @@ from medbook.ports.files import FilesUnitOfWork
 from medbook.ports.notifications import NotificationsUnitOfWork
 from medbook.ports.orders import OrdersUnitOfWork
 from medbook.ports.records import RecordsUnitOfWork
+from medbook.ports.reminders import RemindersUnitOfWork
 
 
 class UnitOfWork(
@@ -29,6 +30,7 @@ class UnitOfWork(
     NotificationsUnitOfWork,
     OrdersUnitOfWork,
     RecordsUnitOfWork,
+    RemindersUnitOfWork,
     Protocol,
 ):
     """Every repository of every context, in one transaction."""

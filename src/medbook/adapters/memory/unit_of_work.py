@@ -23,6 +23,7 @@ from medbook.adapters.memory import (
     notifications,
     orders,
     records,
+    reminders,
 )
 from medbook.adapters.memory.accounts import MemoryAdmins, MemoryCredentials, MemoryPatients
 from medbook.adapters.memory.base import Tables
@@ -56,6 +57,7 @@ from medbook.adapters.memory.records import (
     MemoryRecordShares,
     MemoryVitalSigns,
 )
+from medbook.adapters.memory.reminders import MemoryReminders
 
 if TYPE_CHECKING:
     from medbook.ports.unit_of_work import UnitOfWork
@@ -71,6 +73,7 @@ TABLES = (
     *contracts.TABLES,
     *records.TABLES,
     *calendar.TABLES,
+    *reminders.TABLES,
 )
 
 
@@ -129,6 +132,8 @@ class MemoryUnitOfWork:
         self.shares = MemoryRecordShares(self, "record_shares")
         # calendar
         self.calendar_feeds = MemoryCalendarFeeds(self, "calendar_feeds")
+        # reminders
+        self.reminders = MemoryReminders(self, "reminders")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

@@ -97,6 +97,7 @@ appointments = Table(
     UniqueConstraint("doctor_id", "date", "period", "holder_id", name="uq_appointments_holder"),
     UniqueConstraint("doctor_id", "date", "period", "number", name="uq_appointments_number"),
     Index(None, "patient_id", "date"),
+    Index(None, "date"),  # the reminders' look at the next days' appointments
     CheckConstraint(
         "(status = 'cancelled' AND holder_id IS NULL)"
         " OR (status <> 'cancelled' AND holder_id = patient_id)",

@@ -17,6 +17,7 @@ from medbook.adapters.sql import (
     notifications,
     orders,
     records,
+    reminders,
     throttle,
 )
 from medbook.adapters.sql.metadata import metadata
@@ -32,6 +33,7 @@ CONTEXTS = (
     contracts,
     records,
     calendar,
+    reminders,
     throttle,
 )
 

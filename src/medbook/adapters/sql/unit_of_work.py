@@ -43,6 +43,7 @@ from medbook.adapters.sql.records import (
     SqlRecordShares,
     SqlVitalSigns,
 )
+from medbook.adapters.sql.reminders import SqlReminders
 from medbook.ports.transaction import TransientConflict
 
 if TYPE_CHECKING:
@@ -126,6 +127,8 @@ class SqlUnitOfWork:
         self.shares = SqlRecordShares(connection)
         # calendar
         self.calendar_feeds = SqlCalendarFeeds(connection)
+        # reminders
+        self.reminders = SqlReminders(connection)
         return self
 
     def __exit__(

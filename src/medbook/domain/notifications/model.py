@@ -26,6 +26,8 @@ class NotificationKind(enum.Enum):
     CONTRACT_ENDED = "contract_ended"
     #: A doctor opened one of the patient's record shares for the first time (to the patient).
     RECORD_SHARE_OPENED = "record_share_opened"
+    #: An appointment is coming: the evening before, and a while before it starts (to the patient).
+    APPOINTMENT_REMINDER = "appointment_reminder"
 
 
 @define(slots=False, eq=False)
