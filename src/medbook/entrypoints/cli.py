@@ -98,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
         type=_aware_time,
         help="act as if it were this time (ISO 8601 with its offset): catching up, tests",
     )
+    remind.add_argument(
+        "--batch",
+        type=int,
+        choices=range(1, 1001),
+        metavar="N",
+        default=100,
+        help="reminders claimed and sent per transaction, 1 to 1000 (default %(default)s)",
+    )
     hospital = commands.add_parser("add-hospital", help="add a hospital; prints its id")
     hospital.add_argument("--name", required=True)
     hospital.add_argument("--address", default="")
@@ -392,6 +400,7 @@ def _run(args: Any) -> int:
     elif args.command == "remind":
         _json_logs()  # each reminder's channel line, and any failure, as the worker writes them
         services = bootstrap.bootstrap()
+        services.reminders.batch = args.batch
         try:
             result = services.reminders.run_once(args.at)
         finally:

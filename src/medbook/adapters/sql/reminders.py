@@ -21,9 +21,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import mysql, sqlite
 
-from medbook.adapters.sql.base import Repository
+from medbook.adapters.sql.base import Repository, insert_if_missing
 from medbook.adapters.sql.booking import appointments
 from medbook.adapters.sql.directory import doctors, hospitals
 from medbook.adapters.sql.metadata import metadata, value_enum
@@ -109,19 +108,11 @@ class SqlReminders(Repository):
         ]
 
     def add_new(self, new: Sequence[Reminder]) -> int:
-        if not new:
-            return 0
-        values = [{name: getattr(reminder, name) for name in _FIELDS} for reminder in new]
-        if self.connection.dialect.name == "sqlite":
-            statement: Any = sqlite.insert(reminders).on_conflict_do_nothing()
-        else:
-            # A no-op update rather than INSERT IGNORE, which would also swallow other errors.
-            statement = mysql.insert(reminders)
-            statement = statement.on_duplicate_key_update(kind=statement.inserted.kind)
         stored = 0
-        for row in values:  # one by one: each row's count says whether it was new
-            result = self.connection.execute(statement, row)
-            stored += 1 if result.rowcount == 1 else 0
+        for reminder in new:  # one by one: each insert says whether its row was new
+            values = {name: getattr(reminder, name) for name in _FIELDS}
+            if insert_if_missing(self.connection, reminders, values) is not None:
+                stored += 1
         return stored
 
     def claim(self, now: Any, limit: int) -> Sequence[Reminder]:
