@@ -7,12 +7,13 @@ guarantees a booking invariant: their ``add`` is a conditional write.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from attrs import frozen
 
 from medbook.domain.booking.appointments import Appointment
+from medbook.domain.booking.attendance import HospitalPolicy
 from medbook.domain.booking.sessions import Leave
 from medbook.domain.shared.calendar import Period, Session
 from medbook.ports.accounts import PatientRepository
@@ -82,6 +83,23 @@ class AppointmentRepository(Protocol):
         """Chronological; ``date``: of that date only, ``since``: from that date on."""
         ...
 
+    def no_shows(self, patient_id: int, hospital_id: int, since: dt.date) -> Sequence[dt.date]:
+        """The dates of the patient's appointments marked no-show with the hospital's doctors,
+        from ``since`` on."""
+        ...
+
+
+class HospitalPolicyRepository(Protocol):
+    def get(self, hospital_id: int) -> HospitalPolicy | None: ...
+
+    def many(self, hospital_ids: Iterable[int]) -> dict[int, HospitalPolicy]:
+        """The policies of those hospitals that set one, in one query."""
+        ...
+
+    def save(self, policy: HospitalPolicy) -> None:
+        """Store the hospital's policy in place of the one it had."""
+        ...
+
 
 @frozen
 class AppointmentView:
@@ -128,6 +146,8 @@ class BookingUnitOfWork(DirectoryReads, Transaction, Protocol):
     def patients(self) -> PatientRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
+    @property
+    def hospital_policies(self) -> HospitalPolicyRepository: ...
 
 
 __all__ = ["AppointmentView", "AppointmentViews", "BookingUnitOfWork"]

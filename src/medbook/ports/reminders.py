@@ -12,7 +12,7 @@ from attrs import frozen
 from medbook.domain.booking.reminders import Reminder, ReminderKind
 from medbook.domain.notifications.model import Notification
 from medbook.domain.shared.calendar import Period
-from medbook.ports.booking import AppointmentRepository
+from medbook.ports.booking import AppointmentRepository, HospitalPolicyRepository
 from medbook.ports.directory import DirectoryReads
 from medbook.ports.notifications import NotificationRepository
 from medbook.ports.transaction import Transaction
@@ -31,6 +31,7 @@ class ReminderCandidate:
     number: int
     booked_at: dt.datetime
     doctor_name: str
+    hospital_id: int | None
     hospital: str | None
     timezone: str | None
     recorded: frozenset[ReminderKind]
@@ -75,6 +76,8 @@ class RemindersUnitOfWork(DirectoryReads, Transaction, Protocol):
     def appointments(self) -> AppointmentRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
+    @property
+    def hospital_policies(self) -> HospitalPolicyRepository: ...
 
 
 __all__ = ["ReminderCandidate", "ReminderChannel", "ReminderRepository", "RemindersUnitOfWork"]

@@ -18,6 +18,7 @@ from medbook.domain import (
     Period,
     Session,
 )
+from medbook.domain.booking.attendance import HospitalPolicy, NoShowRule, ensure_not_blocked
 from medbook.domain.booking.policy import (
     daily_limit_reached,
     ensure_cancellable_time,
@@ -27,6 +28,7 @@ from medbook.domain.booking.policy import (
     ensure_session_started,
     ensure_within_window,
 )
+from medbook.domain.booking.reminders import ReminderPolicy
 from medbook.domain.booking.sessions import offered_between
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Actor, Role
@@ -39,8 +41,8 @@ from medbook.domain.shared.errors import (
 )
 from medbook.ports.booking import AppointmentView, BookingUnitOfWork
 from medbook.ports.clock import Clock
-from medbook.services.authorization import require_role
-from medbook.services.directory import doctor_in_zone, doctor_of
+from medbook.services.authorization import require_admin_of, require_role
+from medbook.services.directory import doctor_in_zone, doctor_of, hospital_of
 from medbook.services.transactions import read_only, transactionally
 
 T = TypeVar("T")
@@ -237,6 +239,21 @@ class BookingService:
         ensure_within_window(self.policy, session, self.clock.now(), tz)
         return doctor, tz
 
+    def _check_attendance_record(
+        self, uow: BookingUnitOfWork, doctor: Doctor, patient_id: int, tz: dt.tzinfo
+    ) -> None:
+        """The hospital's no-show rule, when it set one: a patient who missed too many of its
+        appointments lately may not book there for a while."""
+        if doctor.hospital_id is None:
+            return
+        policy = uow.hospital_policies.get(doctor.hospital_id)
+        rule = policy.no_shows if policy is not None else None
+        if rule is None:
+            return
+        today = self.clock.now().astimezone(tz).date()
+        missed = uow.appointments.no_shows(patient_id, doctor.hospital_id, today - rule.lookback)
+        ensure_not_blocked(rule, missed, today)
+
     def _prepare(self, uow: BookingUnitOfWork, session: Session) -> None:
         doctor, _ = self._check_session(uow, session)
         quota = doctor.schedule.quota(session.date, session.period)
@@ -249,7 +266,8 @@ class BookingService:
         """The booking's statements, fewest first: None (nothing written) when the session has
         no places row yet. Lock order: the doctor (shared), the session's places, the patient's
         day counter."""
-        doctor, _ = self._check_session(uow, session)
+        doctor, tz = self._check_session(uow, session)
+        self._check_attendance_record(uow, doctor, patient_id, tz)
         places = uow.places.try_lock(session)  # every change to a session's places queues here
         if places is None:
             return None
@@ -337,19 +355,76 @@ class BookingService:
 
     def record_attendance(self, doctor_id: int, appointment_id: int, attended: bool) -> Appointment:
         """After the session has started, the doctor marks an appointment attended or no-show."""
+        return self._attendance(
+            appointment_id, attended, lambda a, d: a.doctor_id == doctor_id, _appointment
+        )
 
-        def work(uow: BookingUnitOfWork) -> Appointment:
+    def record_attendance_as(
+        self, actor: Actor, appointment_id: int, attended: bool
+    ) -> AppointmentView:
+        """The appointment's doctor, or an admin of the doctor's hospital, marks it attended or
+        no-show once the session has started; anyone else finds no such appointment."""
+        require_role(actor, Role.DOCTOR, Role.ADMIN)
+
+        def may(appointment: Appointment, doctor: Doctor) -> bool:
+            if actor.role is Role.DOCTOR:
+                return appointment.doctor_id == actor.id
+            return doctor.hospital_id is not None and doctor.hospital_id == actor.hospital_id
+
+        return self._attendance(appointment_id, attended, may, _view)
+
+    def _attendance(
+        self,
+        appointment_id: int,
+        attended: bool,
+        may: Callable[[Appointment, Doctor], bool],
+        answer: Callable[[BookingUnitOfWork, Appointment], T],
+    ) -> T:
+        def work(uow: BookingUnitOfWork) -> T:
             appointment = uow.appointments.get(appointment_id)
-            if appointment is None or appointment.doctor_id != doctor_id:
+            if appointment is None:
                 raise AppointmentNotFound(f"no appointment {appointment_id}")
-            _, tz = doctor_in_zone(uow, doctor_id)
+            doctor, tz = doctor_in_zone(uow, appointment.doctor_id)
+            if not may(appointment, doctor):
+                raise AppointmentNotFound(f"no appointment {appointment_id}")
             ensure_session_started(self.policy, appointment.session, self.clock.now(), tz)
             if attended:
                 appointment.attend()
             else:
                 appointment.mark_no_show()
             uow.appointments.save(appointment)
-            return appointment
+            return answer(uow, appointment)
+
+        return transactionally(self.new_uow, work)
+
+    # --- a hospital's own policy -----------------------------------------------------------------
+
+    def hospital_policy(self, hospital_id: int) -> HospitalPolicy:
+        """What the hospital set for itself (nothing set: the deployment's reminder times and no
+        no-show rule). Public: patients may read the rules that apply to them."""
+
+        def query(uow: BookingUnitOfWork) -> HospitalPolicy:
+            hospital_of(uow, hospital_id)
+            return uow.hospital_policies.get(hospital_id) or HospitalPolicy(hospital_id)
+
+        return read_only(self.new_uow, query)
+
+    def set_hospital_policy_as(
+        self,
+        actor: Actor,
+        hospital_id: int,
+        reminders: ReminderPolicy | None,
+        no_shows: NoShowRule | None,
+    ) -> HospitalPolicy:
+        """An admin of the hospital sets its reminder times and no-show rule (None: the
+        deployment's times; no rule)."""
+        require_admin_of(actor, hospital_id)
+        policy = HospitalPolicy(hospital_id, reminders, no_shows)
+
+        def work(uow: BookingUnitOfWork) -> HospitalPolicy:
+            hospital_of(uow, hospital_id)
+            uow.hospital_policies.save(policy)
+            return policy
 
         return transactionally(self.new_uow, work)
 

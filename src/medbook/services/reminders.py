@@ -22,11 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from attrs import define, field, frozen
 
 from medbook.domain.booking.appointments import AppointmentStatus
+from medbook.domain.booking.attendance import HospitalPolicy
 from medbook.domain.booking.policy import BookingPolicy
 from medbook.domain.booking.reminders import (
     ReminderKind,
@@ -39,7 +40,7 @@ from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Role
 from medbook.domain.shared.calendar import Period, Session
 from medbook.ports.clock import Clock
-from medbook.ports.reminders import ReminderChannel, RemindersUnitOfWork
+from medbook.ports.reminders import ReminderCandidate, ReminderChannel, RemindersUnitOfWork
 from medbook.services.transactions import read_only, transactionally
 
 log = logging.getLogger("medbook.reminders")
@@ -83,12 +84,20 @@ class ReminderService:
     def record_due(self, now: dt.datetime) -> int:
         today = now.astimezone(dt.UTC).date()
         start, end = today - dt.timedelta(days=DAYS_BEFORE), today + dt.timedelta(days=DAYS_AFTER)
-        candidates = read_only(self.new_uow, lambda uow: uow.reminders.candidates(start, end))
+
+        def query(
+            uow: RemindersUnitOfWork,
+        ) -> tuple[Sequence[ReminderCandidate], dict[int, HospitalPolicy]]:
+            found = uow.reminders.candidates(start, end)
+            ids = {c.hospital_id for c in found if c.hospital_id is not None}
+            return found, uow.hospital_policies.many(ids)
+
+        candidates, policies = read_only(self.new_uow, query)
         rows = [
             row
             for c in candidates
             for row in plan(
-                self.policy,
+                self._policy_of(policies, c.hospital_id),
                 c.appointment_id,
                 c.booked_at,
                 self._start(c.date, c.period, c.timezone),
@@ -100,6 +109,13 @@ class ReminderService:
             return 0
         stored: int = transactionally(self.new_uow, lambda uow: uow.reminders.add_new(rows))
         return stored
+
+    def _policy_of(
+        self, policies: dict[int, HospitalPolicy], hospital_id: int | None
+    ) -> ReminderPolicy:
+        """The hospital's own reminder times, else the deployment's."""
+        own = policies.get(hospital_id) if hospital_id is not None else None
+        return own.reminders if own is not None and own.reminders is not None else self.policy
 
     def _start(self, date: dt.date, period: Period, zone: str | None) -> dt.datetime:
         """When a session starts, in its hospital's zone (the default before it has one)."""

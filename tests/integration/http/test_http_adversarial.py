@@ -47,6 +47,7 @@ from medbook.adapters.security import JwtTokens
 from medbook.adapters.sql import SqlUnitOfWork
 from medbook.bootstrap import build_services, in_memory
 from medbook.domain import Period
+from medbook.domain.booking.appointments import Appointment
 from medbook.domain.shared.errors import DomainError
 from medbook.domain.shared.money import Money
 from medbook.entrypoints.http.app import PLAIN_ROUTES, create_app
@@ -216,6 +217,41 @@ VALID[("POST", "/v1/orders")] = Call(
         "lng": 121.47,
     },
 )
+
+
+def _a_past_appointment(world: World) -> int:
+    """Patient A's appointment with the doctor yesterday morning (made once, straight in the
+    store: no booking can be made in the past), whose attendance may now be recorded."""
+    yesterday = NOW.date() - dt.timedelta(days=1)
+    with world.services.new_uow() as uow:
+        found = list(uow.appointments.of_doctor(world.doctor.id, yesterday))
+        if found:
+            return found[0].id or 0
+        made = uow.appointments.add(
+            Appointment(
+                world.patient_a.id,
+                world.doctor.id,
+                yesterday,
+                Period.MORNING,
+                1,
+                NOW - dt.timedelta(days=2),
+            )
+        )
+        uow.commit()
+    return made.id or 0
+
+
+VALID[("POST", "/v1/appointments/{appointment_id}/attendance")] = Call(
+    "doctor", {"attended": False}, {"appointment_id": _a_past_appointment}
+)
+VALID[("PUT", "/v1/hospitals/{hospital_id}/policy")] = Call(
+    "admin",
+    {
+        "reminders": {"evening_at": "19:30", "before_start_minutes": 90},
+        "no_shows": {"limit": 3, "window_days": 90, "block_days": 30},
+    },
+    {"hospital_id": lambda w: w.shanghai},
+)
 # Patient B signs the Beijing doctor (no one has); on the attacked world the signing is repeated
 # and refused (409 ``already_signed``), which is all the attacks need.
 VALID[("POST", "/v1/contracts")] = Call("patient_b", {"doctor_id": lambda w: w.beijing_doctor.id})
@@ -318,12 +354,14 @@ def object_paths(
 def schema_fields(
     schema: Mapping[str, Any], doc: Mapping[str, Any], prefix: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, ...]]:
-    """Every property of an object schema, nested objects included."""
+    """Every property of an object schema, nested objects included (a nullable one too: the
+    object branch of its ``anyOf``)."""
     while "$ref" in schema:
         schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
     for name, sub in schema.get("properties", {}).items():
         yield (*prefix, name)
-        yield from schema_fields(sub, doc, (*prefix, name))
+        for branch in (sub, *sub.get("anyOf", ())):
+            yield from schema_fields(branch, doc, (*prefix, name))
 
 
 # --- raw bodies ----------------------------------------------------------------------------------

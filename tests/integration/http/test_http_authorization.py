@@ -283,6 +283,21 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("/v1/appointments/{appointment_id:id}", "GET"): Row(
         lambda s: f"/v1/appointments/{s.appointment_a}", (401, 200, 404, 200, 403, 403)
     ),
+    # Before the session starts: the doctor and their hospital's admin pass the authorization and
+    # are refused for the time (422 session_not_started); no one else finds the appointment.
+    ("/v1/appointments/{appointment_id:id}/attendance", "POST"): Row(
+        lambda s: f"/v1/appointments/{s.appointment_a}/attendance",
+        (401, 403, 403, 422, 404, 422),
+        body=lambda s: {"attended": False},
+    ),
+    ("/v1/hospitals/{hospital_id:id}/policy", "GET"): Row(
+        lambda s: f"/v1/hospitals/{s.world.shanghai}/policy", ALL_200
+    ),
+    ("/v1/hospitals/{hospital_id:id}/policy", "PUT"): Row(
+        lambda s: f"/v1/hospitals/{s.world.shanghai}/policy",
+        (401, 403, 403, 403, 403, 200),
+        body=lambda s: {"reminders": None, "no_shows": None},
+    ),
     ("/v1/appointments/{appointment_id:id}/cancel", "POST"): Row(
         lambda s: f"/v1/appointments/{s.appointment_a}/cancel", (401, 200, 404, 403, 403, 403)
     ),

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from medbook.adapters.memory.base import MemoryTable
-from medbook.domain.booking.appointments import Appointment
+from medbook.domain.booking.appointments import Appointment, AppointmentStatus
 from medbook.domain.booking.sessions import Leave, OfferedSession
 from medbook.domain.shared.calendar import Period, Session
 from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave
@@ -144,6 +144,17 @@ class MemoryAppointments(MemoryTable):
             a
             for a in self._all()
             if a.doctor_id == doctor_id and date in (None, a.date) and _since(a, since)
+        )
+
+    def no_shows(self, patient_id: int, hospital_id: int, since: dt.date) -> Sequence[dt.date]:
+        doctors = {d.id for d in self._uow.doctors._all() if d.hospital_id == hospital_id}
+        return sorted(
+            a.date
+            for a in self._all()
+            if a.patient_id == patient_id
+            and a.doctor_id in doctors
+            and a.status is AppointmentStatus.NO_SHOW
+            and a.date >= since
         )
 
 

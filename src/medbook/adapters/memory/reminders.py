@@ -42,6 +42,7 @@ class MemoryReminders(MemoryTable):
                     appointment.number,
                     appointment.booked_at,
                     doctor.name,
+                    doctor.hospital_id,
                     hospital.name if hospital else None,
                     hospital.timezone if hospital else None,
                     recorded,

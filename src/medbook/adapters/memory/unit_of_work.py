@@ -20,6 +20,7 @@ from medbook.adapters.memory import (
     chat,
     contracts,
     directory,
+    hospital_policies,
     notifications,
     orders,
     records,
@@ -42,6 +43,7 @@ from medbook.adapters.memory.chat import (
 )
 from medbook.adapters.memory.contracts import MemoryContracts
 from medbook.adapters.memory.directory import MemoryDepartments, MemoryDoctors, MemoryHospitals
+from medbook.adapters.memory.hospital_policies import MemoryHospitalPolicies
 from medbook.adapters.memory.notifications import MemoryNotifications
 from medbook.adapters.memory.orders import (
     MemoryCareServices,
@@ -74,6 +76,7 @@ TABLES = (
     *records.TABLES,
     *calendar.TABLES,
     *reminders.TABLES,
+    *hospital_policies.TABLES,
 )
 
 
@@ -134,6 +137,7 @@ class MemoryUnitOfWork:
         self.calendar_feeds = MemoryCalendarFeeds(self, "calendar_feeds")
         # reminders
         self.reminders = MemoryReminders(self, "reminders")
+        self.hospital_policies = MemoryHospitalPolicies(self, "hospital_policies")
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()

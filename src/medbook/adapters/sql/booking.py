@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Executable
 
 from medbook.adapters.sql.base import Repository, by_dialect, insert_if_missing
+from medbook.adapters.sql.directory import doctors
 from medbook.adapters.sql.errors import is_duplicate_key
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
@@ -440,6 +441,21 @@ class SqlAppointments(Repository):
         self, doctor_id: int, date: dt.date | None = None, *, since: dt.date | None = None
     ) -> Sequence[Appointment]:
         return self._where(appointments.c.doctor_id == doctor_id, date, since)
+
+    def no_shows(self, patient_id: int, hospital_id: int, since: dt.date) -> Sequence[dt.date]:
+        a = appointments.c
+        query = (
+            select(a.date)
+            .join(doctors, doctors.c.id == a.doctor_id)
+            .where(
+                a.patient_id == patient_id,
+                doctors.c.hospital_id == hospital_id,
+                a.status == AppointmentStatus.NO_SHOW,
+                a.date >= since,
+            )
+            .order_by(a.date)
+        )
+        return [row.date for row in self.connection.execute(query)]
 
     def _where(
         self, condition: Any, date: dt.date | None, since: dt.date | None = None

@@ -72,6 +72,7 @@ class SqlReminders(Repository):
                 a.number,
                 a.booked_at,
                 doctors.c.name.label("doctor_name"),
+                doctors.c.hospital_id,
                 hospitals.c.name.label("hospital"),
                 hospitals.c.timezone,
             )
@@ -100,6 +101,7 @@ class SqlReminders(Repository):
                 row.number,
                 row.booked_at,
                 row.doctor_name,
+                row.hospital_id,
                 row.hospital,
                 row.timezone,
                 frozenset(have.get(row.id, ())),

@@ -14,6 +14,7 @@ from medbook.adapters.sql import (
     chat,
     contracts,
     directory,
+    hospital_policies,
     notifications,
     orders,
     records,
@@ -34,6 +35,7 @@ CONTEXTS = (
     records,
     calendar,
     reminders,
+    hospital_policies,
     throttle,
 )
 

@@ -28,6 +28,7 @@ from medbook.adapters.sql.engine import (
     writers_queue,
 )
 from medbook.adapters.sql.errors import is_transient
+from medbook.adapters.sql.hospital_policies import SqlHospitalPolicies
 from medbook.adapters.sql.notifications import SqlNotifications
 from medbook.adapters.sql.orders import (
     SqlCareServices,
@@ -129,6 +130,7 @@ class SqlUnitOfWork:
         self.calendar_feeds = SqlCalendarFeeds(connection)
         # reminders
         self.reminders = SqlReminders(connection)
+        self.hospital_policies = SqlHospitalPolicies(connection)
         return self
 
     def __exit__(

@@ -207,6 +207,12 @@ class DailyLimitReached(RuleViolation):
     code = "daily_limit_reached"
 
 
+class BookingBlocked(RuleViolation):
+    """The hospital's no-show rule blocks the patient's bookings there for a while."""
+
+    code = "booking_blocked"
+
+
 class AlreadyBooked(Conflict):
     """The patient already holds an appointment in that session of that doctor."""
 

@@ -9,8 +9,12 @@ from typing import TYPE_CHECKING
 from attrs import field, frozen
 
 from medbook.domain.booking.appointments import Appointment
+from medbook.domain.booking.attendance import HospitalPolicy, NoShowRule
+from medbook.domain.booking.reminders import ReminderPolicy
 from medbook.domain.shared.calendar import Period
+from medbook.domain.shared.errors import InvalidValue
 from medbook.entrypoints.http.api import Call, Operation, Route
+from medbook.entrypoints.http.schema import schema
 from medbook.ports.booking import AppointmentView
 
 if TYPE_CHECKING:
@@ -30,6 +34,36 @@ class NewAppointment:
     doctor_id: int
     date: dt.date
     period: Period
+
+
+@frozen
+class Attendance:
+    attended: bool
+
+
+#: An evening reminder's local time: HH:MM, 00:00 to 23:59.
+EVENING_AT = schema(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+@frozen
+class ReminderTimes:
+    evening_at: str = field(metadata=EVENING_AT)
+    before_start_minutes: int = field(metadata=schema(minimum=15, maximum=720))
+
+
+@frozen
+class NoShows:
+    limit: int = field(metadata=schema(minimum=1, maximum=20))
+    window_days: int = field(metadata=schema(minimum=1, maximum=365))
+    block_days: int = field(metadata=schema(minimum=1, maximum=365))
+
+
+@frozen
+class HospitalPolicyBody:
+    """null for either: the deployment's reminder times; no no-show rule."""
+
+    reminders: ReminderTimes | None
+    no_shows: NoShows | None
 
 
 # --- queries -------------------------------------------------------------------------------------
@@ -55,6 +89,24 @@ class SessionOut:
     period: Period
     quota: int
     remaining: int
+
+
+@frozen
+class HospitalPolicyOut:
+    hospital_id: int
+    reminders: ReminderTimes | None
+    no_shows: NoShows | None
+
+    @classmethod
+    def of(cls, policy: HospitalPolicy) -> HospitalPolicyOut:
+        r, n = policy.reminders, policy.no_shows
+        return cls(
+            policy.hospital_id,
+            ReminderTimes(r.evening_at.strftime("%H:%M"), int(r.before_start.total_seconds() // 60))
+            if r
+            else None,
+            NoShows(n.limit, n.window_days, n.block_days) if n else None,
+        )
 
 
 @frozen
@@ -135,6 +187,40 @@ def cancel(s: Services, c: Call[None, None]) -> AppointmentOut:
     return AppointmentOut.of(s.booking.cancel_as(c.me, c.params["appointment_id"]))
 
 
+def attendance(s: Services, c: Call[Attendance, None]) -> AppointmentOut:
+    marked = s.booking.record_attendance_as(c.me, c.params["appointment_id"], c.body.attended)
+    return AppointmentOut.of(marked)
+
+
+def hospital_policy(s: Services, c: Call[None, None]) -> HospitalPolicyOut:
+    return HospitalPolicyOut.of(s.booking.hospital_policy(c.params["hospital_id"]))
+
+
+def set_hospital_policy(s: Services, c: Call[HospitalPolicyBody, None]) -> HospitalPolicyOut:
+    body = c.body
+    reminders = None
+    if body.reminders is not None:
+        try:
+            evening = dt.time.fromisoformat(body.reminders.evening_at)
+        except ValueError:
+            raise InvalidValue("reminders.evening_at", "a local time, HH:MM") from None
+        if len(body.reminders.evening_at) != 5:
+            raise InvalidValue("reminders.evening_at", "a local time, HH:MM")
+        minutes = dt.timedelta(minutes=body.reminders.before_start_minutes)
+        try:
+            reminders = ReminderPolicy(evening, minutes)
+        except InvalidValue as error:
+            raise InvalidValue(
+                "reminders.before_start_minutes", error.message.split(": ", 1)[-1]
+            ) from None
+    no_shows = None
+    if body.no_shows is not None:
+        n = body.no_shows
+        no_shows = NoShowRule(n.limit, n.window_days, n.block_days)
+    policy = s.booking.set_hospital_policy_as(c.me, c.params["hospital_id"], reminders, no_shows)
+    return HospitalPolicyOut.of(policy)
+
+
 # --- routes --------------------------------------------------------------------------------------
 
 ROUTES: tuple[Route, ...] = (
@@ -198,6 +284,41 @@ ROUTES: tuple[Route, ...] = (
             )
         },
         "booking",
+    ),
+    Route(
+        "/v1/appointments/{appointment_id:id}/attendance",
+        {
+            "POST": Operation(
+                attendance,
+                "The appointment's doctor, or an admin of their hospital, marks it attended or "
+                "no-show once the session has started",
+                body=Attendance,
+                response=AppointmentOut,
+                errors=(403, 404, 409, 422),
+            )
+        },
+        "booking",
+    ),
+    Route(
+        "/v1/hospitals/{hospital_id:id}/policy",
+        {
+            "GET": Operation(
+                hospital_policy,
+                "A hospital's own reminder times and no-show rule (null: the deployment's "
+                "times; no rule)",
+                auth=False,
+                response=HospitalPolicyOut,
+                errors=(404,),
+            ),
+            "PUT": Operation(
+                set_hospital_policy,
+                "An admin of the hospital sets its reminder times and no-show rule",
+                body=HospitalPolicyBody,
+                response=HospitalPolicyOut,
+                errors=(403, 404, 422),
+            ),
+        },
+        "directory",
     ),
     Route(
         "/v1/appointments/{appointment_id:id}/cancel",
