@@ -256,3 +256,25 @@ def test_a_run_at_a_given_time_sends_what_is_due_then() -> None:
     assert [n.created_at for n in services.notifications.of_actor(Actor(1, Role.PATIENT))] == [
         local(TOMORROW, 6)
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--at", "9999-12-31T23:59:59+14:00"],  # found by probing: an OverflowError, exit 1
+        ["--at", "0001-01-01T00:00:00+00:00"],
+        ["--at", "2026-12-03T06:30:00"],  # no offset
+        ["--batch", "0"],
+        ["--batch", "1001"],
+    ],
+)
+def test_remind_refuses_a_time_or_batch_it_cannot_use_as_a_usage_error(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medbook.entrypoints.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["remind", "--once", *args])
+
+    assert caught.value.code == 2
+    assert len(capsys.readouterr().err) < 500  # a sentence, not a list of 1000 choices

@@ -100,8 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     remind.add_argument(
         "--batch",
-        type=int,
-        choices=range(1, 1001),
+        type=_batch,
         metavar="N",
         default=100,
         help="reminders claimed and sent per transaction, 1 to 1000 (default %(default)s)",
@@ -343,7 +342,15 @@ def _aware_time(text: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError("give the time's offset (…+08:00, …Z)")
+    if not 2000 <= value.year < 3000:
+        raise argparse.ArgumentTypeError("a time from the year 2000 to 2999")
     return value
+
+
+def _batch(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError("a whole number from 1 to 1000")
+    return int(text)
 
 
 def _json_logs() -> None:

@@ -139,6 +139,14 @@ def test_a_hospital_policy_is_read_by_anyone_and_set_by_its_admin_only(world: Wo
             {"reminders": {"evening_at": "20:00", "before_start_minutes": 10}},
             "reminders.before_start_minutes",
         ),
+        *(
+            (
+                {"reminders": {"evening_at": text, "before_start_minutes": 60}},
+                "reminders.evening_at",
+            )
+            # Python's fromisoformat takes these too (found by probing: "23.59" became 23:00).
+            for text in ("23.59", "1930Z", "18,30", "T1800", "18.00", "0800Z")
+        ),
         ({"no_shows": {"limit": 0, "window_days": 90, "block_days": 30}}, "no_shows.limit"),
         ({"no_shows": {"limit": 3, "window_days": 90, "block_days": 400}}, "no_shows.block_days"),
     ):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING
 
 from attrs import field, frozen
@@ -42,7 +43,8 @@ class Attendance:
 
 
 #: An evening reminder's local time: HH:MM, 00:00 to 23:59.
-EVENING_AT = schema(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+EVENING_AT_PATTERN = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+EVENING_AT = schema(pattern=f"^{EVENING_AT_PATTERN.pattern}$")
 
 
 @frozen
@@ -200,12 +202,10 @@ def set_hospital_policy(s: Services, c: Call[HospitalPolicyBody, None]) -> Hospi
     body = c.body
     reminders = None
     if body.reminders is not None:
-        try:
-            evening = dt.time.fromisoformat(body.reminders.evening_at)
-        except ValueError:
-            raise InvalidValue("reminders.evening_at", "a local time, HH:MM") from None
-        if len(body.reminders.evening_at) != 5:
-            raise InvalidValue("reminders.evening_at", "a local time, HH:MM")
+        # The pattern itself, not fromisoformat: that takes "23.59" (as 23:00) and "1930Z".
+        if not EVENING_AT_PATTERN.fullmatch(body.reminders.evening_at):
+            raise InvalidValue("reminders.evening_at", "a local time, HH:MM (00:00 to 23:59)")
+        evening = dt.time.fromisoformat(body.reminders.evening_at)
         minutes = dt.timedelta(minutes=body.reminders.before_start_minutes)
         try:
             reminders = ReminderPolicy(evening, minutes)
