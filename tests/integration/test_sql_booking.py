@@ -86,6 +86,8 @@ def test_a_booking_in_a_booked_session_is_one_transaction_of_few_statements(
 
     assert view.appointment.number == 2
     assert transactions == ["commit"]
-    # the doctor with their hospital's time zone (shared lock), the places (locked), leave, take a
-    # place, the appointment, the day counter's row and its conditional update, the view.
-    assert len(sent) == 8, sent
+    # the doctor with their hospital's time zone (shared lock), the hospital's policy (its no-show
+    # rule, issue 16: a primary-key read), the places (locked), leave, take a place, the
+    # appointment, the day counter's row and its conditional update, the view.
+    assert len(sent) == 9, sent
+    assert sent[1].startswith("SELECT hospital_policies."), sent

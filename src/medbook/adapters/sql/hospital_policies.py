@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, Row, String, Table, delete, select
+from sqlalchemy import Column, ForeignKey, Integer, Row, String, Table, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from medbook.adapters.sql.base import Repository
@@ -58,10 +58,13 @@ def _row(policy: HospitalPolicy) -> dict[str, Any]:
     }
 
 
+#: Built once: every booking asks it (the hospital's no-show rule).
+_ONE = select(hospital_policies).where(hospital_policies.c.hospital_id == bindparam("hospital"))
+
+
 class SqlHospitalPolicies(Repository):
     def get(self, hospital_id: int) -> HospitalPolicy | None:
-        query = select(hospital_policies).where(hospital_policies.c.hospital_id == hospital_id)
-        row = self.connection.execute(query).first()
+        row = self.connection.execute(_ONE, {"hospital": hospital_id}).first()
         return _policy(row) if row else None
 
     def many(self, hospital_ids: Iterable[int]) -> dict[int, HospitalPolicy]:
