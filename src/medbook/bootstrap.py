@@ -42,7 +42,7 @@ from medbook.adapters.sql.throttle import SqlThrottle
 from medbook.adapters.storage.url import storage_from_url
 from medbook.domain import BookingPolicy
 from medbook.domain.accounts.throttling import AttemptLimits, Rate
-from medbook.domain.booking.reminders import ReminderPolicy
+from medbook.domain.booking.reminders import ReminderPolicy, clock_time
 from medbook.domain.chat.rules import ChatPolicy
 from medbook.domain.shared.errors import InvalidValue
 from medbook.ports.broker import Broker
@@ -167,8 +167,8 @@ def _reminder_policy(environ: Mapping[str, str]) -> ReminderPolicy:
     evening = environ.get("MEDBOOK_REMINDER_EVENING", "") or "18:00"
     before = environ.get("MEDBOOK_REMINDER_BEFORE_MINUTES", "") or "120"
     try:
-        at = dt.time.fromisoformat(evening)
-    except ValueError:
+        at = clock_time(evening, "MEDBOOK_REMINDER_EVENING")
+    except InvalidValue:
         raise ValueError(f"MEDBOOK_REMINDER_EVENING {evening!r} is not a time (HH:MM)") from None
     if not before.isascii() or not before.isdigit():
         raise ValueError(f"MEDBOOK_REMINDER_BEFORE_MINUTES {before!r} is not a whole number")

@@ -20,6 +20,7 @@ from medbook.domain.booking.sessions import OfferedSession
 from medbook.domain.directory.model import Department, Doctor, Hospital, Rank
 from medbook.domain.records.vitals import GlucoseContext, VitalKind, VitalSign
 from medbook.domain.shared.calendar import Period, Session, WeeklySchedule
+from medbook.domain.shared.entity import MAX_ID
 from medbook.domain.shared.geo import GeoPoint
 from medbook.domain.shared.people import Sex
 from medbook.entrypoints.fhir import resources as r
@@ -66,7 +67,7 @@ def _ref_id(reference: dict[str, Any], resource_type: str) -> int:
 
 sessions = st.builds(
     Session,
-    st.integers(1, r.MAX_ID),
+    st.integers(1, MAX_ID),
     st.dates(dt.date(2000, 1, 1), dt.date(2999, 12, 31)),
     st.sampled_from(Period),
 )
@@ -116,7 +117,7 @@ def test_ids_that_are_not_medbooks_name_nothing() -> None:
 appointments = st.builds(
     lambda session, patient, number, status, by: _appointment(session, patient, number, status, by),
     sessions.filter(lambda s: dt.date(2000, 1, 1) <= s.date <= dt.date(2100, 1, 1)),
-    st.integers(1, r.MAX_ID),
+    st.integers(1, MAX_ID),
     st.integers(1, 500),
     st.sampled_from(AppointmentStatus),
     st.sampled_from(CancelledBy),
@@ -193,7 +194,7 @@ def vitals(draw: st.DrawFn) -> VitalSign:
         values = {"value": draw(st.decimals(Decimal(25), Decimal(45), places=1))}
     measured = NOW - dt.timedelta(minutes=draw(st.integers(0, 10**6)))
     vital = VitalSign.measure(7, kind, values, measured, NOW, context)
-    vital.id = draw(st.integers(1, r.MAX_ID))
+    vital.id = draw(st.integers(1, MAX_ID))
     return vital
 
 

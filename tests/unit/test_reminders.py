@@ -100,6 +100,8 @@ def test_the_settings_read_the_reminder_times_and_refuse_nonsense() -> None:
     assert Settings.from_env(base).reminder_policy == ReminderPolicy()
     for name, value in (
         ("MEDBOOK_REMINDER_EVENING", "7pm"),
+        ("MEDBOOK_REMINDER_EVENING", "23.59"),  # fromisoformat read it as 23:00
+        ("MEDBOOK_REMINDER_EVENING", "1930Z"),
         ("MEDBOOK_REMINDER_BEFORE_MINUTES", "5"),
         ("MEDBOOK_REMINDER_BEFORE_MINUTES", "٩٠"),
     ):

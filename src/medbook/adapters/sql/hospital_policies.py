@@ -49,9 +49,7 @@ def _row(policy: HospitalPolicy) -> dict[str, Any]:
     return {
         "hospital_id": policy.hospital_id,
         "reminder_evening": reminders.evening_at.strftime("%H:%M") if reminders else None,
-        "reminder_before_minutes": (
-            int(reminders.before_start.total_seconds() // 60) if reminders else None
-        ),
+        "reminder_before_minutes": reminders.before_start_minutes if reminders else None,
         "no_show_limit": rule.limit if rule else None,
         "no_show_window_days": rule.window_days if rule else None,
         "no_show_block_days": rule.block_days if rule else None,

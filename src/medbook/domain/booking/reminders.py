@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 
 from attrs import define, field, frozen
 
@@ -35,6 +36,18 @@ class ReminderStatus(enum.Enum):
     SKIPPED = "skipped"  # never sent: booked after its time, superseded, or the session gone
 
 
+#: A local wall-clock time as settings and requests write it: HH:MM, 00:00 to 23:59.
+CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def clock_time(text: str, field: str) -> dt.time:
+    """The time ``text`` writes as HH:MM, or ``InvalidValue`` naming ``field``. By the pattern,
+    not ``time.fromisoformat``, which also takes "23.59" (as 23:00) and "1930Z"."""
+    if not CLOCK_TIME.fullmatch(text):
+        raise InvalidValue(field, "a local time, HH:MM (00:00 to 23:59)")
+    return dt.time(int(text[:2]), int(text[3:]))
+
+
 def _before_start(instance: object, attribute: object, value: dt.timedelta) -> None:
     if not dt.timedelta(minutes=15) <= value <= dt.timedelta(hours=12):
         raise InvalidValue("before_start", "from 15 minutes to 12 hours")
@@ -47,6 +60,10 @@ class ReminderPolicy:
 
     evening_at: dt.time = dt.time(18, 0)
     before_start: dt.timedelta = field(default=dt.timedelta(hours=2), validator=_before_start)
+
+    @property
+    def before_start_minutes(self) -> int:
+        return int(self.before_start.total_seconds() // 60)
 
     def due_at(self, kind: ReminderKind, start: dt.datetime) -> dt.datetime:
         """When a reminder of a session starting at ``start`` (aware, local) is due."""

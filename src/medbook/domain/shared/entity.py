@@ -11,6 +11,16 @@ def is_id(value: object) -> bool:
     return type(value) is int and 1 <= value <= MAX_ID
 
 
+def parse_id(text: str) -> int | None:
+    """The id ``text`` names, written the one way ids are written (ASCII digits, no leading zero,
+    no sign: ``12``, never ``012``, ``+12`` or ``١٢``); None for any other text."""
+    canonical = text.isascii() and text.isdigit() and not text.startswith("0")
+    if not canonical or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
 class Entity:
     """Mixin for ``@define(slots=False, eq=False)`` classes that carry an ``id`` attribute.
 

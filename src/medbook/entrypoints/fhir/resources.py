@@ -33,6 +33,7 @@ from medbook.domain.directory.model import Department, Doctor, Hospital, Rank
 from medbook.domain.orders.catalogue import CareService
 from medbook.domain.records.vitals import KINDS, GlucoseContext, VitalKind, VitalSign
 from medbook.domain.shared.calendar import PERIODS, WEEKDAYS, Period, Session
+from medbook.domain.shared.entity import parse_id
 from medbook.domain.shared.people import Sex
 
 Resource = dict[str, Any]
@@ -83,10 +84,7 @@ UNIT_DISPLAY["Cel"] = "°C"
 
 _PERIOD_CODE = {Period.MORNING: "am", Period.AFTERNOON: "pm"}
 _SLOT_ID = re.compile(r"([1-9][0-9]{0,9})-([0-9]{8})-(am|pm)")
-_NUMBER_ID = re.compile(r"[1-9][0-9]{0,9}")
 _PREFIXED_ID = re.compile(r"(department|service)-([1-9][0-9]{0,9})")
-#: The largest id medbook gives (ids are positive 32-bit integers).
-MAX_ID = 2**31 - 1
 
 
 # --- ids -----------------------------------------------------------------------------------------
@@ -94,10 +92,7 @@ MAX_ID = 2**31 - 1
 
 def number_id(text: str) -> int | None:
     """A logical id written as medbook writes it (``12``, not ``012`` nor ``+12``); else None."""
-    if not _NUMBER_ID.fullmatch(text):
-        return None
-    value = int(text)
-    return value if value <= MAX_ID else None
+    return parse_id(text)
 
 
 #: The years a Slot id may name: sessions are booked now, never in another millennium (and every

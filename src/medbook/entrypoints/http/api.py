@@ -21,7 +21,7 @@ from attrs import frozen
 from gunicorn.http.errors import ParseException  # type: ignore[import-untyped]
 
 from medbook.domain.shared.actors import Actor
-from medbook.domain.shared.entity import MAX_ID
+from medbook.domain.shared.entity import parse_id
 from medbook.domain.shared.errors import InvalidValue, TooLarge, Unauthenticated
 from medbook.entrypoints.http.body import MalformedBody, decode_json
 from medbook.entrypoints.http.client import IPNetwork, client_address
@@ -366,11 +366,7 @@ class IdConverter(falcon.routing.BaseConverter):
     it is written in our answers (``/v1/doctors/01`` names no doctor: it is not a canonical id)."""
 
     def convert(self, value: str) -> int | None:
-        canonical = value.isascii() and value.isdigit() and not value.startswith("0")
-        if not canonical or len(value) > 10:
-            return None
-        number = int(value)
-        return number if 1 <= number <= MAX_ID else None
+        return parse_id(value)
 
 
 # --- query strings -------------------------------------------------------------------------------

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
 from medbook.domain.booking.appointments import Appointment
 from medbook.domain.booking.attendance import HospitalPolicy, NoShowRule
-from medbook.domain.booking.reminders import ReminderPolicy
+from medbook.domain.booking.reminders import CLOCK_TIME, ReminderPolicy, clock_time
 from medbook.domain.shared.calendar import Period
 from medbook.domain.shared.errors import InvalidValue
 from medbook.entrypoints.http.api import Call, Operation, Route
@@ -43,8 +42,7 @@ class Attendance:
 
 
 #: An evening reminder's local time: HH:MM, 00:00 to 23:59.
-EVENING_AT_PATTERN = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
-EVENING_AT = schema(pattern=f"^{EVENING_AT_PATTERN.pattern}$")
+EVENING_AT = schema(pattern=f"^{CLOCK_TIME.pattern}$")
 
 
 @frozen
@@ -104,9 +102,7 @@ class HospitalPolicyOut:
         r, n = policy.reminders, policy.no_shows
         return cls(
             policy.hospital_id,
-            ReminderTimes(r.evening_at.strftime("%H:%M"), int(r.before_start.total_seconds() // 60))
-            if r
-            else None,
+            ReminderTimes(r.evening_at.strftime("%H:%M"), r.before_start_minutes) if r else None,
             NoShows(n.limit, n.window_days, n.block_days) if n else None,
         )
 
@@ -202,10 +198,7 @@ def set_hospital_policy(s: Services, c: Call[HospitalPolicyBody, None]) -> Hospi
     body = c.body
     reminders = None
     if body.reminders is not None:
-        # The pattern itself, not fromisoformat: that takes "23.59" (as 23:00) and "1930Z".
-        if not EVENING_AT_PATTERN.fullmatch(body.reminders.evening_at):
-            raise InvalidValue("reminders.evening_at", "a local time, HH:MM (00:00 to 23:59)")
-        evening = dt.time.fromisoformat(body.reminders.evening_at)
+        evening = clock_time(body.reminders.evening_at, "reminders.evening_at")
         minutes = dt.timedelta(minutes=body.reminders.before_start_minutes)
         try:
             reminders = ReminderPolicy(evening, minutes)
