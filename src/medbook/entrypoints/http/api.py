@@ -183,15 +183,11 @@ class _Resource:
             resp.media = unstructure(result)
 
     def _actor(self, req: falcon.Request) -> Actor:
-        header = req.get_header("Authorization") or ""
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("send a bearer token: Authorization: Bearer <token>")
-        return self.services.accounts.authenticate(token.strip())
+        return bearer_actor(self.services, req)
 
     def _file(self, req: falcon.Request) -> FileBody:
         limit = self.services.uploads.max_bytes
-        media_type = (req.content_type or "").split(";")[0].strip().lower()
+        media_type = media_type_of(req)
         if media_type == MULTIPART:
             return self._form_file(req, limit)
         if req.content_length is not None and req.content_length > limit:
@@ -252,28 +248,49 @@ class _Resource:
         return RawBody(raw, {name.lower(): value for name, value in req.headers.items()})
 
     def _bytes(self, req: falcon.Request) -> bytes:
-        length = req.content_length
-        if length is not None and length > self.max_body:
-            raise falcon.HTTPContentTooLarge(
-                description=f"the body may be at most {self.max_body} bytes"
-            )
-        media_type = (req.content_type or "").split(";")[0].strip().lower()
-        if media_type != "application/json":
+        ensure_length(req, self.max_body)
+        if media_type_of(req) != "application/json":
             raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
-        raw = body_stream(req).read(self.max_body + 1)
-        if len(raw) > self.max_body:
-            raise falcon.HTTPContentTooLarge(
-                description=f"the body may be at most {self.max_body} bytes"
-            )
-        return raw
+        return read_within(req, self.max_body)
 
     def _body(self, req: falcon.Request, cls: type) -> Any:
-        raw = self._bytes(req)
-        try:
-            data = decode_json(raw)
-        except MalformedBody as error:
-            raise falcon.HTTPBadRequest(description=str(error), code="malformed_body") from None
-        return structure(data, cls)
+        return structure(json_of(self._bytes(req)), cls)
+
+
+def bearer_actor(services: Services, req: falcon.Request) -> Actor:
+    """The caller the request's bearer token names; 401 without one that is well formed."""
+    header = req.get_header("Authorization") or ""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send a bearer token: Authorization: Bearer <token>")
+    return services.accounts.authenticate(token.strip())
+
+
+def media_type_of(req: falcon.Request) -> str:
+    """The body's media type, without its parameters, in lower case ("" when none is given)."""
+    return (req.content_type or "").split(";")[0].strip().lower()
+
+
+def ensure_length(req: falcon.Request, max_body: int) -> None:
+    """413 for a body whose ``Content-Length`` says it is larger than ``max_body``, unread."""
+    if req.content_length is not None and req.content_length > max_body:
+        raise falcon.HTTPContentTooLarge(description=f"the body may be at most {max_body} bytes")
+
+
+def read_within(req: falcon.Request, max_body: int) -> bytes:
+    """The whole body, or 413 once it passes ``max_body`` (a chunked body says no length)."""
+    raw = body_stream(req).read(max_body + 1)
+    if len(raw) > max_body:
+        raise falcon.HTTPContentTooLarge(description=f"the body may be at most {max_body} bytes")
+    return raw
+
+
+def json_of(raw: bytes) -> Any:
+    """The JSON value of a body; 400 ``malformed_body`` for text that does not mean one thing."""
+    try:
+        return decode_json(raw)
+    except MalformedBody as error:
+        raise falcon.HTTPBadRequest(description=str(error), code="malformed_body") from None
 
 
 #: The form part that holds an upload's file, and what a form may add around it (boundaries, part

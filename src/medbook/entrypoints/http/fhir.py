@@ -19,10 +19,14 @@ from urllib.parse import quote
 import falcon
 
 from medbook.domain.shared.actors import Actor
-from medbook.domain.shared.errors import Unauthenticated
 from medbook.entrypoints.fhir import FhirError, FhirServer, of_fhir_error, of_problem
-from medbook.entrypoints.http.api import body_stream
-from medbook.entrypoints.http.body import MalformedBody, decode_json
+from medbook.entrypoints.http.api import (
+    bearer_actor,
+    ensure_length,
+    json_of,
+    media_type_of,
+    read_within,
+)
 from medbook.entrypoints.http.errors import PROBLEM
 
 if TYPE_CHECKING:
@@ -71,13 +75,10 @@ class _Fhir:
         return FhirServer(self.services, public.rstrip("/") + BASE)
 
     def actor(self, req: falcon.Request) -> Actor | None:
-        header = req.get_header("Authorization")
-        if header is None:
+        """The caller, or None for a request without a token (one that is sent must be valid)."""
+        if req.get_header("Authorization") is None:
             return None
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("send a bearer token: Authorization: Bearer <token>")
-        actor = self.services.accounts.authenticate(token.strip())
+        actor = bearer_actor(self.services, req)
         req.context.actor = actor  # for the request log: who asked
         return actor
 
@@ -112,24 +113,12 @@ class TypeResource(_Fhir):
         send(resp, created, 201)
 
     def _body(self, req: falcon.Request) -> object:
-        media_type = (req.content_type or "").split(";")[0].strip().lower()
-        if media_type not in BODY_TYPES:
+        if media_type_of(req) not in BODY_TYPES:
             raise falcon.HTTPUnsupportedMediaType(
                 description=f"send the resource as {FHIR_JSON}", code="unsupported_media_type"
             )
-        if req.content_length is not None and req.content_length > self.max_body:
-            raise falcon.HTTPContentTooLarge(
-                description=f"the body may be at most {self.max_body} bytes"
-            )
-        raw = body_stream(req).read(self.max_body + 1)
-        if len(raw) > self.max_body:
-            raise falcon.HTTPContentTooLarge(
-                description=f"the body may be at most {self.max_body} bytes"
-            )
-        try:
-            return decode_json(raw)
-        except MalformedBody as error:
-            raise falcon.HTTPBadRequest(description=str(error), code="malformed_body") from None
+        ensure_length(req, self.max_body)
+        return json_of(read_within(req, self.max_body))
 
 
 class InstanceResource(_Fhir):
