@@ -35,7 +35,7 @@ from medbook.domain.booking.reminders import (
     plan,
     still_worth_sending,
 )
-from medbook.domain.directory.model import DEFAULT_TIMEZONE
+from medbook.domain.directory.model import DEFAULT_TIMEZONE, Doctor, Hospital
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Role
 from medbook.domain.shared.calendar import Period, Session
@@ -127,13 +127,16 @@ class ReminderService:
     ) -> tuple[list[Notification], int]:
         sent: list[Notification] = []
         stale = 0
+        # A batch's reminders mostly share a few doctors: each doctor and hospital is read once.
+        places: dict[int, tuple[Doctor | None, Hospital | None]] = {}
         for reminder in uow.reminders.claim(now, self.batch):
             appointment = uow.appointments.get(reminder.appointment_id)
             assert appointment is not None, "a reminder's appointment is never deleted"
-            doctor = uow.doctors.get(appointment.doctor_id)
-            hospital = (
-                uow.hospitals.get(doctor.hospital_id) if doctor and doctor.hospital_id else None
-            )
+            if appointment.doctor_id not in places:
+                found = uow.doctors.get(appointment.doctor_id)
+                at = uow.hospitals.get(found.hospital_id) if found and found.hospital_id else None
+                places[appointment.doctor_id] = (found, at)
+            doctor, hospital = places[appointment.doctor_id]
             zone = hospital.timezone if hospital else None
             start = self._start(appointment.date, appointment.period, zone)
             if appointment.status is not AppointmentStatus.BOOKED or not still_worth_sending(
