@@ -61,6 +61,7 @@ from medbook.services.orders import OrderService
 from medbook.services.records import HealthFileService
 from medbook.services.reminders import ReminderService
 from medbook.services.uploads import DEFAULT_MAX_BYTES, UploadService
+from medbook.services.waitlist import WaitlistService
 
 DEFAULT_DATA_DIR = Path("medbook-data")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -301,6 +302,7 @@ class Services:
     health: HealthFileService
     calendar: CalendarService
     reminders: ReminderService
+    waitlist: WaitlistService
     new_uow: Callable[[], UnitOfWork]
     clock: Clock
     close: Callable[[], None] = lambda: None
@@ -375,6 +377,7 @@ def build_services(
         reminders=ReminderService(
             new_uow, clock, policy, reminder_policy or ReminderPolicy(), LogChannel()
         ),
+        waitlist=WaitlistService(new_uow, clock, policy),
         new_uow=new_uow,
         clock=clock,
         close=close,

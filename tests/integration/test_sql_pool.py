@@ -139,7 +139,9 @@ def test_a_transaction_left_open_outside_a_unit_of_work_is_rolled_back_on_check_
 ) -> None:
     raw = engine.raw_connection()
     cursor = raw.cursor()
-    cursor.execute("INSERT INTO patient_day_counts VALUES (900001, '2026-12-01', 1)")
+    cursor.execute(
+        "INSERT INTO patient_day_counts (patient_id, date, active) VALUES (900001, '2026-12-01', 1)"
+    )
     raw.close()  # back to the pool with the insert neither committed nor rolled back
     with SqlUnitOfWork(engine) as uow:  # the same connection (pool of one), committing
         uow.commit()

@@ -75,9 +75,9 @@ class PlacesThatIgnoreTheQuota(MemoryPlaces):
     """A broken ledger: takes a place whether or not one is left."""
 
     def take(self, session: Session) -> int | None:
-        quota, booked, issued = self.rows[session]
+        quota, booked, issued, held, waiting = self.rows[session]
         number: int = issued + 1
-        self.rows[session] = (quota, booked + 1, number)
+        self.rows[session] = (quota, booked + 1, number, held, waiting)
         return number
 
 

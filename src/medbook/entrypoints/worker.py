@@ -2,7 +2,9 @@
 told to stop (SIGTERM or SIGINT: the run in progress finishes, then the process exits 0).
 
 Each round sends the appointment reminders that have come due (``ReminderService.run_once``),
-expires unpaid orders past their deadline and asks the gateway again for refunds it has not
+settles the waitlists (``WaitlistService.sweep``: offers whose hold ran out lapse and go to the
+next patient waiting, places freed by a raised quota are offered, started sessions' waitlists
+close), expires unpaid orders past their deadline and asks the gateway again for refunds it has not
 taken. Everything it does is recorded in the database before it counts as done, and claimed
 row by row (``FOR UPDATE SKIP LOCKED``), so several workers, or a worker and cron's
 ``medbook remind --once``, may run at once and after restarts: each reminder goes out once.
@@ -38,6 +40,7 @@ class Worker:
         again: nothing is half done, as each step is its own transactions."""
         steps: tuple[tuple[str, Callable[[], object]], ...] = (
             ("reminders", self.services.reminders.run_once),
+            ("waitlists", self.services.waitlist.sweep),
             ("expire orders", self.services.orders.expire_overdue),
             ("settle refunds", self.services.orders.settle_refunds),
         )

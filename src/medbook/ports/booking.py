@@ -15,6 +15,7 @@ from attrs import frozen
 from medbook.domain.booking.appointments import Appointment
 from medbook.domain.booking.attendance import HospitalPolicy
 from medbook.domain.booking.sessions import Leave
+from medbook.domain.booking.waitlist import WaitlistEntry
 from medbook.domain.shared.calendar import Period, Session
 from medbook.ports.accounts import PatientRepository
 from medbook.ports.booking_ledger import PlacesRepository
@@ -48,6 +49,12 @@ class DailyCountRepository(Protocol):
     def release(self, patient_id: int, date: dt.date) -> None: ...
 
     def count(self, patient_id: int, date: dt.date) -> int: ...
+
+    def add_waiting(self, patient_id: int, date: dt.date, limit: int) -> bool:
+        """As ``add``, for the waitlists the patient is on that day (a counter of its own)."""
+        ...
+
+    def release_waiting(self, patient_id: int, date: dt.date) -> None: ...
 
 
 class AppointmentRepository(Protocol):
@@ -86,6 +93,39 @@ class AppointmentRepository(Protocol):
     def no_shows(self, patient_id: int, hospital_id: int, since: dt.date) -> Sequence[dt.date]:
         """The dates of the patient's appointments marked no-show with the hospital's doctors,
         from ``since`` on."""
+        ...
+
+
+class WaitlistRepository(Protocol):
+    """The sessions' waitlists. Every change to a session's entries is made holding the session's
+    places row (``PlacesRepository.lock``), which keeps their counts: the lock orders them."""
+
+    def add(self, entry: WaitlistEntry) -> WaitlistEntry:
+        """Store a new entry and give it its id; its id orders the session's queue.
+
+        Raises ``AlreadyWaiting`` when the patient already has an active entry in that session
+        (the database's unique key decides)."""
+        ...
+
+    def get(self, entry_id: int) -> WaitlistEntry | None: ...
+
+    def save(self, entry: WaitlistEntry) -> None: ...
+
+    def active(self, session: Session) -> Sequence[WaitlistEntry]:
+        """The session's waiting and offered entries, in the order they joined."""
+        ...
+
+    def active_of(self, patient_id: int, session: Session) -> WaitlistEntry | None: ...
+
+    def of_patient(self, patient_id: int, since: dt.date) -> Sequence[WaitlistEntry]:
+        """The patient's entries of sessions from ``since`` on, chronological (newest joined
+        last within a session)."""
+        ...
+
+    def due(self, now: dt.datetime, before: dt.date, limit: int) -> Sequence[Session]:
+        """Sessions whose waitlist needs a look, at most ``limit``: an offer whose hold is over
+        by ``now``, free places while patients wait, or active entries of a date before
+        ``before`` (a session long started)."""
         ...
 
 
@@ -148,6 +188,8 @@ class BookingUnitOfWork(DirectoryReads, Transaction, Protocol):
     def notifications(self) -> NotificationRepository: ...
     @property
     def hospital_policies(self) -> HospitalPolicyRepository: ...
+    @property
+    def waitlist(self) -> WaitlistRepository: ...
 
 
 __all__ = ["AppointmentView", "AppointmentViews", "BookingUnitOfWork"]

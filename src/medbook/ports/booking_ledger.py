@@ -29,9 +29,24 @@ class PlacesRepository(Protocol):
     def take(self, session: Session) -> int | None:
         """Take one place if one is left: the new queue number, or None when the session is full.
 
-        One conditional write (``booked < quota``): never more places than the quota. Queue
-        numbers are never handed out twice, even after cancellations (a counter of its own).
+        One conditional write (``booked + held < quota``): never more places than the quota, and
+        never a place held for a waitlist offer. Queue numbers are never handed out twice, even
+        after cancellations (a counter of its own).
         """
+        ...
+
+    def offer(self, session: Session) -> bool:
+        """Hold a free place for a waiting patient's offer: one fewer waiting, one more held.
+        One conditional write (a place free, someone waiting): False, and nothing changes, when
+        there is none."""
+        ...
+
+    def withdraw(self, session: Session, count: int = 1) -> None:
+        """Let ``count`` held places go (an offer booked, lapsed, left or cleared)."""
+        ...
+
+    def queue(self, session: Session, change: int) -> None:
+        """Count ``change`` more (or, negative, fewer) patients waiting for a place."""
         ...
 
     def release(self, session: Session, count: int = 1) -> None:
@@ -39,7 +54,7 @@ class PlacesRepository(Protocol):
         ...
 
     def resize(self, session: Session, quota: int) -> None:
-        """Set a new quota; never below the places already held."""
+        """Set a new quota; never below the places already booked and held."""
         ...
 
     def between(

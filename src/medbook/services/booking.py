@@ -18,7 +18,7 @@ from medbook.domain import (
     Period,
     Session,
 )
-from medbook.domain.booking.attendance import HospitalPolicy, NoShowRule, ensure_not_blocked
+from medbook.domain.booking.attendance import HospitalPolicy, NoShowRule
 from medbook.domain.booking.policy import (
     daily_limit_reached,
     ensure_cancellable_time,
@@ -30,20 +30,25 @@ from medbook.domain.booking.policy import (
 )
 from medbook.domain.booking.reminders import ReminderPolicy
 from medbook.domain.booking.sessions import offered_between
+from medbook.domain.booking.waitlist import WaitlistEntry
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
     AlreadyBooked,
     AppointmentNotFound,
     InvalidValue,
+    NoOffer,
     NotOffered,
     SessionFull,
+    WaitlistEntryNotFound,
 )
 from medbook.ports.booking import AppointmentView, BookingUnitOfWork
 from medbook.ports.clock import Clock
 from medbook.services.authorization import require_admin_of, require_role
 from medbook.services.directory import doctor_in_zone, doctor_of, hospital_of
+from medbook.services.sessions import check_bookable
 from medbook.services.transactions import read_only, transactionally
+from medbook.services.waitlist import Refused, clear, settle
 
 T = TypeVar("T")
 
@@ -57,6 +62,8 @@ class LeaveTaken:
 
     leave: Leave
     cancelled: tuple[Appointment, ...]
+    #: The waitlist entries the leave cleared (their patients are told too).
+    cleared: tuple[WaitlistEntry, ...] = ()
 
     @property
     def affected_patient_ids(self) -> tuple[int, ...]:
@@ -213,75 +220,72 @@ class BookingService:
         patient_id: int,
         session: Session,
         answer: Callable[[BookingUnitOfWork, Appointment], T],
+        accepting: int | None = None,
     ) -> T:
         """Book in one transaction, and ``answer`` from inside it (the appointment, or its view).
 
         Every booking of a session queues on the session's places row. The first booking of a
         session finds no row: the row is made in a short transaction of its own, and the booking
         runs again, so that racing bookings only ever queue on an existing row lock, never
-        collide on a duplicate insert.
+        collide on a duplicate insert. A refusal that follows the waitlist's own moves (an offer
+        lapsed, a place offered to the waiting) commits those before it is raised.
         """
 
-        def book(uow: BookingUnitOfWork) -> tuple[T] | None:
-            appointment = self._book(uow, session, patient_id)
-            return None if appointment is None else (answer(uow, appointment),)
+        def book(uow: BookingUnitOfWork) -> tuple[T] | Refused | None:
+            outcome = self._book(uow, session, patient_id, accepting)
+            if outcome is None or isinstance(outcome, Refused):
+                return outcome
+            return (answer(uow, outcome),)
 
         booked = transactionally(self.new_uow, book)
         if booked is None:
             transactionally(self.new_uow, lambda uow: self._prepare(uow, session))
             booked = transactionally(self.new_uow, book)
+        if isinstance(booked, Refused):
+            raise booked.error
         assert booked is not None, "the session's places row exists once prepared"
         return booked[0]
 
-    def _check_session(self, uow: BookingUnitOfWork, session: Session) -> tuple[Doctor, dt.tzinfo]:
+    def _prepare(self, uow: BookingUnitOfWork, session: Session) -> None:
         doctor, tz = doctor_in_zone(uow, session.doctor_id, for_share=True)
         ensure_doctor_bookable(session.doctor_id, doctor.bookable)
         ensure_within_window(self.policy, session, self.clock.now(), tz)
-        return doctor, tz
-
-    def _check_attendance_record(
-        self, uow: BookingUnitOfWork, doctor: Doctor, patient_id: int, tz: dt.tzinfo
-    ) -> None:
-        """The hospital's no-show rule, when it set one: a patient who missed too many of its
-        appointments lately may not book there for a while."""
-        if doctor.hospital_id is None:
-            return
-        policy = uow.hospital_policies.get(doctor.hospital_id)
-        rule = policy.no_shows if policy is not None else None
-        if rule is None:
-            return
-        today = self.clock.now().astimezone(tz).date()
-        missed = uow.appointments.no_shows(patient_id, doctor.hospital_id, today - rule.lookback)
-        ensure_not_blocked(rule, missed, today)
-
-    def _prepare(self, uow: BookingUnitOfWork, session: Session) -> None:
-        doctor, _ = self._check_session(uow, session)
         quota = doctor.schedule.quota(session.date, session.period)
         ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
         uow.places.ensure(session, quota)
 
     def _book(
-        self, uow: BookingUnitOfWork, session: Session, patient_id: int
-    ) -> Appointment | None:
+        self,
+        uow: BookingUnitOfWork,
+        session: Session,
+        patient_id: int,
+        accepting: int | None = None,
+    ) -> Appointment | Refused | None:
         """The booking's statements, fewest first: None (nothing written) when the session has
         no places row yet. Lock order: the doctor (shared), the session's places, the patient's
-        day counter."""
-        doctor, tz = self._check_session(uow, session)
-        self._check_attendance_record(uow, doctor, patient_id, tz)
-        places = uow.places.try_lock(session)  # every change to a session's places queues here
+        day counter. A session with a waitlist is settled first (``services.waitlist.settle``):
+        the waiting come before a newcomer, and a patient holding an offer books its place.
+        ``accepting``: the waitlist entry whose offer this booking must take."""
+        doctor, tz, places = check_bookable(uow, self.policy, self.clock, session, patient_id)
         if places is None:
             return None
-        quota = doctor.schedule.quota(session.date, session.period)
-        ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
-        if places.quota != max(quota, places.booked):
-            # The row was made from a schedule that has changed since (a race with
-            # set_schedule, or a leave's row made with quota 0): the schedule decides.
-            uow.places.resize(session, quota)
+        offer = None
+        if places.waiting or places.held:
+            now = self.clock.now()
+            start = self.policy.session_start(session, tz)
+            settled = settle(uow, self.policy, doctor, places, start, now)
+            if settled.places.held:
+                entry = uow.waitlist.active_of(patient_id, session)
+                offer = entry if entry is not None and entry.offer_open(now) else None
+        if accepting is not None and (offer is None or offer.id != accepting):
+            return Refused(NoOffer(f"waitlist entry {accepting} holds no open offer of a place"))
+        if offer is not None:
+            uow.places.withdraw(session)  # the place held for the offer becomes the booking's
         number = uow.places.take(session)
         if number is None:
             if uow.appointments.held_by(patient_id, session) is not None:
-                raise AlreadyBooked(f"you already hold a place in session {session}")
-            raise SessionFull(f"session {session} is full")
+                return Refused(AlreadyBooked(f"you already hold a place in session {session}"))
+            return Refused(SessionFull(f"session {session} is full"))
         # A second place of the patient in the session is refused by the insert (a unique key),
         # before the day's limit is asked: the same refusal as a read first would give.
         appointment = uow.appointments.add(
@@ -289,6 +293,11 @@ class BookingService:
         )
         if not uow.daily_counts.add(patient_id, session.date, self.policy.max_active_per_day):
             raise daily_limit_reached(self.policy)
+        if offer is not None:
+            assert appointment.id is not None
+            offer.book(appointment.id, self.clock.now())
+            uow.waitlist.save(offer)
+            uow.daily_counts.release_waiting(patient_id, session.date)
         return appointment
 
     def cancel(self, patient_id: int, appointment_id: int) -> Appointment:
@@ -309,11 +318,15 @@ class BookingService:
             appointment = uow.appointments.get(appointment_id)  # current, now that we hold the lock
             assert appointment is not None
             doctor, tz = doctor_in_zone(uow, appointment.doctor_id)
-            ensure_cancellable_time(self.policy, appointment.session, self.clock.now(), tz)
-            appointment.cancel(self.clock.now(), CancelledBy.PATIENT)
+            now = self.clock.now()
+            ensure_cancellable_time(self.policy, appointment.session, now, tz)
+            appointment.cancel(now, CancelledBy.PATIENT)
             uow.appointments.save(appointment)
             _give_back(uow, doctor, places, 1)
             uow.daily_counts.release(patient_id, appointment.date)
+            if places.waiting or places.held:  # the freed place goes to the first waiting
+                start = self.policy.session_start(appointment.session, tz)
+                settle(uow, self.policy, doctor, uow.places.lock(appointment.session), start, now)
             return answer(uow, appointment)
 
         return transactionally(self.new_uow, work)
@@ -348,7 +361,8 @@ class BookingService:
                 uow.notifications.add(_leave_notice(appointment, doctor, now))
                 cancelled.append(appointment)
             _give_back(uow, doctor, places, len(cancelled))
-            return LeaveTaken(leave, tuple(cancelled))
+            cleared = clear(uow, doctor, places, now)
+            return LeaveTaken(leave, tuple(cancelled), cleared)
 
         transactionally(self.new_uow, prepare)
         return transactionally(self.new_uow, work)
@@ -438,6 +452,26 @@ class BookingService:
     ) -> AppointmentView:
         require_role(actor, Role.PATIENT)
         return self._booking(actor.id, Session(doctor_id, date, period), _view)
+
+    def accept_offer(self, patient_id: int, entry_id: int) -> Appointment:
+        """Book the place a waitlist offer holds for the patient, under the booking's rules, in
+        one transaction; ``no_offer`` when the entry holds no open offer (its hold lapsed)."""
+        session = self._offered_session(patient_id, entry_id)
+        return self._booking(patient_id, session, _appointment, accepting=entry_id)
+
+    def accept_offer_as(self, actor: Actor, entry_id: int) -> AppointmentView:
+        require_role(actor, Role.PATIENT)
+        session = self._offered_session(actor.id, entry_id)
+        return self._booking(actor.id, session, _view, accepting=entry_id)
+
+    def _offered_session(self, patient_id: int, entry_id: int) -> Session:
+        def query(uow: BookingUnitOfWork) -> Session:
+            found = uow.waitlist.get(entry_id)
+            if found is None or found.patient_id != patient_id:
+                raise WaitlistEntryNotFound(f"no waitlist entry {entry_id}")
+            return found.session
+
+        return read_only(self.new_uow, query)
 
     def cancel_as(self, actor: Actor, appointment_id: int) -> AppointmentView:
         require_role(actor, Role.PATIENT)

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 from medbook.adapters.memory.base import MemoryTable
 from medbook.domain.booking.appointments import Appointment, AppointmentStatus
 from medbook.domain.booking.sessions import Leave, OfferedSession
+from medbook.domain.booking.waitlist import WaitlistEntry
 from medbook.domain.shared.calendar import Period, Session
-from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave
+from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave, AlreadyWaiting
 from medbook.ports.booking import AppointmentView
 
 if TYPE_CHECKING:
     from medbook.adapters.memory.unit_of_work import MemoryUnitOfWork
 
-TABLES = ("leaves", "places", "daily_counts", "appointments")
+TABLES = ("leaves", "places", "daily_counts", "day_waitlists", "appointments", "waitlist")
 
 
 class MemoryLeaves(MemoryTable):
@@ -37,10 +38,10 @@ class MemoryLeaves(MemoryTable):
 
 
 class MemoryPlaces(MemoryTable):
-    """Rows are ``[quota, booked, issued]`` keyed by session."""
+    """Rows are ``(quota, booked, issued, held, waiting)`` keyed by session."""
 
     def ensure(self, session: Session, quota: int) -> None:
-        self.rows.setdefault(session, (quota, 0, 0))
+        self.rows.setdefault(session, (quota, 0, 0, 0, 0))
 
     def lock(self, session: Session) -> OfferedSession:
         found = self.try_lock(session)
@@ -51,25 +52,44 @@ class MemoryPlaces(MemoryTable):
     def try_lock(self, session: Session) -> OfferedSession | None:
         if session not in self.rows:
             return None
-        quota, booked, _ = self.rows[session]  # the store's lock already serialises everything
-        return OfferedSession(session, quota, booked)
+        quota, booked, _, held, waiting = self.rows[session]  # the store's lock serialises all
+        return OfferedSession(session, quota, booked, held, waiting)
 
     def take(self, session: Session) -> int | None:
-        quota, booked, issued = self.rows[session]
-        if booked >= quota:
+        quota, booked, issued, held, waiting = self.rows[session]
+        if booked + held >= quota:
             return None
-        self.rows[session] = (quota, booked + 1, issued + 1)
+        self.rows[session] = (quota, booked + 1, issued + 1, held, waiting)
         return issued + 1  # type: ignore[no-any-return]
 
     def release(self, session: Session, count: int = 1) -> None:
-        quota, booked, issued = self.rows[session]
+        quota, booked, issued, held, waiting = self.rows[session]
         if count > booked:
             raise ValueError(f"cannot release {count} of {booked} places")
-        self.rows[session] = (quota, booked - count, issued)
+        self.rows[session] = (quota, booked - count, issued, held, waiting)
 
     def resize(self, session: Session, quota: int) -> None:
-        _, booked, issued = self.rows[session]
-        self.rows[session] = (max(quota, booked), booked, issued)
+        _, booked, issued, held, waiting = self.rows[session]
+        self.rows[session] = (max(quota, booked + held), booked, issued, held, waiting)
+
+    def offer(self, session: Session) -> bool:
+        quota, booked, issued, held, waiting = self.rows[session]
+        if waiting <= 0 or booked + held >= quota:
+            return False
+        self.rows[session] = (quota, booked, issued, held + 1, waiting - 1)
+        return True
+
+    def withdraw(self, session: Session, count: int = 1) -> None:
+        quota, booked, issued, held, waiting = self.rows[session]
+        if count > held:
+            raise ValueError(f"cannot withdraw {count} of {held} held places")
+        self.rows[session] = (quota, booked, issued, held - count, waiting)
+
+    def queue(self, session: Session, change: int) -> None:
+        quota, booked, issued, held, waiting = self.rows[session]
+        if waiting + change < 0:
+            raise ValueError(f"cannot count {change} more of {waiting} waiting")
+        self.rows[session] = (quota, booked, issued, held, waiting + change)
 
     def calendar(
         self, doctor_id: int, start: dt.date, end: dt.date
@@ -81,8 +101,8 @@ class MemoryPlaces(MemoryTable):
         self, doctor_id: int, start: dt.date, end: dt.date
     ) -> dict[tuple[dt.date, Period], OfferedSession]:
         return {
-            (s.date, s.period): OfferedSession(s, quota, booked)
-            for s, (quota, booked, _) in self.rows.items()
+            (s.date, s.period): OfferedSession(s, quota, booked, held, waiting)
+            for s, (quota, booked, _, held, waiting) in self.rows.items()
             if s.doctor_id == doctor_id and start <= s.date <= end
         }
 
@@ -104,6 +124,21 @@ class MemoryDailyCounts(MemoryTable):
 
     def count(self, patient_id: int, date: dt.date) -> int:
         return int(self.rows.get((patient_id, date), 0))
+
+    def add_waiting(self, patient_id: int, date: dt.date, limit: int) -> bool:
+        waitlists = self._uow.staged["day_waitlists"]
+        on = int(waitlists.get((patient_id, date), 0))
+        if on >= limit:
+            return False
+        waitlists[(patient_id, date)] = on + 1
+        return True
+
+    def release_waiting(self, patient_id: int, date: dt.date) -> None:
+        waitlists = self._uow.staged["day_waitlists"]
+        on = int(waitlists.get((patient_id, date), 0))
+        if on <= 0:
+            raise ValueError("no waitlist to release")
+        waitlists[(patient_id, date)] = on - 1
 
 
 class MemoryAppointments(MemoryTable):
@@ -156,6 +191,51 @@ class MemoryAppointments(MemoryTable):
             and a.status is AppointmentStatus.NO_SHOW
             and a.date >= since
         )
+
+
+class MemoryWaitlist(MemoryTable):
+    def add(self, entry: WaitlistEntry) -> WaitlistEntry:
+        if self.active_of(entry.patient_id, entry.session) is not None:
+            raise AlreadyWaiting(f"already on the waitlist of session {entry.session}")
+        return self._insert(entry)  # type: ignore[no-any-return]
+
+    def get(self, entry_id: int) -> WaitlistEntry | None:
+        return self._get(entry_id)  # type: ignore[no-any-return]
+
+    def save(self, entry: WaitlistEntry) -> None:
+        self._save(entry)
+
+    def active(self, session: Session) -> Sequence[WaitlistEntry]:
+        return sorted(
+            (e for e in self._all() if e.session == session and e.active),
+            key=lambda e: e.id,
+        )
+
+    def active_of(self, patient_id: int, session: Session) -> WaitlistEntry | None:
+        for entry in self.active(session):
+            if entry.patient_id == patient_id:
+                return entry
+        return None
+
+    def of_patient(self, patient_id: int, since: dt.date) -> Sequence[WaitlistEntry]:
+        return sorted(
+            (e for e in self._all() if e.patient_id == patient_id and e.date >= since),
+            key=lambda e: (e.date, e.period is Period.AFTERNOON, e.id),
+        )
+
+    def due(self, now: dt.datetime, before: dt.date, limit: int) -> Sequence[Session]:
+        found: set[Session] = set()
+        for entry in self._all():
+            if entry.offer_lapsed(now) or (entry.active and entry.date < before):
+                found.add(entry.session)
+        places = MemoryPlaces(self._uow, "places")
+        for session in places.rows:
+            row = places.try_lock(session)
+            if row and row.waiting > 0 and row.remaining > 0 and session.date >= before:
+                found.add(session)
+        return sorted(found, key=lambda s: (s.date, s.period is Period.AFTERNOON, s.doctor_id))[
+            :limit
+        ]
 
 
 def _since(appointment: Appointment, since: dt.date | None) -> bool:

@@ -34,6 +34,7 @@ from medbook.adapters.memory.booking import (
     MemoryDailyCounts,
     MemoryLeaves,
     MemoryPlaces,
+    MemoryWaitlist,
 )
 from medbook.adapters.memory.calendar import MemoryCalendarFeeds
 from medbook.adapters.memory.chat import (
@@ -109,6 +110,7 @@ class MemoryUnitOfWork:
         self.daily_counts = MemoryDailyCounts(self, "daily_counts")
         self.appointments = MemoryAppointments(self, "appointments")
         self.appointment_views = MemoryAppointmentViews(self)
+        self.waitlist = MemoryWaitlist(self, "waitlist")
         # accounts
         self.credentials = MemoryCredentials(self, "credentials")
         self.patients = MemoryPatients(self, "patients")

@@ -65,8 +65,12 @@ session_places = Table(
     Column("quota", Integer, nullable=False),
     Column("booked", Integer, nullable=False, default=0),
     Column("issued", Integer, nullable=False, default=0),  # the last queue number handed out
+    # Places held for waitlist offers (they count against the quota), and patients waiting.
+    Column("held", Integer, nullable=False, default=0, server_default="0"),
+    Column("waiting", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("doctor_id", "date", "period"),
     CheckConstraint("booked >= 0 AND booked <= quota AND booked <= issued", name="places_held"),
+    CheckConstraint("held >= 0 AND waiting >= 0 AND booked + held <= quota", name="places_offered"),
 )
 
 patient_day_counts = Table(
@@ -75,7 +79,10 @@ patient_day_counts = Table(
     Column("patient_id", Integer, primary_key=True, autoincrement=False),
     Column("date", Date, primary_key=True),
     Column("active", Integer, nullable=False, default=0),
+    # The waitlists (waiting or offered) the patient is on that day.
+    Column("waiting", Integer, nullable=False, default=0, server_default="0"),
     CheckConstraint("active >= 0", name="active_non_negative"),
+    CheckConstraint("waiting >= 0", name="waiting_non_negative"),
 )
 
 appointments = Table(
@@ -142,7 +149,12 @@ _LEAVES_BETWEEN = select(doctor_leaves.c.date, doctor_leaves.c.period).where(
     _in_span(doctor_leaves)
 )
 _PLACES_BETWEEN = select(
-    session_places.c.date, session_places.c.period, session_places.c.quota, session_places.c.booked
+    session_places.c.date,
+    session_places.c.period,
+    session_places.c.quota,
+    session_places.c.booked,
+    session_places.c.held,
+    session_places.c.waiting,
 ).where(_in_span(session_places))
 # One read for a listing: the places rows (leave 0) and the leaves (leave 1) of the span.
 _CALENDAR = union_all(
@@ -151,6 +163,8 @@ _CALENDAR = union_all(
         session_places.c.period,
         session_places.c.quota,
         session_places.c.booked,
+        session_places.c.held,
+        session_places.c.waiting,
         literal(0).label("leave"),
     ).where(_in_span(session_places)),
     select(
@@ -158,12 +172,19 @@ _CALENDAR = union_all(
         doctor_leaves.c.period,
         literal(0).label("quota"),
         literal(0).label("booked"),
+        literal(0).label("held"),
+        literal(0).label("waiting"),
         literal(1).label("leave"),
     ).where(_in_span(doctor_leaves)),
 )
 _ON_LEAVE = select(exists().where(_at_session(doctor_leaves)))
 _LOCK_PLACES = (
-    select(session_places.c.quota, session_places.c.booked)
+    select(
+        session_places.c.quota,
+        session_places.c.booked,
+        session_places.c.held,
+        session_places.c.waiting,
+    )
     .where(_at_session(session_places))
     .with_for_update()
 )
@@ -175,7 +196,7 @@ def _take_place(dialect: str) -> Executable:
     returns the new ``issued``; MySQL has no ``UPDATE … RETURNING``, but hands the value of
     ``LAST_INSERT_ID(expr)`` back in the answer's insert id (``lastrowid``)."""
     c = session_places.c
-    take = update(session_places).where(_at_session(session_places), c.booked < c.quota)
+    take = update(session_places).where(_at_session(session_places), c.booked + c.held < c.quota)
     if dialect == "sqlite":
         return take.values(booked=c.booked + 1, issued=c.issued + 1).returning(c.issued)
     return take.values(booked=c.booked + 1, issued=func.last_insert_id(c.issued + 1))
@@ -192,10 +213,32 @@ _RESIZE = (
     .where(_at_session(session_places))
     .values(
         quota=case(
-            (session_places.c.booked > bindparam("new_quota"), session_places.c.booked),
+            (
+                session_places.c.booked + session_places.c.held > bindparam("new_quota"),
+                session_places.c.booked + session_places.c.held,
+            ),
             else_=bindparam("new_quota"),
         )
     )
+)
+_OFFER = (
+    update(session_places)
+    .where(
+        _at_session(session_places),
+        session_places.c.waiting > 0,
+        session_places.c.booked + session_places.c.held < session_places.c.quota,
+    )
+    .values(held=session_places.c.held + 1, waiting=session_places.c.waiting - 1)
+)
+_WITHDRAW = (
+    update(session_places)
+    .where(_at_session(session_places), session_places.c.held >= bindparam("count"))
+    .values(held=session_places.c.held - bindparam("count"))
+)
+_QUEUE = (
+    update(session_places)
+    .where(_at_session(session_places), session_places.c.waiting + bindparam("change") >= 0)
+    .values(waiting=session_places.c.waiting + bindparam("change"))
 )
 
 
@@ -247,7 +290,9 @@ class SqlPlaces(Repository):
 
     def try_lock(self, session: Session) -> OfferedSession | None:
         row = self.connection.execute(_LOCK_PLACES, _session(session)).first()
-        return None if row is None else OfferedSession(session, row.quota, row.booked)
+        if row is None:
+            return None
+        return OfferedSession(session, row.quota, row.booked, row.held, row.waiting)
 
     def take(self, session: Session) -> int | None:
         result = self.connection.execute(_TAKE_PLACE(self.connection), _session(session))
@@ -266,6 +311,23 @@ class SqlPlaces(Repository):
     def resize(self, session: Session, quota: int) -> None:
         self.connection.execute(_RESIZE, {**_session(session), "new_quota": quota})
 
+    def offer(self, session: Session) -> bool:
+        return self.connection.execute(_OFFER, _session(session)).rowcount == 1
+
+    def withdraw(self, session: Session, count: int = 1) -> None:
+        if count == 0:
+            return
+        result = self.connection.execute(_WITHDRAW, {**_session(session), "count": count})
+        if result.rowcount != 1:
+            raise ValueError(f"cannot withdraw {count} held places of session {session}")
+
+    def queue(self, session: Session, change: int) -> None:
+        if change == 0:
+            return
+        result = self.connection.execute(_QUEUE, {**_session(session), "change": change})
+        if result.rowcount != 1:
+            raise ValueError(f"cannot count {change} more waiting in session {session}")
+
     def calendar(
         self, doctor_id: int, start: dt.date, end: dt.date
     ) -> tuple[dict[tuple[dt.date, Period], OfferedSession], set[tuple[dt.date, Period]]]:
@@ -276,7 +338,9 @@ class SqlPlaces(Repository):
             if row.leave:
                 leaves.add(key)
             else:
-                ledger[key] = OfferedSession(Session(doctor_id, *key), row.quota, row.booked)
+                ledger[key] = OfferedSession(
+                    Session(doctor_id, *key), row.quota, row.booked, row.held, row.waiting
+                )
         return ledger, leaves
 
     def between(
@@ -285,7 +349,11 @@ class SqlPlaces(Repository):
         rows = self.connection.execute(_PLACES_BETWEEN, _span(doctor_id, start, end))
         return {
             (row.date, row.period): OfferedSession(
-                Session(doctor_id, row.date, row.period), row.quota, row.booked
+                Session(doctor_id, row.date, row.period),
+                row.quota,
+                row.booked,
+                row.held,
+                row.waiting,
             )
             for row in rows
         }
@@ -306,6 +374,16 @@ _COUNT_ONE_LESS = (
     .values(active=patient_day_counts.c.active - 1)
 )
 _ACTIVE = select(patient_day_counts.c.active).where(_DAY_IS)
+_WAIT_ONE_MORE = (
+    update(patient_day_counts)
+    .where(_DAY_IS, patient_day_counts.c.waiting < bindparam("limit"))
+    .values(waiting=patient_day_counts.c.waiting + 1)
+)
+_WAIT_ONE_LESS = (
+    update(patient_day_counts)
+    .where(_DAY_IS, patient_day_counts.c.waiting > 0)
+    .values(waiting=patient_day_counts.c.waiting - 1)
+)
 
 
 def _day(patient_id: int, date: dt.date) -> dict[str, Any]:
@@ -316,14 +394,23 @@ class SqlDailyCounts(Repository):
     def add(self, patient_id: int, date: dt.date, limit: int) -> bool:
         # The row is made if missing (its lock taken either way), then counted by a conditional
         # write: two statements, no read. Racing bookings of one patient and day queue on the row.
+        return self._one_more(_COUNT_ONE_MORE, patient_id, date, limit)
+
+    def add_waiting(self, patient_id: int, date: dt.date, limit: int) -> bool:
+        return self._one_more(_WAIT_ONE_MORE, patient_id, date, limit)
+
+    def release_waiting(self, patient_id: int, date: dt.date) -> None:
+        result = self.connection.execute(_WAIT_ONE_LESS, _day(patient_id, date))
+        if result.rowcount != 1:
+            raise ValueError(f"patient {patient_id} is on no waitlist on {date}")
+
+    def _one_more(self, statement: Executable, patient_id: int, date: dt.date, limit: int) -> bool:
         insert_if_missing(
             self.connection,
             patient_day_counts,
-            {"patient_id": patient_id, "date": date, "active": 0},
+            {"patient_id": patient_id, "date": date, "active": 0, "waiting": 0},
         )
-        result = self.connection.execute(
-            _COUNT_ONE_MORE, {**_day(patient_id, date), "limit": limit}
-        )
+        result = self.connection.execute(statement, {**_day(patient_id, date), "limit": limit})
         return result.rowcount == 1
 
     def release(self, patient_id: int, date: dt.date) -> None:

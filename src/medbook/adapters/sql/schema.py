@@ -20,6 +20,7 @@ from medbook.adapters.sql import (
     records,
     reminders,
     throttle,
+    waitlist,
 )
 from medbook.adapters.sql.metadata import metadata
 
@@ -28,6 +29,7 @@ CONTEXTS = (
     accounts,
     directory,
     booking,
+    waitlist,
     notifications,
     chat,
     orders,

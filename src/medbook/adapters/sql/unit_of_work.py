@@ -45,6 +45,7 @@ from medbook.adapters.sql.records import (
     SqlVitalSigns,
 )
 from medbook.adapters.sql.reminders import SqlReminders
+from medbook.adapters.sql.waitlist import SqlWaitlist
 from medbook.ports.transaction import TransientConflict
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ class SqlUnitOfWork:
         self.daily_counts = SqlDailyCounts(connection)
         self.appointments = SqlAppointments(connection)
         self.appointment_views = SqlAppointmentViews(connection)
+        self.waitlist = SqlWaitlist(connection)
         # accounts
         self.credentials = SqlCredentials(connection)
         self.patients = SqlPatients(connection)

@@ -16,6 +16,7 @@ from medbook.domain.shared.errors import (
     NotOffered,
     NotYetStarted,
     OutsideWindow,
+    WaitlistLimitReached,
 )
 
 
@@ -33,6 +34,11 @@ def _in_range(name: str, value: int, low: int, high: int) -> None:
 def _non_negative_delta(instance: object, attribute: object, value: dt.timedelta) -> None:
     if value < dt.timedelta(0):
         raise InvalidValue("cancel_deadline", "must not be negative")
+
+
+def _waitlist_hold(instance: object, attribute: object, value: dt.timedelta) -> None:
+    if not dt.timedelta(minutes=1) <= value <= dt.timedelta(hours=24):
+        raise InvalidValue("waitlist_hold", "from 1 minute to 24 hours")
 
 
 def _session_length(instance: object, attribute: object, value: dt.timedelta) -> None:
@@ -55,6 +61,9 @@ class BookingPolicy:
     - ``session_length``: how long a session runs from its start (4 hours: 08:00-12:00 and
       13:30-17:30); a morning ends when the afternoon starts at the latest, an afternoon at
       midnight. What calendars and FHIR slots show; booking rules look only at the start.
+    - ``waitlist_hold``: how long a place freed in a full session is held for the first waiting
+      patient it is offered to (15 minutes; never past the session's start).
+    - ``max_waiting_per_day``: how many waitlists one patient may be on for one date.
     - One active appointment per patient per session of a doctor is not configurable.
     """
 
@@ -71,6 +80,10 @@ class BookingPolicy:
         default=365, validator=lambda i, a, v: _in_range("leave_horizon_days", v, 0, 3660)
     )
     session_length: dt.timedelta = field(default=dt.timedelta(hours=4), validator=_session_length)
+    waitlist_hold: dt.timedelta = field(default=dt.timedelta(minutes=15), validator=_waitlist_hold)
+    max_waiting_per_day: int = field(
+        default=3, validator=lambda i, a, v: _in_range("max_waiting_per_day", v, 1, 100)
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.morning_start < self.afternoon_start:
@@ -190,6 +203,14 @@ def daily_limit_reached(policy: BookingPolicy) -> DailyLimitReached:
     return DailyLimitReached(
         f"at most {policy.max_active_per_day} appointments a day",
         limit=policy.max_active_per_day,
+    )
+
+
+def waitlist_limit_reached(policy: BookingPolicy) -> WaitlistLimitReached:
+    """The refusal of a join that would put the patient on too many waitlists of one day."""
+    return WaitlistLimitReached(
+        f"at most {policy.max_waiting_per_day} waitlists a day",
+        limit=policy.max_waiting_per_day,
     )
 
 

@@ -25,16 +25,20 @@ class Leave:
 
 @frozen
 class OfferedSession:
-    """A session's places: its quota and how many are held. What a listing offers, and what the
-    places ledger (``ports.booking_ledger``) holds for every session that was ever booked."""
+    """A session's places: its quota, how many are booked, how many are held for waitlist offers
+    and how many patients wait for one. What a listing offers, and what the places ledger
+    (``ports.booking_ledger``) holds for every session that was ever booked."""
 
     session: Session
     quota: int
     booked: int
+    held: int = 0
+    waiting: int = 0
 
     @property
     def remaining(self) -> int:
-        return max(0, self.quota - self.booked)
+        """The places anyone may book now: neither booked nor held for an offer."""
+        return max(0, self.quota - self.booked - self.held)
 
 
 def sessions_between(
@@ -69,7 +73,7 @@ def offered_between(
             continue
         places = ledger.get(key)
         if places is not None:
-            offered.append(OfferedSession(session, places.quota, places.booked))
+            offered.append(places)
         else:
             offered.append(OfferedSession(session, schedule.quota(session.date, session.period), 0))
     return offered

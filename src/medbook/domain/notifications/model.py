@@ -28,6 +28,14 @@ class NotificationKind(enum.Enum):
     RECORD_SHARE_OPENED = "record_share_opened"
     #: An appointment is coming: the evening before, and a while before it starts (to the patient).
     APPOINTMENT_REMINDER = "appointment_reminder"
+    #: A place freed in a session the patient waits for is held for them until a deadline.
+    WAITLIST_OFFER = "waitlist_offer"
+    #: The patient let an offered place's hold lapse: it went to the next, and they left the list.
+    WAITLIST_LAPSED = "waitlist_lapsed"
+    #: The doctor took the session off: its waitlist is cleared.
+    WAITLIST_CLEARED = "waitlist_cleared"
+    #: The session started with no place for the patient: its waitlist is closed.
+    WAITLIST_CLOSED = "waitlist_closed"
 
 
 @define(slots=False, eq=False)

@@ -237,6 +237,35 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class WaitlistLimitReached(RuleViolation):
+    """The patient is already on the maximum number of waitlists for that day."""
+
+    code = "waitlist_limit_reached"
+
+
+class WaitlistEntryNotFound(NotFound):
+    code = "waitlist_entry_not_found"
+
+
+class AlreadyWaiting(Conflict):
+    """The patient is already on that session's waitlist."""
+
+    code = "already_waiting"
+
+
+class SessionNotFull(Conflict):
+    """The session has a place left: book it, there is no waitlist to join."""
+
+    code = "session_not_full"
+
+
+class NoOffer(Conflict):
+    """The waitlist entry holds no open offer: not offered yet, or no longer (its hold lapsed, it
+    was booked, left or cleared)."""
+
+    code = "no_offer"
+
+
 class AlreadyOnLeave(Conflict):
     """The doctor has already taken leave for that session."""
 
