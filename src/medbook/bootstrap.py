@@ -118,6 +118,8 @@ class Settings:
     chat_url: str = field(default="")
     #: When appointment reminders are due (the evening before, and before the start).
     reminder_policy: ReminderPolicy = field(factory=ReminderPolicy)
+    #: How long a place freed in a full session is held for the first patient on its waitlist.
+    waitlist_hold: dt.timedelta = dt.timedelta(minutes=15)
 
     @chat_url.validator
     def _check_chat_url(self, attribute: Any, value: str) -> None:
@@ -155,6 +157,7 @@ class Settings:
             sandbox_checkout=environ.get("MEDBOOK_SANDBOX_CHECKOUT", "") == "1",
             chat_url=environ.get("MEDBOOK_CHAT_URL", ""),
             reminder_policy=_reminder_policy(environ),
+            waitlist_hold=_waitlist_hold(environ),
         )
 
     @property
@@ -177,6 +180,16 @@ def _reminder_policy(environ: Mapping[str, str]) -> ReminderPolicy:
         return ReminderPolicy(at, dt.timedelta(minutes=int(before)))
     except InvalidValue as error:
         raise ValueError(f"MEDBOOK_REMINDER_BEFORE_MINUTES: {error.message}") from None
+
+
+def _waitlist_hold(environ: Mapping[str, str]) -> dt.timedelta:
+    """``MEDBOOK_WAITLIST_HOLD_MINUTES`` (1 to 1440; default 15)."""
+    text = environ.get("MEDBOOK_WAITLIST_HOLD_MINUTES", "") or "15"
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"MEDBOOK_WAITLIST_HOLD_MINUTES {text!r} is not a whole number")
+    if len(text) > 4 or not 1 <= int(text) <= 1440:
+        raise ValueError("MEDBOOK_WAITLIST_HOLD_MINUTES: from 1 to 1440")
+    return dt.timedelta(minutes=int(text))
 
 
 def _attempt_limits(environ: Mapping[str, str]) -> AttemptLimits:
@@ -401,6 +414,7 @@ def bootstrap(
 ) -> Services:
     """Build the services from settings (``Settings.from_env()`` when none are given)."""
     settings = settings or Settings.from_env()
+    policy = policy or BookingPolicy(waitlist_hold=settings.waitlist_hold)
     tokens = (
         JwtTokens(settings.jwt_secret, lifetime=settings.token_ttl) if settings.jwt_secret else None
     )

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from medbook.adapters.memory import ManualClock, MemoryStore
+from medbook.bootstrap import Settings, bootstrap
 from medbook.domain import Period, WeeklySchedule
 from medbook.domain.booking.policy import BookingPolicy
 from medbook.domain.booking.waitlist import WaitlistEntry, WaitlistStatus, hold_until
@@ -277,3 +278,14 @@ def test_the_policy_bounds_the_hold() -> None:
     with pytest.raises(InvalidValue, match="waitlist_hold"):
         BookingPolicy(waitlist_hold=dt.timedelta(0))
     assert BookingPolicy().waitlist_hold == HOLD
+
+
+def test_the_settings_read_the_hold_and_refuse_nonsense() -> None:
+    base = {"MEDBOOK_DATABASE_URL": "memory://"}
+    assert Settings.from_env(base).waitlist_hold == HOLD
+    read = Settings.from_env({**base, "MEDBOOK_WAITLIST_HOLD_MINUTES": "30"})
+    assert read.waitlist_hold == dt.timedelta(minutes=30)
+    assert bootstrap(read).waitlist.policy.waitlist_hold == dt.timedelta(minutes=30)
+    for value in ("0", "1441", "99999999999999999999", "\u0661\u0665", "-5", "15m"):
+        with pytest.raises(ValueError, match="MEDBOOK_WAITLIST_HOLD_MINUTES"):
+            Settings.from_env({**base, "MEDBOOK_WAITLIST_HOLD_MINUTES": value})

@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker = commands.add_parser(
         "worker",
-        help="send appointment reminders, expire unpaid orders and settle refunds, every "
+        help="send appointment reminders, settle waitlists, expire unpaid orders and settle "
+        "refunds, every "
         "--interval seconds until SIGTERM (several workers may run at once)",
     )
     worker.add_argument(
@@ -104,6 +105,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         default=100,
         help="reminders claimed and sent per transaction, 1 to 1000 (default %(default)s)",
+    )
+    sweep = commands.add_parser(
+        "sweep-waitlists",
+        help="settle the waitlists once (for cron): offers whose hold ran out lapse and go to "
+        "the next patient waiting, free places are offered, started sessions' waitlists close",
+    )
+    sweep.add_argument("--once", action="store_true", required=True, help="one run, then exit")
+    sweep.add_argument(
+        "--at",
+        type=_aware_time,
+        help="act as if it were this time (ISO 8601 with its offset): catching up, tests",
     )
     hospital = commands.add_parser("add-hospital", help="add a hospital; prints its id")
     hospital.add_argument("--name", required=True)
@@ -415,6 +427,17 @@ def _run(args: Any) -> int:
         print(
             f"Recorded {result.recorded} reminders that came due; sent {result.sent}, "
             f"skipped {result.skipped} (cancelled or started)."
+        )
+    elif args.command == "sweep-waitlists":
+        _json_logs()
+        services = bootstrap.bootstrap()
+        try:
+            swept = services.waitlist.sweep(args.at)
+        finally:
+            services.close()
+        print(
+            f"Settled {swept.sessions} waitlists: {swept.offered} places offered, "
+            f"{swept.lapsed} offers lapsed, {swept.closed} entries closed (session started)."
         )
     elif args.command == "add-hospital":
         location = (
