@@ -17,6 +17,7 @@ from medbook.domain.notifications.model import NotificationKind
 from medbook.domain.shared.errors import (
     AlreadyBooked,
     AlreadyWaiting,
+    HospitalNotFound,
     InvalidTransition,
     InvalidValue,
     NoOffer,
@@ -289,3 +290,26 @@ def test_the_settings_read_the_hold_and_refuse_nonsense() -> None:
     for value in ("0", "1441", "99999999999999999999", "\u0661\u0665", "-5", "15m"):
         with pytest.raises(ValueError, match="MEDBOOK_WAITLIST_HOLD_MINUTES"):
             Settings.from_env({**base, "MEDBOOK_WAITLIST_HOLD_MINUTES": value})
+
+
+def test_one_session_the_sweep_cannot_settle_does_not_stop_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    first, other = world.book(1), world.book(5, period=Period.AFTERNOON)
+    second, third = world.join(2), world.join(3, period=Period.AFTERNOON)
+    world.booking.cancel(1, first.id)
+    world.booking.cancel(5, other.id)
+    world.clock.advance(HOLD)
+    settle_session = WaitlistService._settle_session
+
+    def broken_mornings(self: WaitlistService, session, now):  # type: ignore[no-untyped-def]
+        if session.period is Period.MORNING:
+            raise HospitalNotFound("no hospital 1")
+        return settle_session(self, session, now)
+
+    monkeypatch.setattr(WaitlistService, "_settle_session", broken_mornings)
+    result = world.waitlist.sweep()
+    assert (result.sessions, result.lapsed) == (2, 1)
+    assert world.entry(3, third.id).status is WaitlistStatus.LAPSED
+    assert world.entry(2, second.id).status is WaitlistStatus.OFFERED

@@ -18,6 +18,7 @@ A doctor's leave clears the session's waitlist (``clear``), each patient told.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 
 from attrs import define, field, frozen
@@ -47,6 +48,8 @@ from medbook.services.authorization import require_role
 from medbook.services.directory import doctor_in_zone
 from medbook.services.sessions import check_bookable
 from medbook.services.transactions import read_only, transactionally
+
+log = logging.getLogger("medbook.waitlist")
 
 #: How many sessions one sweep transaction-by-transaction looks at, at most, per round.
 SWEEP_BATCH = 200
@@ -361,8 +364,12 @@ class WaitlistService:
         for _ in range(10):  # a bound: each round settles what it found
             due = read_only(self.new_uow, lambda uow: uow.waitlist.due(at, before, self.batch))
             for session in due:
-                settled = self._settle_session(session, at)
                 seen += 1
+                try:
+                    settled = self._settle_session(session, at)
+                except DomainError as error:  # one session's trouble must not stop the others
+                    log.warning("waitlist of %s not settled: %s", session, error.message)
+                    continue
                 if settled is not None:
                     offered += len(settled.offered)
                     lapsed += len(settled.lapsed)
