@@ -463,6 +463,9 @@ class Api:
     def patch(self, path: str, **options: Any) -> falcon.testing.Result:
         return self.request("PATCH", path, **options)
 
+    def delete(self, path: str, **options: Any) -> falcon.testing.Result:
+        return self.request("DELETE", path, **options)
+
     def upload(
         self, path: str, data: bytes, content_type: str, *, method: str = "POST", **options: Any
     ) -> falcon.testing.Result:

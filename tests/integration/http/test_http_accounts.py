@@ -391,9 +391,14 @@ def test_an_admin_of_the_doctors_hospital_approves_them_and_they_become_bookable
     assert doctor_id in [d["id"] for d in listed]
     assert ok(world.api.get(f"/v1/doctors/{doctor_id}"))["verified"] is True
     sessions = ok(world.api.get(f"/v1/doctors/{doctor_id}/sessions"))
-    assert {"date": THURSDAY.isoformat(), "period": "morning", "quota": 3, "remaining": 3} in (
-        sessions
-    )
+    assert {
+        "date": THURSDAY.isoformat(),
+        "period": "morning",
+        "quota": 3,
+        "remaining": 3,
+        "held": 0,
+        "waiting": 0,
+    } in (sessions)
     booked = ok(world.api.post("/v1/appointments", token=world.patient_a.token, json=booking), 201)
     assert booked["doctor_name"] == "Zhou Min"
 

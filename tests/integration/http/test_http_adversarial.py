@@ -256,6 +256,28 @@ VALID[("PUT", "/v1/hospitals/{hospital_id}/policy")] = Call(
 # and refused (409 ``already_signed``), which is all the attacks need.
 VALID[("POST", "/v1/contracts")] = Call("patient_b", {"doctor_id": lambda w: w.beijing_doctor.id})
 
+
+def _full_session(world: World) -> int:
+    """The Beijing doctor, whose Thursday afternoon (one place) a patient of its own then fills
+    (registered once): patient B may join its waitlist. On the attacked world the join is
+    repeated and refused (409 ``already_waiting``), which is all the attacks need."""
+    doctor = world.beijing_doctor.id
+    (places,) = [
+        o
+        for o in world.services.booking.offered_sessions(doctor, THURSDAY, THURSDAY)
+        if o.session.period is Period.AFTERNOON
+    ]
+    if places.remaining > 0:  # through the service: the attacks on registration throttle the API's
+        patient = world.services.accounts.register_patient(world.new_phone(), "Qian Feng", PASSWORD)
+        assert patient.id is not None
+        world.services.booking.book(patient.id, doctor, THURSDAY, Period.AFTERNOON)
+    return doctor
+
+
+VALID[("POST", "/v1/waitlist")] = Call(
+    "patient_b", {"doctor_id": _full_session, "date": THURSDAY.isoformat(), "period": "afternoon"}
+)
+
 #: Who calls the secured operations without a JSON body (the rest: patient A, or anonymous).
 CALLER_OF: dict[tuple[str, str], str] = {}
 #: Path parameters of operations without an entry in ``VALID``.
@@ -267,6 +289,7 @@ PATH_VALUES: dict[str, Callable[[World], int | str]] = {
     "service_id": _a_service,
     "order_id": lambda w: 1,
     "contract_id": lambda w: 1,
+    "entry_id": lambda w: 1,
     "record_id": _a_record,
     "attachment_id": lambda w: 1,
     "code": lambda w: "A" * 43,

@@ -80,6 +80,8 @@ class Scene:
     record_a: int  # patient A's medical record
     attachment_a: int  # a PDF attached to it
     share_a: str  # the code of patient A's share of that record
+    waitlist_a: int  # patient A's waitlist entry of a full session, offered a place
+    notices_a: tuple[int, ...]  # patient A's notifications, newest first (the offer, the leave)
 
     def caller(self, name: str) -> Account | None:
         return None if name == "anonymous" else getattr(self.world, name)
@@ -141,6 +143,19 @@ def scene(world: World) -> Scene:
         ),
         201,
     )
+    # A third patient fills Friday afternoon (one place), patient A waits for it, and the third
+    # patient's cancellation offers patient A the place (a waitlist_offer notification).
+    third = world.register_patient("Qian Feng")
+    friday = world.book(third, FRIDAY, "afternoon")
+    waiting = {"doctor_id": world.doctor.id, "date": FRIDAY.isoformat(), "period": "afternoon"}
+    waitlist_a = ok(world.api.post("/v1/waitlist", token=world.patient_a.token, json=waiting), 201)
+    ok(world.api.post(f"/v1/appointments/{friday['id']}/cancel", token=third.token))
+    # Saturday afternoon (one place) is full: anyone but its holder may join its waitlist.
+    world.book(third, SATURDAY, "afternoon")
+    notices = ok(world.api.get("/v1/notifications", token=world.patient_a.token))
+    assert [n["kind"] for n in notices] == ["waitlist_offer", "appointment_cancelled_by_leave"], (
+        notices
+    )
     return Scene(
         world,
         a["id"],
@@ -157,6 +172,8 @@ def scene(world: World) -> Scene:
         record_a["id"],
         ok(attached, 201)["id"],
         shared["code"],
+        waitlist_a["id"],
+        tuple(n["id"] for n in notices),
     )
 
 
@@ -176,6 +193,11 @@ def _register(s: Scene) -> dict[str, str]:
 
 def _booking(s: Scene) -> dict[str, Any]:
     return {"doctor_id": s.world.doctor.id, "date": MONDAY.isoformat(), "period": "morning"}
+
+
+def _waiting(s: Scene) -> dict[str, Any]:
+    """Saturday afternoon's waitlist (the session is full, and neither patient holds its place)."""
+    return {"doctor_id": s.world.doctor.id, "date": SATURDAY.isoformat(), "period": "afternoon"}
 
 
 def _fhir_booking(s: Scene) -> dict[str, Any]:
@@ -300,6 +322,21 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("/v1/appointments/{appointment_id:id}/cancel", "POST"): Row(
         lambda s: f"/v1/appointments/{s.appointment_a}/cancel", (401, 200, 404, 403, 403, 403)
+    ),
+    # Waitlists are their patient's alone: another patient is told no entry exists (404);
+    # doctors and admins are refused by role (403). Patient A's entry holds an open offer.
+    ("/v1/waitlist", "POST"): Row(
+        lambda s: "/v1/waitlist", (401, 201, 201, 403, 403, 403), _waiting
+    ),
+    ("/v1/waitlist", "GET"): Row(lambda s: "/v1/waitlist", (401, 200, 200, 403, 403, 403)),
+    ("/v1/waitlist/{entry_id:id}", "GET"): Row(
+        lambda s: f"/v1/waitlist/{s.waitlist_a}", (401, 200, 404, 403, 403, 403)
+    ),
+    ("/v1/waitlist/{entry_id:id}", "DELETE"): Row(
+        lambda s: f"/v1/waitlist/{s.waitlist_a}", (401, 200, 404, 403, 403, 403)
+    ),
+    ("/v1/waitlist/{entry_id:id}/accept", "POST"): Row(
+        lambda s: f"/v1/waitlist/{s.waitlist_a}/accept", (401, 201, 404, 403, 403, 403)
     ),
     ("/v1/notifications", "GET"): Row(lambda s: "/v1/notifications", SIGNED_IN_200),
     ("/v1/notifications/{notification_id:id}/read", "POST"): Row(
@@ -567,7 +604,9 @@ def _assert_private_data_kept(scene: Scene, caller: str, answer: str) -> None:
         # A doctor opening patient A's share tells patient A so (record_share_opened): that
         # notice is the point of the share's audit, not a change of patient A's data.
         kept = [n for n in notices if n["kind"] != "record_share_opened"]
-        assert [(n["id"], n["read"]) for n in kept] == [(scene.notification_a, False)]
+        assert [(n["id"], n["read"]) for n in kept] == [(n, False) for n in scene.notices_a]
+        entry = ok(world.api.get(f"/v1/waitlist/{scene.waitlist_a}", token=world.patient_a.token))
+        assert entry["status"] == "offered", f"{caller} changed patient A's waitlist entry"
     b_sees = world.api.get(f"/v1/appointments/{scene.appointment_b}", token=world.patient_b.token)
     assert ok(b_sees)["status"] == "booked"
 

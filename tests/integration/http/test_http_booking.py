@@ -32,9 +32,14 @@ def test_the_default_listing_runs_from_now_to_the_end_of_the_window(world: World
     assert offered[-1] == (LAST_BOOKABLE.isoformat(), "afternoon")
     assert not [d for d, _ in offered if d == SUNDAY.isoformat()]
     assert offered == sorted(offered, key=lambda s: (s[0], s[1] == "afternoon"))
-    assert {"date": THURSDAY.isoformat(), "period": "morning", "quota": 2, "remaining": 2} in (
-        sessions
-    )
+    assert {
+        "date": THURSDAY.isoformat(),
+        "period": "morning",
+        "quota": 2,
+        "remaining": 2,
+        "held": 0,
+        "waiting": 0,
+    } in (sessions)
 
 
 def test_from_and_to_choose_the_dates(world: World) -> None:
@@ -43,12 +48,54 @@ def test_from_and_to_choose_the_dates(world: World) -> None:
     sessions = ok(world.api.get(f"/v1/doctors/{world.doctor.id}/sessions", params=params))
 
     assert sessions == [
-        {"date": FRIDAY.isoformat(), "period": "morning", "quota": 2, "remaining": 2},
-        {"date": FRIDAY.isoformat(), "period": "afternoon", "quota": 1, "remaining": 1},
-        {"date": SATURDAY.isoformat(), "period": "morning", "quota": 2, "remaining": 2},
-        {"date": SATURDAY.isoformat(), "period": "afternoon", "quota": 1, "remaining": 1},
-        {"date": MONDAY.isoformat(), "period": "morning", "quota": 2, "remaining": 2},
-        {"date": MONDAY.isoformat(), "period": "afternoon", "quota": 1, "remaining": 1},
+        {
+            "date": FRIDAY.isoformat(),
+            "period": "morning",
+            "quota": 2,
+            "remaining": 2,
+            "held": 0,
+            "waiting": 0,
+        },
+        {
+            "date": FRIDAY.isoformat(),
+            "period": "afternoon",
+            "quota": 1,
+            "remaining": 1,
+            "held": 0,
+            "waiting": 0,
+        },
+        {
+            "date": SATURDAY.isoformat(),
+            "period": "morning",
+            "quota": 2,
+            "remaining": 2,
+            "held": 0,
+            "waiting": 0,
+        },
+        {
+            "date": SATURDAY.isoformat(),
+            "period": "afternoon",
+            "quota": 1,
+            "remaining": 1,
+            "held": 0,
+            "waiting": 0,
+        },
+        {
+            "date": MONDAY.isoformat(),
+            "period": "morning",
+            "quota": 2,
+            "remaining": 2,
+            "held": 0,
+            "waiting": 0,
+        },
+        {
+            "date": MONDAY.isoformat(),
+            "period": "afternoon",
+            "quota": 1,
+            "remaining": 1,
+            "held": 0,
+            "waiting": 0,
+        },
     ]
 
 

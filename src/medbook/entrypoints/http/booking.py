@@ -11,6 +11,7 @@ from attrs import field, frozen
 from medbook.domain.booking.appointments import Appointment
 from medbook.domain.booking.attendance import HospitalPolicy, NoShowRule
 from medbook.domain.booking.reminders import CLOCK_TIME, ReminderPolicy, clock_time
+from medbook.domain.booking.sessions import OfferedSession
 from medbook.domain.shared.calendar import Period
 from medbook.domain.shared.errors import InvalidValue
 from medbook.entrypoints.http.api import Call, Operation, Route
@@ -88,7 +89,16 @@ class SessionOut:
     date: dt.date
     period: Period
     quota: int
+    #: The places anyone may book now: neither booked nor held for a waitlist offer.
     remaining: int
+    #: Places held for waitlist offers (each counts until it is booked or let go).
+    held: int
+    #: Patients on the session's waitlist, not offered a place yet.
+    waiting: int
+
+    @classmethod
+    def of(cls, o: OfferedSession) -> SessionOut:
+        return cls(o.session.date, o.session.period, o.quota, o.remaining, o.held, o.waiting)
 
 
 @frozen
@@ -165,7 +175,7 @@ def take_leave(s: Services, c: Call[NewLeave, None]) -> LeaveOut:
 
 def sessions(s: Services, c: Call[None, SessionsQuery]) -> list[SessionOut]:
     offered = s.booking.offered_sessions(c.params["doctor_id"], c.query.start, c.query.to)
-    return [SessionOut(o.session.date, o.session.period, o.quota, o.remaining) for o in offered]
+    return [SessionOut.of(o) for o in offered]
 
 
 def book(s: Services, c: Call[NewAppointment, None]) -> AppointmentOut:
@@ -236,7 +246,8 @@ ROUTES: tuple[Route, ...] = (
         {
             "GET": Operation(
                 sessions,
-                "A doctor's bookable sessions with places left",
+                "A doctor's bookable sessions, with their places: `remaining` to book, `held` for "
+                "waitlist offers, `waiting` on the waitlist",
                 auth=False,
                 query=SessionsQuery,
                 response=list[SessionOut],

@@ -34,6 +34,7 @@ STATUS_OF: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.GatewayUnavailable, 503),
     (e.StorageUnavailable, 503),
     (e.DailyLimitReached, 409),
+    (e.WaitlistLimitReached, 409),
     (e.BookingBlocked, 409),
     (e.Conflict, 409),
     (e.InvalidValue, 422),

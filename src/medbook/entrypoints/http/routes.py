@@ -16,6 +16,7 @@ from medbook.entrypoints.http import (
     notifications,
     orders,
     records,
+    waitlist,
 )
 from medbook.entrypoints.http.api import Route
 
@@ -24,6 +25,7 @@ ROUTES: tuple[Route, ...] = (
     *directory.ROUTES,
     *files.ROUTES,  # a doctor's avatar, uploads
     *booking.ROUTES,  # a doctor's leave first, then sessions and appointments
+    *waitlist.ROUTES,  # the waitlists of full sessions
     *notifications.ROUTES,
     *chat.ROUTES,
     *orders.ROUTES,
