@@ -115,6 +115,18 @@ def _end(uow: BookingUnitOfWork, entry: WaitlistEntry) -> None:
     uow.daily_counts.release_waiting(entry.patient_id, entry.date)
 
 
+def _fit(uow: BookingUnitOfWork, doctor: Doctor, places: OfferedSession, held: int) -> int:
+    """The session's quota once ``held`` offers are held: a quota kept above the schedule's for
+    the places taken when it was lowered shrinks back as they are let go (as a cancellation's
+    does, ``services.booking._give_back``), so that a lapsed or left offer's place above the
+    schedule goes, rather than to the next waiting patient or a newcomer."""
+    scheduled = doctor.schedule.quota(places.session.date, places.session.period)
+    if places.quota <= scheduled:
+        return places.quota
+    uow.places.resize(places.session, scheduled)
+    return max(scheduled, places.booked + held)
+
+
 def settle(
     uow: BookingUnitOfWork,
     policy: BookingPolicy,
@@ -127,8 +139,9 @@ def settle(
     a session that has started closes its waitlist; else the offers whose hold is over lapse, and
     each free place is offered to the next waiting patient, in the order they joined."""
     session = places.session
+    quota = _fit(uow, doctor, places, places.held)
     if places.waiting == 0 and places.held == 0:
-        return Settled(places)
+        return Settled(OfferedSession(session, quota, places.booked, 0, 0))
     entries = uow.waitlist.active(session)
     held, waiting = places.held, places.waiting
     if now >= start:
@@ -174,8 +187,10 @@ def settle(
                 )
             )
             lapsed.append(entry)
+    if lapsed:
+        quota = _fit(uow, doctor, places, held)
     offered = []
-    free = free_places(places.quota, places.booked, held)
+    free = free_places(quota, places.booked, held)
     until = hold_until(now, policy.waitlist_hold, start)
     for entry in entries:
         if free == 0:
@@ -200,7 +215,7 @@ def settle(
             )
         )
         offered.append(entry)
-    after = OfferedSession(session, places.quota, places.booked, held, waiting)
+    after = OfferedSession(session, quota, places.booked, held, waiting)
     return Settled(after, tuple(offered), tuple(lapsed))
 
 

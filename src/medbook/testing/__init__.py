@@ -10,11 +10,13 @@ Hospital systems built on medbook reuse the strategies in their own property tes
 
 ``BookingStateMachine`` books, cancels, takes leave, changes schedules and moves the clock at
 random, and checks the booking invariants after every step against its own model of who holds
-what. Subclass it with the unit-of-work factory of the adapter under test (see
-``make_uow_factory``).
+what. ``WaitlistStateMachine`` does the same for the waitlists of full sessions (joins, offers in
+join order, holds, acceptances, lapses, the sweep), against its own model of each queue. Subclass
+either with the unit-of-work factory of the adapter under test (see ``make_uow_factory``).
 
 The strategies live in ``medbook.testing.strategies``, the machine in
-``medbook.testing.booking_machine``; import either from here.
+``medbook.testing.booking_machine``, the waitlist's in ``medbook.testing.waitlist_machine``;
+import any of them from here.
 
 Needs the ``testing`` extra (``pip install medbook[testing]``).
 """
@@ -77,6 +79,7 @@ from medbook.testing.strategies import (
 from medbook.testing.strategies import (
     doctors as doctors,
 )
+from medbook.testing.waitlist_machine import WaitlistStateMachine
 
 __all__ = [
     "EARLIEST",
@@ -84,6 +87,7 @@ __all__ = [
     "LATEST",
     "BookingStateMachine",
     "UnitOfWorkFactory",
+    "WaitlistStateMachine",
     "aware_datetimes",
     "booking_policies",
     "geo_points",

@@ -62,7 +62,7 @@ waitlist_entries = Table(
     Index(None, "status", "expires_at"),
     Index(None, "patient_id", "date"),
     CheckConstraint(
-        "(status IN ('waiting', 'offered') AND waiter_id = patient_id)"
+        "(status IN ('waiting', 'offered') AND waiter_id IS NOT NULL AND waiter_id = patient_id)"
         " OR (status NOT IN ('waiting', 'offered') AND waiter_id IS NULL)",
         name="waiter_matches_status",
     ),

@@ -34,17 +34,13 @@ def _enum(name: str, *values: str) -> sa.Enum:
 def upgrade() -> None:
     with op.batch_alter_table("session_places", schema=None) as batch_op:
         batch_op.add_column(sa.Column("held", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(
-            sa.Column("waiting", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("waiting", sa.Integer(), server_default="0", nullable=False))
         batch_op.create_check_constraint(
             op.f("ck_session_places_places_offered"),
             "held >= 0 AND waiting >= 0 AND booked + held <= quota",
         )
     with op.batch_alter_table("patient_day_counts", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("waiting", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("waiting", sa.Integer(), server_default="0", nullable=False))
         batch_op.create_check_constraint(
             op.f("ck_patient_day_counts_waiting_non_negative"), "waiting >= 0"
         )
@@ -76,7 +72,8 @@ def upgrade() -> None:
         sa.Column("appointment_id", sa.Integer(), nullable=True),
         sa.Column("waiter_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
-            "(status IN ('waiting', 'offered') AND waiter_id = patient_id)"
+            "(status IN ('waiting', 'offered') AND waiter_id IS NOT NULL"
+            " AND waiter_id = patient_id)"
             " OR (status NOT IN ('waiting', 'offered') AND waiter_id IS NULL)",
             name=op.f("ck_waitlist_entries_waiter_matches_status"),
         ),
