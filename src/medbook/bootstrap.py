@@ -368,8 +368,11 @@ def build_services(
         new_uow, clock, chat_policy or ChatPolicy(), attachments=uploads.attachment_of
     )
     uploads.grants.append(chat.shares_attachment)
+    waitlist = WaitlistService(new_uow, clock, policy)
+    directory = DirectoryService(new_uow, clock)
+    directory.schedule_changed.append(waitlist.settle_doctor)
     return Services(
-        directory=DirectoryService(new_uow, clock),
+        directory=directory,
         booking=BookingService(new_uow, clock, policy),
         accounts=accounts,
         notifications=NotificationService(new_uow, clock),
@@ -390,7 +393,7 @@ def build_services(
         reminders=ReminderService(
             new_uow, clock, policy, reminder_policy or ReminderPolicy(), LogChannel()
         ),
-        waitlist=WaitlistService(new_uow, clock, policy),
+        waitlist=waitlist,
         new_uow=new_uow,
         clock=clock,
         close=close,

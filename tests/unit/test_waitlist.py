@@ -38,7 +38,9 @@ HOLD = dt.timedelta(minutes=15)
 
 
 class World:
-    def __init__(self, quota: int = 1, policy: BookingPolicy | None = None) -> None:
+    def __init__(
+        self, quota: int = 1, policy: BookingPolicy | None = None, *, hooked: bool = True
+    ) -> None:
         self.store, self.clock = MemoryStore(), ManualClock(NOW)
         self.policy = policy or BookingPolicy()
         self.directory = DirectoryService(self.store.unit_of_work, self.clock)
@@ -55,6 +57,8 @@ class World:
         self.directory.set_verified(doctor.id, True)
         self.booking = BookingService(self.store.unit_of_work, self.clock, self.policy)
         self.waitlist = WaitlistService(self.store.unit_of_work, self.clock, self.policy)
+        if hooked:  # as bootstrap wires them
+            self.directory.schedule_changed.append(self.waitlist.settle_doctor)
 
     def book(self, patient: int, date: dt.date = TOMORROW, period: Period = MORNING):  # type: ignore[no-untyped-def]
         return self.booking.book(patient, self.doctor_id, date, period)
@@ -206,7 +210,7 @@ def test_the_hold_ends_at_the_session_start_at_the_latest() -> None:
 
 
 def test_a_raised_quota_is_offered_by_the_sweep_and_a_newcomer_cannot_jump_the_queue() -> None:
-    world = World()
+    world = World(hooked=False)
     world.book(1)
     second = world.join(2)
     world.directory.set_schedule(world.doctor_id, WeeklySchedule.every_day(2, 2))
@@ -217,7 +221,7 @@ def test_a_raised_quota_is_offered_by_the_sweep_and_a_newcomer_cannot_jump_the_q
 
 
 def test_the_sweep_offers_a_place_a_raised_quota_freed() -> None:
-    world = World()
+    world = World(hooked=False)
     world.book(1)
     second = world.join(2)
     world.directory.set_schedule(world.doctor_id, WeeklySchedule.every_day(2, 2))
@@ -313,3 +317,41 @@ def test_one_session_the_sweep_cannot_settle_does_not_stop_the_others(
     assert (result.sessions, result.lapsed) == (2, 1)
     assert world.entry(3, third.id).status is WaitlistStatus.LAPSED
     assert world.entry(2, second.id).status is WaitlistStatus.OFFERED
+
+
+def test_a_raised_quota_is_offered_to_the_waiting_as_the_schedule_changes() -> None:
+    world = World()
+    world.book(1)
+    second, third = world.join(2), world.join(3)
+    world.directory.set_schedule(world.doctor_id, WeeklySchedule.every_day(2, 2))
+    assert world.entry(2, second.id).status is WaitlistStatus.OFFERED
+    assert world.entry(3, third.id).status is WaitlistStatus.WAITING
+    assert world.kinds(2) == [NotificationKind.WAITLIST_OFFER]
+
+
+def test_a_session_switched_off_clears_its_waitlist_as_the_schedule_changes() -> None:
+    world = World()
+    first = world.book(1)
+    second, third = world.join(2), world.join(3)
+    world.booking.cancel(1, first.id)  # 2 offered, 3 waiting
+    world.directory.set_schedule(world.doctor_id, WeeklySchedule.off())
+    assert world.entry(2, second.id).status is WaitlistStatus.CLEARED
+    assert world.entry(3, third.id).status is WaitlistStatus.CLEARED
+    assert world.kinds(3) == [NotificationKind.WAITLIST_CLEARED]
+    with pytest.raises(NoOffer):
+        world.booking.accept_offer(2, second.id)
+    with world.store.unit_of_work() as uow:
+        (places,) = uow.places.between(world.doctor_id, TOMORROW, TOMORROW).values()
+    assert (places.booked, places.held, places.waiting) == (0, 0, 0)
+
+
+def test_a_failing_schedule_hook_leaves_the_schedule_standing() -> None:
+    world = World(hooked=False)
+
+    def broken(doctor_id: int) -> None:
+        raise RuntimeError("the waitlists are down")
+
+    world.directory.schedule_changed.append(broken)
+    changed = world.directory.set_schedule(world.doctor_id, WeeklySchedule.every_day(2, 2))
+    assert changed.schedule == WeeklySchedule.every_day(2, 2)
+    assert world.places().quota == 2

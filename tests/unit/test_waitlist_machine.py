@@ -187,15 +187,15 @@ def test_a_lapsed_offer_above_a_lowered_quota_is_nobody_elses_place() -> None:
     assert queue.places().booked + queue.places().held == 2
 
 
-def test_an_offer_left_above_a_lowered_quota_goes_with_it() -> None:
+def test_an_offer_left_in_a_session_switched_off_goes_and_the_waitlist_clears() -> None:
     queue = Queue()
     queue.schedule(3)
     queue.waitlist.sweep()
-    queue.directory.set_schedule(queue.doctor_id, WeeklySchedule.off())  # switched off, kept
+    queue.directory.set_schedule(queue.doctor_id, WeeklySchedule.off())  # no hook: lazily
     assert queue.third.id is not None
 
     queue.waitlist.leave(3, queue.third.id)
 
-    assert queue.status(queue.fourth) is WaitlistStatus.WAITING
+    assert queue.status(queue.fourth) is WaitlistStatus.CLEARED  # nothing left to wait for
     places = queue.places()
-    assert (places.quota, places.booked, places.held, places.waiting) == (2, 2, 0, 1)
+    assert (places.quota, places.booked, places.held, places.waiting) == (2, 2, 0, 0)

@@ -30,7 +30,7 @@ from medbook.domain.booking.policy import (
 )
 from medbook.domain.booking.reminders import ReminderPolicy
 from medbook.domain.booking.sessions import offered_between
-from medbook.domain.booking.waitlist import WaitlistEntry
+from medbook.domain.booking.waitlist import WaitlistEntry, WaitlistStatus
 from medbook.domain.notifications.model import Notification, NotificationKind
 from medbook.domain.shared.actors import Actor, Role
 from medbook.domain.shared.errors import (
@@ -469,6 +469,8 @@ class BookingService:
             found = uow.waitlist.get(entry_id)
             if found is None or found.patient_id != patient_id:
                 raise WaitlistEntryNotFound(f"no waitlist entry {entry_id}")
+            if found.status is not WaitlistStatus.OFFERED:  # the booking asks again, locked
+                raise NoOffer(f"waitlist entry {entry_id} is {found.status.value}: no offer")
             return found.session
 
         return read_only(self.new_uow, query)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
 from collections.abc import Callable, Sequence
 
@@ -111,10 +112,17 @@ class HospitalNearby:
     distance_km: float | None
 
 
+log = logging.getLogger("medbook.directory")
+
+
 @define
 class DirectoryService:
     new_uow: Callable[[], DirectoryUnitOfWork]
     clock: Clock
+    #: Called with the doctor's id once a new weekly schedule is committed: the waitlists
+    #: settle (bootstrap adds ``WaitlistService.settle_doctor``). A failing one is logged; the
+    #: schedule stands.
+    schedule_changed: list[Callable[[int], object]] = attrs.field(factory=list)
 
     def add_hospital(
         self,
@@ -196,7 +204,13 @@ class DirectoryService:
                 uow.places.resize(places.session, schedule.quota(date, period))
             return doctor
 
-        return transactionally(self.new_uow, work)
+        changed = transactionally(self.new_uow, work)
+        for hook in self.schedule_changed:
+            try:
+                hook(doctor_id)
+            except Exception:  # the sweep settles what this did not
+                log.exception("after the schedule of doctor %s changed, %r failed", doctor_id, hook)
+        return changed
 
     def hospital(self, hospital_id: int) -> Hospital:
         return read_only(self.new_uow, lambda uow: hospital_of(uow, hospital_id))

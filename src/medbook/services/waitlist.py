@@ -71,10 +71,11 @@ class Settled:
     offered: tuple[WaitlistEntry, ...] = ()
     lapsed: tuple[WaitlistEntry, ...] = ()
     closed: tuple[WaitlistEntry, ...] = ()
+    cleared: tuple[WaitlistEntry, ...] = ()
 
     @property
     def changed(self) -> bool:
-        return bool(self.offered or self.lapsed or self.closed)
+        return bool(self.offered or self.lapsed or self.closed or self.cleared)
 
 
 @frozen
@@ -83,6 +84,16 @@ class SweepResult:
     offered: int
     lapsed: int
     closed: int
+    cleared: int = 0
+
+    def __add__(self, other: SweepResult) -> SweepResult:
+        return SweepResult(
+            self.sessions + other.sessions,
+            self.offered + other.offered,
+            self.lapsed + other.lapsed,
+            self.closed + other.closed,
+            self.cleared + other.cleared,
+        )
 
 
 def _when(session: Session) -> str:
@@ -136,8 +147,9 @@ def settle(
     now: dt.datetime,
 ) -> Settled:
     """Bring one session's waitlist up to date, holding its places row (``places``, as locked):
-    a session that has started closes its waitlist; else the offers whose hold is over lapse, and
-    each free place is offered to the next waiting patient, in the order they joined."""
+    a session that has started closes its waitlist, and one the schedule no longer offers clears
+    it; else the offers whose hold is over lapse, and each free place is offered to the next
+    waiting patient, in the order they joined."""
     session = places.session
     quota = _fit(uow, doctor, places, places.held)
     if places.waiting == 0 and places.held == 0:
@@ -166,6 +178,10 @@ def settle(
         uow.places.queue(session, -waiting)
         after = OfferedSession(session, places.quota, places.booked, 0, 0)
         return Settled(after, closed=tuple(closed))
+    if doctor.schedule.quota(session.date, session.period) <= 0:
+        cleared = clear(uow, doctor, places, now, switched_off=True)
+        after = OfferedSession(session, _fit(uow, doctor, places, 0), places.booked, 0, 0)
+        return Settled(after, cleared=cleared)
     lapsed = []
     for entry in entries:
         if entry.offer_lapsed(now):
@@ -220,12 +236,23 @@ def settle(
 
 
 def clear(
-    uow: BookingUnitOfWork, doctor: Doctor, places: OfferedSession, now: dt.datetime
+    uow: BookingUnitOfWork,
+    doctor: Doctor,
+    places: OfferedSession,
+    now: dt.datetime,
+    *,
+    switched_off: bool = False,
 ) -> tuple[WaitlistEntry, ...]:
-    """The doctor took the session off: everyone on its waitlist is told, and off it."""
+    """The doctor took the session off (on leave, or ``switched_off`` in the schedule): everyone
+    on its waitlist is told, and off it."""
     session = places.session
     if places.waiting == 0 and places.held == 0:
         return ()
+    why = (
+        f"{doctor.name} no longer holds the session of {_when(session)}"
+        if switched_off
+        else f"{doctor.name} is on leave on {_when(session)}"
+    )
     cleared = []
     for entry in uow.waitlist.active(session):
         entry.clear(now)
@@ -237,8 +264,7 @@ def clear(
                 doctor,
                 NotificationKind.WAITLIST_CLEARED,
                 "The session you wait for is cancelled",
-                f"{doctor.name} is on leave on {_when(session)}: its waitlist is cleared. "
-                "Please book another session.",
+                f"{why}: its waitlist is cleared. Please book another session.",
                 now,
             )
         )
@@ -368,6 +394,20 @@ class WaitlistService:
 
     # --- the sweep -------------------------------------------------------------------------------
 
+    def settle_doctor(self, doctor_id: int, now: dt.datetime | None = None) -> SweepResult:
+        """Settle every coming session of the doctor that has a waitlist, at once: what a new
+        weekly schedule calls for (``DirectoryService.schedule_changed``), so a raised quota's
+        places are offered to the waiting, and a session switched off clears its waitlist."""
+        at = now or self.clock.now()
+
+        def query(uow: BookingUnitOfWork) -> list[Session]:
+            _, tz = doctor_in_zone(uow, doctor_id)
+            today = at.astimezone(tz).date()
+            ledger = uow.places.between(doctor_id, today, dt.date.max)
+            return [p.session for p in ledger.values() if p.waiting or p.held]
+
+        return self._settle_all(read_only(self.new_uow, query), at)
+
     def sweep(self, now: dt.datetime | None = None) -> SweepResult:
         """Settle every session whose waitlist needs it by ``now``: offers whose hold is over
         lapse (the place goes to the next), free places go to the waiting, and the waitlists of
@@ -375,23 +415,29 @@ class WaitlistService:
         several workers may sweep at once, and each offer is made once."""
         at = now or self.clock.now()
         before = at.astimezone(dt.UTC).date() - dt.timedelta(days=1)
-        offered = lapsed = closed = seen = 0
+        total = SweepResult(0, 0, 0, 0)
         for _ in range(10):  # a bound: each round settles what it found
             due = read_only(self.new_uow, lambda uow: uow.waitlist.due(at, before, self.batch))
-            for session in due:
-                seen += 1
-                try:
-                    settled = self._settle_session(session, at)
-                except DomainError as error:  # one session's trouble must not stop the others
-                    log.warning("waitlist of %s not settled: %s", session, error.message)
-                    continue
-                if settled is not None:
-                    offered += len(settled.offered)
-                    lapsed += len(settled.lapsed)
-                    closed += len(settled.closed)
+            done = self._settle_all(due, at)
+            total = total + done
             if len(due) < self.batch:
                 break
-        return SweepResult(seen, offered, lapsed, closed)
+        return total
+
+    def _settle_all(self, sessions: Sequence[Session], at: dt.datetime) -> SweepResult:
+        offered = lapsed = closed = cleared = 0
+        for session in sessions:
+            try:
+                settled = self._settle_session(session, at)
+            except DomainError as error:  # one session's trouble must not stop the others
+                log.warning("waitlist of %s not settled: %s", session, error.message)
+                continue
+            if settled is not None:
+                offered += len(settled.offered)
+                lapsed += len(settled.lapsed)
+                closed += len(settled.closed)
+                cleared += len(settled.cleared)
+        return SweepResult(len(sessions), offered, lapsed, closed, cleared)
 
     def _settle_session(self, session: Session, now: dt.datetime) -> Settled | None:
         def work(uow: BookingUnitOfWork) -> Settled | None:

@@ -169,12 +169,17 @@ class WaitlistModel:
     def settle(
         self, session: Session, now: dt.datetime, start: dt.datetime, hold: dt.timedelta
     ) -> None:
-        """The waitlist's rules, from scratch: a started session closes its list; else offers
-        whose hold is over lapse, and each free place is offered to the next in join order."""
+        """The waitlist's rules, from scratch: a started session closes its list, one switched
+        off in the schedule clears it; else offers whose hold is over lapse, and each free place
+        is offered to the next in join order."""
         queue = self.active(session)
         if now >= start:
             for entry_id in queue:
                 self.end(entry_id, WaitlistStatus.CLOSED, "closed")
+            return
+        if self.quota(session) <= 0:  # switched off in the schedule: nothing to wait for
+            for entry_id in queue:
+                self.end(entry_id, WaitlistStatus.CLEARED, "cleared")
             return
         for entry_id in queue:
             entry = self.entries[entry_id]
@@ -263,6 +268,7 @@ class WaitlistStateMachine(RuleBasedStateMachine):
         self.directory = DirectoryService(self.new_uow, self.clock)
         self.booking = BookingService(self.new_uow, self.clock, self.policy)
         self.waitlist = WaitlistService(self.new_uow, self.clock, self.policy)
+        self.directory.schedule_changed.append(self.waitlist.settle_doctor)  # as bootstrap does
         hospital = self.directory.add_hospital("Ruijin Hospital", timezone=WAITLIST_TIMEZONE.key)
         assert hospital.id is not None
         department = self.directory.add_department(hospital.id, "Cardiology")
@@ -327,6 +333,8 @@ class WaitlistStateMachine(RuleBasedStateMachine):
         self, patient_id: int, session: Session, accepting: int | None = None
     ) -> Expected:
         now, model = self.clock.now(), self.model
+        if accepting is not None and model.entries[accepting].status is not WaitlistStatus.OFFERED:
+            return Expected(NoOffer, model)  # an entry not offered: refused before anything
         if not self.within_window(session, now):
             return Expected(OutsideWindow, model)
         if model.quota(session) <= 0 or session in model.leaves:
@@ -549,9 +557,15 @@ class WaitlistStateMachine(RuleBasedStateMachine):
     def set_schedule(self, morning: int, afternoon: int) -> None:
         self.directory.set_schedule(self.doctor_id, WeeklySchedule.every_day(morning, afternoon))
         self.model.quotas = {Period.MORNING: morning, Period.AFTERNOON: afternoon}
+        now = self.clock.now()
+        today = now.astimezone(WAITLIST_TIMEZONE).date()
         for session in self.sessions:
             taken = self.model.booked(session) + self.model.held(session)
             self.model.ceilings[session] = max(self.model.quota(session), taken)
+            # The new schedule's waitlists settle at once (DirectoryService.schedule_changed):
+            # a raised quota's places are offered, a session switched off is cleared.
+            if session.date >= today and self.model.active(session):
+                self.settle(self.model, session, now)
 
     @precondition(
         lambda self: any(e.status is WaitlistStatus.OFFERED for e in self.model.entries.values())
