@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import run_state_machine_as_test
-from sqlalchemy import Engine
+from machine_support import run_on_database, run_on_sqlite
 
-from medbook.adapters.sql import SqlUnitOfWork, make_engine
-from medbook.adapters.sql.schema import metadata
-from medbook.testing import BookingStateMachine, UnitOfWorkFactory
+from medbook.testing import BookingStateMachine
 
 SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 
 
-class SqliteBookingMachine(BookingStateMachine):
-    """A fresh in-memory SQLite database per example."""
-
-    def make_uow_factory(self) -> UnitOfWorkFactory:
-        self.engine = make_engine("sqlite://")
-        metadata.create_all(self.engine)
-        return lambda: SqlUnitOfWork(self.engine)
-
-    def teardown(self) -> None:
-        self.engine.dispose()
-        super().teardown()
-
-
 def test_the_booking_invariants_hold_on_sqlite() -> None:
-    run_state_machine_as_test(
-        SqliteBookingMachine,
-        settings=settings(max_examples=40, stateful_step_count=25, **SETTINGS),  # type: ignore[arg-type]
+    run_on_sqlite(
+        BookingStateMachine,
+        settings(max_examples=40, stateful_step_count=25, **SETTINGS),  # type: ignore[arg-type]
     )
 
 
@@ -40,29 +24,8 @@ def test_the_booking_invariants_hold_on_mariadb(
     database: str, request: pytest.FixtureRequest
 ) -> None:
     """On PyMySQL and on mysqlclient (``mysqldb_database``: the same database, the C driver)."""
-    engine = make_engine(request.getfixturevalue(database))
-
-    class MariadbBookingMachine(BookingStateMachine):
-        """The run's MariaDB database, emptied after every example."""
-
-        def make_uow_factory(self) -> UnitOfWorkFactory:
-            return lambda: SqlUnitOfWork(engine)
-
-        def teardown(self) -> None:
-            _empty(engine)
-            super().teardown()
-
-    try:
-        run_state_machine_as_test(
-            MariadbBookingMachine,
-            settings=settings(max_examples=10, stateful_step_count=20, **SETTINGS),  # type: ignore[arg-type]
-        )
-    finally:
-        _empty(engine)
-        engine.dispose()
-
-
-def _empty(engine: Engine) -> None:
-    with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            connection.execute(table.delete())
+    run_on_database(
+        BookingStateMachine,
+        request.getfixturevalue(database),
+        settings(max_examples=10, stateful_step_count=20, **SETTINGS),  # type: ignore[arg-type]
+    )

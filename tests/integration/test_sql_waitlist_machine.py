@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis.stateful import run_state_machine_as_test
-from sqlalchemy import Engine
+from machine_support import run_on_database, run_on_sqlite
 
-from medbook.adapters.sql import SqlUnitOfWork, make_engine
-from medbook.adapters.sql.schema import metadata
-from medbook.testing import UnitOfWorkFactory, WaitlistStateMachine
+from medbook.testing import WaitlistStateMachine
 
 SETTINGS = {
     "deadline": None,
@@ -19,23 +16,10 @@ SETTINGS = {
 }
 
 
-class SqliteWaitlistMachine(WaitlistStateMachine):
-    """A fresh in-memory SQLite database per example."""
-
-    def make_uow_factory(self) -> UnitOfWorkFactory:
-        self.engine = make_engine("sqlite://")
-        metadata.create_all(self.engine)
-        return lambda: SqlUnitOfWork(self.engine)
-
-    def teardown(self) -> None:
-        self.engine.dispose()
-        super().teardown()
-
-
 def test_the_waitlist_rules_hold_on_sqlite() -> None:
-    run_state_machine_as_test(
-        SqliteWaitlistMachine,
-        settings=settings(max_examples=40, stateful_step_count=30, **SETTINGS),  # type: ignore[arg-type]
+    run_on_sqlite(
+        WaitlistStateMachine,
+        settings(max_examples=40, stateful_step_count=30, **SETTINGS),  # type: ignore[arg-type]
     )
 
 
@@ -43,29 +27,8 @@ def test_the_waitlist_rules_hold_on_sqlite() -> None:
 @pytest.mark.parametrize("database", ["mariadb_database", "mysqldb_database"])
 def test_the_waitlist_rules_hold_on_mariadb(database: str, request: pytest.FixtureRequest) -> None:
     """On PyMySQL and on mysqlclient (``mysqldb_database``: the same database, the C driver)."""
-    engine = make_engine(request.getfixturevalue(database))
-
-    class MariadbWaitlistMachine(WaitlistStateMachine):
-        """The run's MariaDB database, emptied after every example."""
-
-        def make_uow_factory(self) -> UnitOfWorkFactory:
-            return lambda: SqlUnitOfWork(engine)
-
-        def teardown(self) -> None:
-            _empty(engine)
-            super().teardown()
-
-    try:
-        run_state_machine_as_test(
-            MariadbWaitlistMachine,
-            settings=settings(max_examples=15, stateful_step_count=30, **SETTINGS),  # type: ignore[arg-type]
-        )
-    finally:
-        _empty(engine)
-        engine.dispose()
-
-
-def _empty(engine: Engine) -> None:
-    with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            connection.execute(table.delete())
+    run_on_database(
+        WaitlistStateMachine,
+        request.getfixturevalue(database),
+        settings(max_examples=15, stateful_step_count=30, **SETTINGS),  # type: ignore[arg-type]
+    )
