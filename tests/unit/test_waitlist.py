@@ -17,6 +17,7 @@ from medbook.domain.notifications.model import NotificationKind
 from medbook.domain.shared.errors import (
     AlreadyBooked,
     AlreadyWaiting,
+    DailyLimitReached,
     HospitalNotFound,
     InvalidTransition,
     InvalidValue,
@@ -355,3 +356,33 @@ def test_a_failing_schedule_hook_leaves_the_schedule_standing() -> None:
     changed = world.directory.set_schedule(world.doctor_id, WeeklySchedule.every_day(2, 2))
     assert changed.schedule == WeeklySchedule.every_day(2, 2)
     assert world.places().quota == 2
+
+
+def test_a_patient_at_the_days_limit_cannot_join_to_hold_a_place_they_could_not_book() -> None:
+    world = World(policy=BookingPolicy(max_active_per_day=1))
+    world.book(1)  # patient 1 holds as many places that day as they may
+    world.book(2, period=Period.AFTERNOON)  # the afternoon is full
+    with pytest.raises(DailyLimitReached):
+        world.join(1, period=Period.AFTERNOON)
+    assert world.places(period=Period.AFTERNOON).waiting == 0
+
+
+def test_nothing_is_bookable_while_patients_wait() -> None:
+    world = World(hooked=False)
+    world.book(1)
+    world.join(2)
+    world.directory.set_schedule(world.doctor_id, WeeklySchedule.every_day(2, 2))  # not settled
+    places = world.places()
+    assert (places.quota, places.booked, places.held, places.waiting) == (2, 1, 0, 1)
+    assert places.remaining == 0  # the free place is the waiting patient's
+
+
+def test_the_offer_names_its_deadline_in_the_hospitals_time() -> None:
+    world = World()
+    first = world.book(1)
+    world.join(2)
+    world.booking.cancel(1, first.id)
+    with world.store.unit_of_work() as uow:
+        (offer,) = [n for n in uow.notifications._all() if n.recipient_id == 2]
+    assert "until 2026-11-25 08:45 (the hospital's time)" in offer.body  # 00:45 UTC
+    assert offer.data["expires_at"] == (NOW + HOLD).isoformat()

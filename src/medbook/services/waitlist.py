@@ -23,7 +23,12 @@ from collections.abc import Callable, Sequence
 
 from attrs import define, field, frozen
 
-from medbook.domain.booking.policy import BookingPolicy, ensure_offered, waitlist_limit_reached
+from medbook.domain.booking.policy import (
+    BookingPolicy,
+    daily_limit_reached,
+    ensure_offered,
+    waitlist_limit_reached,
+)
 from medbook.domain.booking.sessions import OfferedSession
 from medbook.domain.booking.waitlist import (
     WaitlistEntry,
@@ -225,8 +230,8 @@ def settle(
                 NotificationKind.WAITLIST_OFFER,
                 "A place is free for you",
                 f"A place with {doctor.name} on {_when(session)} is held for you until "
-                f"{until.isoformat(timespec='minutes')}: book it before then, or it goes to "
-                "the next patient waiting.",
+                f"{until.astimezone(start.tzinfo):%Y-%m-%d %H:%M} (the hospital's time): book "
+                "it before then, or it goes to the next patient waiting.",
                 now,
             )
         )
@@ -311,6 +316,9 @@ class WaitlistService:
                         remaining=settled.places.remaining,
                     )
                 )
+            if uow.daily_counts.count(patient_id, date) >= self.policy.max_active_per_day:
+                # An offer they could not book would only hold the place from the next.
+                return Refused(daily_limit_reached(self.policy))
             entry = uow.waitlist.add(WaitlistEntry.join(session, patient_id, now))
             uow.places.queue(session, 1)
             if not uow.daily_counts.add_waiting(patient_id, date, self.policy.max_waiting_per_day):

@@ -369,6 +369,8 @@ class WaitlistStateMachine(RuleBasedStateMachine):
             return Expected(AlreadyBooked, after)
         if after.free(session) > 0:
             return Expected(SessionNotFull, after)
+        if after.held_on(patient_id, session.date) >= self.policy.max_active_per_day:
+            return Expected(DailyLimitReached, after)  # an offer they could never book
         if after.active_of(patient_id, session) is not None:
             return Expected(AlreadyWaiting, model)
         if after.waiting_on(patient_id, session.date) >= self.policy.max_waiting_per_day:

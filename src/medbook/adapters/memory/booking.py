@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from medbook.adapters.memory.base import MemoryTable
 from medbook.domain.booking.appointments import Appointment, AppointmentStatus
 from medbook.domain.booking.sessions import Leave, OfferedSession
-from medbook.domain.booking.waitlist import WaitlistEntry
+from medbook.domain.booking.waitlist import WaitlistEntry, free_places
 from medbook.domain.shared.calendar import Period, Session
 from medbook.domain.shared.errors import AlreadyBooked, AlreadyOnLeave, AlreadyWaiting
 from medbook.ports.booking import AppointmentView
@@ -231,7 +231,9 @@ class MemoryWaitlist(MemoryTable):
         places = MemoryPlaces(self._uow, "places")
         for session in places.rows:
             row = places.try_lock(session)
-            if row and row.waiting > 0 and row.remaining > 0 and session.date >= before:
+            if row is None or row.waiting == 0 or session.date < before:
+                continue
+            if free_places(row.quota, row.booked, row.held) > 0:
                 found.add(session)
         return sorted(found, key=lambda s: (s.date, s.period is Period.AFTERNOON, s.doctor_id))[
             :limit

@@ -37,8 +37,9 @@ class OfferedSession:
 
     @property
     def remaining(self) -> int:
-        """The places anyone may book now: neither booked nor held for an offer."""
-        return max(0, self.quota - self.booked - self.held)
+        """The places anyone may book now: neither booked nor held for an offer, and none while
+        patients wait (a free place goes to them first, as soon as the session is settled)."""
+        return 0 if self.waiting else max(0, self.quota - self.booked - self.held)
 
 
 def sessions_between(
