@@ -26,7 +26,6 @@ from medbook.domain.booking.policy import (
     ensure_leave_time,
     ensure_offered,
     ensure_session_started,
-    ensure_within_window,
 )
 from medbook.domain.booking.reminders import ReminderPolicy
 from medbook.domain.booking.sessions import offered_between
@@ -46,9 +45,9 @@ from medbook.ports.booking import AppointmentView, BookingUnitOfWork
 from medbook.ports.clock import Clock
 from medbook.services.authorization import require_admin_of, require_role
 from medbook.services.directory import doctor_in_zone, doctor_of, hospital_of
-from medbook.services.sessions import check_bookable
+from medbook.services.sessions import check_bookable, check_session
 from medbook.services.transactions import read_only, transactionally
-from medbook.services.waitlist import Refused, clear, settle
+from medbook.services.waitlist import Refused, clear, settle, unrefused
 
 T = TypeVar("T")
 
@@ -241,15 +240,12 @@ class BookingService:
         if booked is None:
             transactionally(self.new_uow, lambda uow: self._prepare(uow, session))
             booked = transactionally(self.new_uow, book)
-        if isinstance(booked, Refused):
-            raise booked.error
-        assert booked is not None, "the session's places row exists once prepared"
-        return booked[0]
+        answered = unrefused(booked)
+        assert answered is not None, "the session's places row exists once prepared"
+        return answered[0]
 
     def _prepare(self, uow: BookingUnitOfWork, session: Session) -> None:
-        doctor, tz = doctor_in_zone(uow, session.doctor_id, for_share=True)
-        ensure_doctor_bookable(session.doctor_id, doctor.bookable)
-        ensure_within_window(self.policy, session, self.clock.now(), tz)
+        doctor, _ = check_session(uow, self.policy, self.clock, session)
         quota = doctor.schedule.quota(session.date, session.period)
         ensure_offered(session, quota, on_leave=uow.leaves.exists(session))
         uow.places.ensure(session, quota)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from attrs import evolve
+
 from medbook.domain.booking.attendance import ensure_not_blocked
 from medbook.domain.booking.policy import (
     BookingPolicy,
@@ -35,6 +37,17 @@ def _check_attendance_record(
     ensure_not_blocked(rule, missed, today)
 
 
+def check_session(
+    uow: BookingUnitOfWork, policy: BookingPolicy, clock: Clock, session: Session
+) -> tuple[Doctor, dt.tzinfo]:
+    """A verified doctor (locked shared, before the session's places) and a session in the
+    booking window: what every booking, join and first places row of a session asks."""
+    doctor, tz = doctor_in_zone(uow, session.doctor_id, for_share=True)
+    ensure_doctor_bookable(session.doctor_id, doctor.bookable)
+    ensure_within_window(policy, session, clock.now(), tz)
+    return doctor, tz
+
+
 def check_bookable(
     uow: BookingUnitOfWork,
     policy: BookingPolicy,
@@ -46,9 +59,7 @@ def check_bookable(
     window, a patient the hospital's no-show rule does not block, and the session offered; then
     the session's places, locked (None, nothing locked, when the session has no row yet), with
     a quota the schedule decides."""
-    doctor, tz = doctor_in_zone(uow, session.doctor_id, for_share=True)
-    ensure_doctor_bookable(session.doctor_id, doctor.bookable)
-    ensure_within_window(policy, session, clock.now(), tz)
+    doctor, tz = check_session(uow, policy, clock, session)
     _check_attendance_record(uow, clock, doctor, patient_id, tz)
     places = uow.places.try_lock(session)  # every change to a session's places queues here
     if places is None:
@@ -60,7 +71,5 @@ def check_bookable(
         # The row was made from a schedule that has changed since (a race with set_schedule,
         # or a leave's row made with quota 0): the schedule decides.
         uow.places.resize(session, quota)
-        places = OfferedSession(
-            session, max(quota, taken), places.booked, places.held, places.waiting
-        )
+        places = evolve(places, quota=max(quota, taken))
     return doctor, tz, places

@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 
 from medbook.domain.booking.policy import (
     BookingPolicy,
@@ -52,7 +52,7 @@ from medbook.ports.clock import Clock
 from medbook.services.authorization import require_role
 from medbook.services.directory import doctor_in_zone
 from medbook.services.sessions import check_bookable
-from medbook.services.transactions import read_only, transactionally
+from medbook.services.transactions import T, read_only, transactionally
 
 log = logging.getLogger("medbook.waitlist")
 
@@ -162,29 +162,23 @@ def settle(
     entries = uow.waitlist.active(session)
     held, waiting = places.held, places.waiting
     if now >= start:
-        closed = []
-        for entry in entries:
-            entry.close(now)
-            uow.waitlist.save(entry)
-            _end(uow, entry)
-            uow.notifications.add(
-                _notice(
-                    entry,
-                    doctor,
-                    NotificationKind.WAITLIST_CLOSED,
-                    "No place came free",
-                    f"The session of {doctor.name} on {_when(session)} has started, and no "
-                    "place came free for you: you are off its waitlist.",
-                    now,
-                )
-            )
-            closed.append(entry)
-        uow.places.withdraw(session, held)
-        uow.places.queue(session, -waiting)
-        after = OfferedSession(session, places.quota, places.booked, 0, 0)
-        return Settled(after, closed=tuple(closed))
+        body = (
+            f"The session of {doctor.name} on {_when(session)} has started, and no place came "
+            "free for you: you are off its waitlist."
+        )
+        closed = _end_everyone(
+            uow,
+            places,
+            entries,
+            now,
+            WaitlistStatus.CLOSED,
+            lambda entry: _notice(
+                entry, doctor, NotificationKind.WAITLIST_CLOSED, "No place came free", body, now
+            ),
+        )
+        return Settled(OfferedSession(session, places.quota, places.booked, 0, 0), closed=closed)
     if doctor.schedule.quota(session.date, session.period) <= 0:
-        cleared = clear(uow, doctor, places, now, switched_off=True)
+        cleared = _clear(uow, doctor, places, entries, now, switched_off=True)
         after = OfferedSession(session, _fit(uow, doctor, places, 0), places.booked, 0, 0)
         return Settled(after, cleared=cleared)
     lapsed = []
@@ -241,47 +235,75 @@ def settle(
 
 
 def clear(
+    uow: BookingUnitOfWork, doctor: Doctor, places: OfferedSession, now: dt.datetime
+) -> tuple[WaitlistEntry, ...]:
+    """The doctor took the session off: everyone on its waitlist is told, and off it."""
+    if places.waiting == 0 and places.held == 0:
+        return ()
+    return _clear(uow, doctor, places, uow.waitlist.active(places.session), now)
+
+
+def _clear(
     uow: BookingUnitOfWork,
     doctor: Doctor,
     places: OfferedSession,
+    entries: Sequence[WaitlistEntry],
     now: dt.datetime,
     *,
     switched_off: bool = False,
 ) -> tuple[WaitlistEntry, ...]:
-    """The doctor took the session off (on leave, or ``switched_off`` in the schedule): everyone
-    on its waitlist is told, and off it."""
-    session = places.session
-    if places.waiting == 0 and places.held == 0:
-        return ()
+    """``clear`` with the session's active entries read: the doctor is on leave, or the
+    schedule ``switched_off`` the session."""
+    when = _when(places.session)
     why = (
-        f"{doctor.name} no longer holds the session of {_when(session)}"
+        f"{doctor.name} no longer holds the session of {when}"
         if switched_off
-        else f"{doctor.name} is on leave on {_when(session)}"
+        else f"{doctor.name} is on leave on {when}"
     )
-    cleared = []
-    for entry in uow.waitlist.active(session):
-        entry.clear(now)
+    body = f"{why}: its waitlist is cleared. Please book another session."
+    return _end_everyone(
+        uow,
+        places,
+        entries,
+        now,
+        WaitlistStatus.CLEARED,
+        lambda entry: _notice(
+            entry,
+            doctor,
+            NotificationKind.WAITLIST_CLEARED,
+            "The session you wait for is cancelled",
+            body,
+            now,
+        ),
+    )
+
+
+def _end_everyone(
+    uow: BookingUnitOfWork,
+    places: OfferedSession,
+    entries: Sequence[WaitlistEntry],
+    now: dt.datetime,
+    status: WaitlistStatus,
+    notice: Callable[[WaitlistEntry], Notification],
+) -> tuple[WaitlistEntry, ...]:
+    """End every active entry of the session (``status``: closed or cleared), each patient told,
+    and let its held offers and waiting count go."""
+    end = {WaitlistStatus.CLOSED: WaitlistEntry.close, WaitlistStatus.CLEARED: WaitlistEntry.clear}
+    for entry in entries:
+        end[status](entry, now)
         uow.waitlist.save(entry)
         _end(uow, entry)
-        uow.notifications.add(
-            _notice(
-                entry,
-                doctor,
-                NotificationKind.WAITLIST_CLEARED,
-                "The session you wait for is cancelled",
-                f"{why}: its waitlist is cleared. Please book another session.",
-                now,
-            )
-        )
-        cleared.append(entry)
-    uow.places.withdraw(session, places.held)
-    uow.places.queue(session, -places.waiting)
-    return tuple(cleared)
+        uow.notifications.add(notice(entry))
+    uow.places.withdraw(places.session, places.held)
+    uow.places.queue(places.session, -places.waiting)
+    return tuple(entries)
 
 
-def _committed_or_raise(outcome: Refused | tuple[object, ...]) -> None:
+def unrefused(outcome: Refused | T) -> T:
+    """The committed transaction's answer, or its refusal raised."""
     if isinstance(outcome, Refused):
         raise outcome.error
+    return outcome
 
 
 @define
@@ -298,7 +320,7 @@ class WaitlistService:
         """Put the patient on the waitlist of a full session they hold no place in."""
         session = Session(doctor_id, date, period)
 
-        def work(uow: BookingUnitOfWork) -> Refused | tuple[WaitlistEntry]:
+        def work(uow: BookingUnitOfWork) -> Refused | WaitlistEntry:
             doctor, tz, places = check_bookable(uow, self.policy, self.clock, session, patient_id)
             if places is None:  # never booked: not full (unless not offered at all)
                 quota = doctor.schedule.quota(date, period)
@@ -323,12 +345,9 @@ class WaitlistService:
             uow.places.queue(session, 1)
             if not uow.daily_counts.add_waiting(patient_id, date, self.policy.max_waiting_per_day):
                 raise waitlist_limit_reached(self.policy)
-            return (entry,)
+            return entry
 
-        outcome = transactionally(self.new_uow, work)
-        _committed_or_raise(outcome)
-        assert not isinstance(outcome, Refused)
-        return outcome[0]
+        return unrefused(transactionally(self.new_uow, work))
 
     def leave(self, patient_id: int, entry_id: int) -> WaitlistEntry:
         """The patient leaves a waitlist (or turns an offer down): a held place goes to the next."""
@@ -352,17 +371,12 @@ class WaitlistService:
             _end(uow, entry)
             if was_offered:
                 uow.places.withdraw(entry.session)
-                places = OfferedSession(
-                    places.session, places.quota, places.booked, places.held - 1, places.waiting
-                )
+                places = evolve(places, held=places.held - 1)
             else:
                 uow.places.queue(entry.session, -1)
-                places = OfferedSession(
-                    places.session, places.quota, places.booked, places.held, places.waiting - 1
-                )
-            settle(
-                uow, self.policy, doctor, places, self.policy.session_start(entry.session, tz), now
-            )
+                places = evolve(places, waiting=places.waiting - 1)
+            start = self.policy.session_start(entry.session, tz)
+            settle(uow, self.policy, doctor, places, start, now)
             return entry
 
         return transactionally(self.new_uow, work)
@@ -459,4 +473,12 @@ class WaitlistService:
         return transactionally(self.new_uow, work)
 
 
-__all__ = ["Refused", "Settled", "SweepResult", "WaitlistService", "clear", "settle"]
+__all__ = [
+    "Refused",
+    "Settled",
+    "SweepResult",
+    "WaitlistService",
+    "clear",
+    "settle",
+    "unrefused",
+]
