@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medbook.adapters.memory.base import MemoryTable
 from medbook.domain.booking.appointments import Appointment, AppointmentStatus
@@ -108,37 +108,38 @@ class MemoryPlaces(MemoryTable):
 
 
 class MemoryDailyCounts(MemoryTable):
+    """Active appointments per (patient, date) in this table; their waitlists in
+    ``day_waitlists``. The memory store runs one transaction at a time: reading is locking."""
+
     def add(self, patient_id: int, date: dt.date, limit: int) -> bool:
-        # The memory store runs one transaction at a time: reading is locking.
-        held = int(self.rows.get((patient_id, date), 0))
-        if held >= limit:
-            return False
-        self.rows[(patient_id, date)] = held + 1
-        return True
+        return _one_more(self.rows, (patient_id, date), limit)
 
     def release(self, patient_id: int, date: dt.date) -> None:
-        held = self.rows[(patient_id, date)]
-        if held <= 0:
-            raise ValueError("no appointment to release")
-        self.rows[(patient_id, date)] = held - 1
+        _one_less(self.rows, (patient_id, date), "no appointment to release")
 
     def count(self, patient_id: int, date: dt.date) -> int:
         return int(self.rows.get((patient_id, date), 0))
 
     def add_waiting(self, patient_id: int, date: dt.date, limit: int) -> bool:
-        waitlists = self._uow.staged["day_waitlists"]
-        on = int(waitlists.get((patient_id, date), 0))
-        if on >= limit:
-            return False
-        waitlists[(patient_id, date)] = on + 1
-        return True
+        return _one_more(self._uow.staged["day_waitlists"], (patient_id, date), limit)
 
     def release_waiting(self, patient_id: int, date: dt.date) -> None:
-        waitlists = self._uow.staged["day_waitlists"]
-        on = int(waitlists.get((patient_id, date), 0))
-        if on <= 0:
-            raise ValueError("no waitlist to release")
-        waitlists[(patient_id, date)] = on - 1
+        _one_less(self._uow.staged["day_waitlists"], (patient_id, date), "no waitlist to release")
+
+
+def _one_more(counts: dict[Any, Any], key: tuple[int, dt.date], limit: int) -> bool:
+    held = int(counts.get(key, 0))
+    if held >= limit:
+        return False
+    counts[key] = held + 1
+    return True
+
+
+def _one_less(counts: dict[Any, Any], key: tuple[int, dt.date], none: str) -> None:
+    held = int(counts.get(key, 0))
+    if held <= 0:
+        raise ValueError(none)
+    counts[key] = held - 1
 
 
 class MemoryAppointments(MemoryTable):

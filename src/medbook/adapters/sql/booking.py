@@ -363,27 +363,26 @@ _DAY_IS = and_(
     patient_day_counts.c.patient_id == bindparam("of_patient"),
     patient_day_counts.c.date == bindparam("on_date"),
 )
-_COUNT_ONE_MORE = (
-    update(patient_day_counts)
-    .where(_DAY_IS, patient_day_counts.c.active < bindparam("limit"))
-    .values(active=patient_day_counts.c.active + 1)
-)
-_COUNT_ONE_LESS = (
-    update(patient_day_counts)
-    .where(_DAY_IS, patient_day_counts.c.active > 0)
-    .values(active=patient_day_counts.c.active - 1)
-)
+
+
+def _one_more(column: Any) -> Executable:
+    """Count one more in ``column`` of a patient's day, below the limit: a conditional write."""
+    return (
+        update(patient_day_counts)
+        .where(_DAY_IS, column < bindparam("limit"))
+        .values({column: column + 1})
+    )
+
+
+def _one_less(column: Any) -> Executable:
+    return update(patient_day_counts).where(_DAY_IS, column > 0).values({column: column - 1})
+
+
+_COUNT_ONE_MORE = _one_more(patient_day_counts.c.active)
+_COUNT_ONE_LESS = _one_less(patient_day_counts.c.active)
+_WAIT_ONE_MORE = _one_more(patient_day_counts.c.waiting)
+_WAIT_ONE_LESS = _one_less(patient_day_counts.c.waiting)
 _ACTIVE = select(patient_day_counts.c.active).where(_DAY_IS)
-_WAIT_ONE_MORE = (
-    update(patient_day_counts)
-    .where(_DAY_IS, patient_day_counts.c.waiting < bindparam("limit"))
-    .values(waiting=patient_day_counts.c.waiting + 1)
-)
-_WAIT_ONE_LESS = (
-    update(patient_day_counts)
-    .where(_DAY_IS, patient_day_counts.c.waiting > 0)
-    .values(waiting=patient_day_counts.c.waiting - 1)
-)
 
 
 def _day(patient_id: int, date: dt.date) -> dict[str, Any]:
@@ -400,9 +399,7 @@ class SqlDailyCounts(Repository):
         return self._one_more(_WAIT_ONE_MORE, patient_id, date, limit)
 
     def release_waiting(self, patient_id: int, date: dt.date) -> None:
-        result = self.connection.execute(_WAIT_ONE_LESS, _day(patient_id, date))
-        if result.rowcount != 1:
-            raise ValueError(f"patient {patient_id} is on no waitlist on {date}")
+        self._one_less(_WAIT_ONE_LESS, patient_id, date, "is on no waitlist")
 
     def _one_more(self, statement: Executable, patient_id: int, date: dt.date, limit: int) -> bool:
         insert_if_missing(
@@ -414,9 +411,11 @@ class SqlDailyCounts(Repository):
         return result.rowcount == 1
 
     def release(self, patient_id: int, date: dt.date) -> None:
-        result = self.connection.execute(_COUNT_ONE_LESS, _day(patient_id, date))
-        if result.rowcount != 1:
-            raise ValueError(f"patient {patient_id} holds no appointment on {date}")
+        self._one_less(_COUNT_ONE_LESS, patient_id, date, "holds no appointment")
+
+    def _one_less(self, statement: Executable, patient_id: int, date: dt.date, none: str) -> None:
+        if self.connection.execute(statement, _day(patient_id, date)).rowcount != 1:
+            raise ValueError(f"patient {patient_id} {none} on {date}")
 
     def count(self, patient_id: int, date: dt.date) -> int:
         found = self.connection.execute(_ACTIVE, _day(patient_id, date)).scalar()

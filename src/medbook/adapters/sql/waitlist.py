@@ -23,7 +23,6 @@ from sqlalchemy import (
     Row,
     Table,
     UniqueConstraint,
-    and_,
     bindparam,
     case,
     insert,
@@ -34,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from medbook.adapters.sql.base import Repository
-from medbook.adapters.sql.booking import session_places
+from medbook.adapters.sql.booking import _at_session, _session, session_places
 from medbook.adapters.sql.errors import is_duplicate_key
 from medbook.adapters.sql.metadata import metadata, value_enum
 from medbook.adapters.sql.types import UtcDateTime
@@ -73,18 +72,6 @@ _ACTIVE = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
 _E = waitlist_entries.c
 
 
-def _at_session() -> Any:
-    return and_(
-        _E.doctor_id == bindparam("of_doctor"),
-        _E.date == bindparam("on_date"),
-        _E.period == bindparam("in_period"),
-    )
-
-
-def _session(session: Session) -> dict[str, Any]:
-    return {"of_doctor": session.doctor_id, "on_date": session.date, "in_period": session.period}
-
-
 def _entry(row: Row[Any]) -> WaitlistEntry:
     return WaitlistEntry(
         row.patient_id,
@@ -119,20 +106,21 @@ def _row(entry: WaitlistEntry) -> dict[str, Any]:
 
 _ADD = insert(waitlist_entries)
 _GET = select(waitlist_entries).where(_E.id == bindparam("entry_id"))
+#: What a saved entry may have changed: its state, never whose or which session it is.
+_CHANGING = ("status", "offered_at", "expires_at", "ended_at", "appointment_id", "waiter_id")
 _SAVE = (
     update(waitlist_entries)
     .where(_E.id == bindparam("entry_id"))
-    .values(
-        status=bindparam("status"),
-        offered_at=bindparam("offered_at"),
-        expires_at=bindparam("expires_at"),
-        ended_at=bindparam("ended_at"),
-        appointment_id=bindparam("appointment_id"),
-        waiter_id=bindparam("waiter_id"),
-    )
+    .values({column: bindparam(column) for column in _CHANGING})
 )
-_ACTIVE_IN = select(waitlist_entries).where(_at_session(), _E.status.in_(_ACTIVE)).order_by(_E.id)
-_ACTIVE_OF = select(waitlist_entries).where(_at_session(), _E.waiter_id == bindparam("waiter"))
+_ACTIVE_IN = (
+    select(waitlist_entries)
+    .where(_at_session(waitlist_entries), _E.status.in_(_ACTIVE))
+    .order_by(_E.id)
+)
+_ACTIVE_OF = select(waitlist_entries).where(
+    _at_session(waitlist_entries), _E.waiter_id == bindparam("waiter")
+)
 _OF_PATIENT = (
     select(waitlist_entries)
     .where(_E.patient_id == bindparam("of_patient"), _E.date >= bindparam("since"))
@@ -175,15 +163,8 @@ class SqlWaitlist(Repository):
 
     def save(self, entry: WaitlistEntry) -> None:
         values = _row(entry)
-        self.connection.execute(
-            _SAVE,
-            {
-                "entry_id": entry.id,
-                **{k: values[k] for k in ("status", "offered_at", "expires_at", "ended_at")},
-                "appointment_id": values["appointment_id"],
-                "waiter_id": values["waiter_id"],
-            },
-        )
+        changed = {column: values[column] for column in _CHANGING}
+        self.connection.execute(_SAVE, {"entry_id": entry.id, **changed})
 
     def active(self, session: Session) -> Sequence[WaitlistEntry]:
         return [_entry(row) for row in self.connection.execute(_ACTIVE_IN, _session(session))]
