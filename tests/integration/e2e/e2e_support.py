@@ -497,3 +497,21 @@ def children_of(pid: int) -> set[int]:
         with contextlib.suppress(FileNotFoundError):
             children.update(int(child) for child in (task / "children").read_text().split())
     return children
+
+
+def run_at_once(
+    command: list[str], env: dict[str, str], workdir: Path, count: int, timeout: float
+) -> list[tuple[int, str, str]]:
+    """``count`` processes of ``command`` started together; each one's exit code, stdout and
+    stderr, once all have ended (each within ``timeout`` seconds)."""
+    processes = [
+        subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(count)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=timeout)
+        results.append((process.returncode, out, err))
+    return results

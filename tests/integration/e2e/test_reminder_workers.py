@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from e2e_support import clean_environment, empty_mariadb, medbook_command
+from e2e_support import clean_environment, empty_mariadb, medbook_command, run_at_once
 
 from medbook.adapters.memory import ManualClock
 from medbook.bootstrap import Services, Settings, bootstrap
@@ -59,17 +59,7 @@ def _run_at(env: dict[str, str], workdir: Path, at: dt.datetime) -> list[tuple[i
     exit code, stdout and stderr."""
     # Small batches: many short claims each, so the three interleave (SKIP LOCKED).
     command = [*medbook_command(), "remind", "--once", "--at", at.isoformat(), "--batch", "5"]
-    processes = [
-        subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(WORKERS)
-    ]
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=RUN_TIMEOUT)
-        results.append((process.returncode, out, err))
-    return results
+    return run_at_once(command, env, workdir, WORKERS, RUN_TIMEOUT)
 
 
 def _sent_by(results: list[tuple[int, str, str]]) -> list[int]:

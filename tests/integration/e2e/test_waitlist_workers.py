@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from e2e_support import clean_environment, empty_mariadb, medbook_command
+from e2e_support import clean_environment, empty_mariadb, medbook_command, run_at_once
 
 from medbook.adapters.memory import ManualClock
 from medbook.bootstrap import Services, Settings, bootstrap
@@ -66,16 +65,9 @@ def _sweep_at(env: dict[str, str], workdir: Path, at: dt.datetime) -> list[tuple
     """``WORKERS`` processes of ``medbook sweep-waitlists --once --at AT`` started together; the
     offers and lapses each one reports."""
     command = [*medbook_command(), "sweep-waitlists", "--once", "--at", at.isoformat()]
-    processes = [
-        subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(WORKERS)
-    ]
     counts = []
-    for process in processes:
-        out, err = process.communicate(timeout=RUN_TIMEOUT)
-        assert process.returncode == 0, f"sweep failed ({process.returncode}): {out}\n{err[-3000:]}"
+    for code, out, err in run_at_once(command, env, workdir, WORKERS, RUN_TIMEOUT):
+        assert code == 0, f"sweep failed ({code}): {out}\n{err[-3000:]}"
         match = re.search(r"(\d+) places offered, (\d+) offers lapsed", out)
         assert match, out
         counts.append((int(match[1]), int(match[2])))
