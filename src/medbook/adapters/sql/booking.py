@@ -302,11 +302,7 @@ class SqlPlaces(Repository):
         return int(result.lastrowid) if result.rowcount == 1 else None
 
     def release(self, session: Session, count: int = 1) -> None:
-        if count == 0:
-            return
-        result = self.connection.execute(_RELEASE_PLACES, {**_session(session), "count": count})
-        if result.rowcount != 1:
-            raise ValueError(f"cannot release {count} places of session {session}")
+        self._move(_RELEASE_PLACES, session, "count", count, f"release {count} places")
 
     def resize(self, session: Session, quota: int) -> None:
         self.connection.execute(_RESIZE, {**_session(session), "new_quota": quota})
@@ -315,18 +311,21 @@ class SqlPlaces(Repository):
         return self.connection.execute(_OFFER, _session(session)).rowcount == 1
 
     def withdraw(self, session: Session, count: int = 1) -> None:
-        if count == 0:
-            return
-        result = self.connection.execute(_WITHDRAW, {**_session(session), "count": count})
-        if result.rowcount != 1:
-            raise ValueError(f"cannot withdraw {count} held places of session {session}")
+        self._move(_WITHDRAW, session, "count", count, f"withdraw {count} held places")
 
     def queue(self, session: Session, change: int) -> None:
-        if change == 0:
+        self._move(_QUEUE, session, "change", change, f"count {change} more waiting")
+
+    def _move(
+        self, statement: Executable, session: Session, name: str, amount: int, what: str
+    ) -> None:
+        """Move one of the session's counters by ``amount`` with a conditional update (given as
+        the parameter ``name``); a refusal is a bug of the caller's, never a user's."""
+        if amount == 0:
             return
-        result = self.connection.execute(_QUEUE, {**_session(session), "change": change})
+        result = self.connection.execute(statement, {**_session(session), name: amount})
         if result.rowcount != 1:
-            raise ValueError(f"cannot count {change} more waiting in session {session}")
+            raise ValueError(f"cannot {what} of session {session}")
 
     def calendar(
         self, doctor_id: int, start: dt.date, end: dt.date
